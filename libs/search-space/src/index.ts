@@ -1,0 +1,6 @@
+// Pure, framework-free and free of Node modules: Temporal workflow code imports this entry point.
+// Builders (ONNX, tfjs) live behind their own entry points: '@edgenas/search-space/onnx', '.../tfjs'.
+export * from './blocks';
+export * from './macro-configs';
+export * from './architecture';
+export * from './signature';
