@@ -1,0 +1,72 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Pool } from 'pg';
+import { migrateToLatest, SqlDialectName } from './migrations';
+import { EdgeNasDatabase } from './schema';
+
+export const DEFAULT_DATABASE_URL = 'sqlite:.edgenas/edgenas.db';
+
+export type Db = Kysely<EdgeNasDatabase>;
+
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly dialect: SqlDialectName;
+  /** Where the data lives, without credentials (for logs). */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+export interface ParsedDatabaseUrl {
+  readonly dialect: SqlDialectName;
+  /** File path (sqlite, relative to the cwd unless absolute; ':memory:' allowed) or the connection string. */
+  readonly target: string;
+}
+
+/** `sqlite:<path>` / `sqlite://<path>` or `postgres://…` / `postgresql://…`; throws naming what is accepted. */
+export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', target: url };
+  const m = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
+  if (m) return { dialect: 'sqlite', target: m[1] };
+  throw new Error(
+    `DATABASE_URL "${redact(url)}" is not supported: use sqlite:<file path> or postgres://user:pass@host/db`,
+  );
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * Opens the database named by the URL (creating the SQLite file's folder) and migrates it to the latest
+ * schema. The caller owns the handle and closes it.
+ */
+export async function openDatabase(url: string = DEFAULT_DATABASE_URL): Promise<DatabaseHandle> {
+  const parsed = parseDatabaseUrl(url);
+  let db: Db;
+  let location: string;
+  if (parsed.dialect === 'sqlite') {
+    const file = parsed.target === ':memory:' ? ':memory:' : resolve(parsed.target);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const sqlite = new BetterSqlite3(file);
+    // WAL lets the API and the worker (two processes) read while the other writes.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    db = new Kysely<EdgeNasDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    location = `sqlite:${file}`;
+  } else {
+    db = new Kysely<EdgeNasDatabase>({
+      dialect: new PostgresDialect({ pool: new Pool({ connectionString: parsed.target, max: 10 }) }),
+    });
+    location = redact(parsed.target);
+  }
+  try {
+    await migrateToLatest(db as unknown as Kysely<unknown>, parsed.dialect);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, dialect: parsed.dialect, location, close: () => db.destroy() };
+}

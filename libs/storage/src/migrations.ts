@@ -1,0 +1,161 @@
+import { CreateTableBuilder, Kysely, Migration, MigrationResultSet, Migrator } from 'kysely';
+
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+/**
+ * Schema migrations, in code so the compiled app needs no migration folder. Written once for both dialects:
+ * only portable column types (text, integer, double precision) plus the dialect's binary type.
+ */
+export function buildMigrations(dialect: SqlDialectName): Record<string, Migration> {
+  const binary = dialect === 'postgres' ? 'bytea' : 'blob';
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('devices')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('profile_json', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await stats(
+          db.schema
+            .createTable('block_measurements')
+            .addColumn('id', 'text', (c) => c.primaryKey())
+            .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+            .addColumn('signature_key', 'text', (c) => c.notNull())
+            .addColumn('op', 'text', (c) => c.notNull())
+            .addColumn('kernel', 'integer', (c) => c.notNull())
+            .addColumn('expansion', 'integer', (c) => c.notNull())
+            .addColumn('conv_groups', 'integer', (c) => c.notNull())
+            .addColumn('stride', 'integer', (c) => c.notNull())
+            .addColumn('cin', 'integer', (c) => c.notNull())
+            .addColumn('cout', 'integer', (c) => c.notNull())
+            .addColumn('height', 'integer', (c) => c.notNull())
+            .addColumn('width', 'integer', (c) => c.notNull())
+            .addColumn('activation', 'text', (c) => c.notNull())
+            .addColumn('classes', 'integer', (c) => c.notNull()),
+        )
+          .addColumn('overhead_ms', 'double precision', (c) => c.notNull())
+          .addColumn('agent_version', 'text', (c) => c.notNull())
+          .addColumn('measured_at', 'text', (c) => c.notNull())
+          .addColumn('drift_flagged', 'integer', (c) => c.notNull())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('block_measurements_device_signature')
+          .on('block_measurements')
+          .columns(['device_id', 'signature_key'])
+          .execute();
+
+        await stats(
+          db.schema
+            .createTable('architecture_measurements')
+            .addColumn('id', 'text', (c) => c.primaryKey())
+            .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+            .addColumn('space', 'text', (c) => c.notNull())
+            .addColumn('architecture', 'text', (c) => c.notNull())
+            .addColumn('verification_id', 'text'),
+        )
+          .addColumn('agent_version', 'text', (c) => c.notNull())
+          .addColumn('measured_at', 'text', (c) => c.notNull())
+          .addColumn('drift_flagged', 'integer', (c) => c.notNull())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('architecture_measurements_device_space')
+          .on('architecture_measurements')
+          .columns(['device_id', 'space'])
+          .execute();
+
+        await db.schema
+          .createTable('jobs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('input_json', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('result_json', 'text')
+          .addColumn('error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('verification_requests')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+          .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+          .addColumn('space', 'text', (c) => c.notNull())
+          .addColumn('architecture', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('measurement_id', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('completed_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('verification_requests_device_status')
+          .on('verification_requests')
+          .columns(['device_id', 'status'])
+          .execute();
+
+        await db.schema
+          .createTable('candidates')
+          .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+          .addColumn('architecture_id', 'text', (c) => c.notNull())
+          .addColumn('architecture', 'text', (c) => c.notNull())
+          .addColumn('generation', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('accuracy', 'double precision')
+          .addColumn('predicted_latency_ms', 'double precision')
+          .addColumn('predicted_json', 'text')
+          .addColumn('measured_json', 'text')
+          .addColumn('macs', 'double precision')
+          .addColumn('params', 'double precision')
+          .addColumn('training_json', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('candidates_pk', ['job_id', 'architecture_id'])
+          .execute();
+
+        await db.schema
+          .createTable('models')
+          .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+          .addColumn('architecture_id', 'text', (c) => c.notNull())
+          .addColumn('onnx', binary, (c) => c.notNull())
+          .addColumn('note', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('models_pk', ['job_id', 'architecture_id'])
+          .execute();
+      },
+    },
+  };
+}
+
+/** The latency statistics every measurement row carries (see LatencyStats). */
+function stats<TB extends string, C extends string>(t: CreateTableBuilder<TB, C>) {
+  return t
+    .addColumn('estimate_ms', 'double precision', (c) => c.notNull())
+    .addColumn('median_ms', 'double precision', (c) => c.notNull())
+    .addColumn('p10_ms', 'double precision', (c) => c.notNull())
+    .addColumn('p90_ms', 'double precision', (c) => c.notNull())
+    .addColumn('rounds', 'integer', (c) => c.notNull())
+    .addColumn('repeats_per_round', 'integer', (c) => c.notNull())
+    .addColumn('warmup_runs', 'integer', (c) => c.notNull());
+}
+
+/** Brings the schema to the latest migration; throws with the failing migration's name. */
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  dialect: SqlDialectName,
+): Promise<MigrationResultSet> {
+  const migrations = buildMigrations(dialect);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const reason = result.error instanceof Error ? result.error.message : String(result.error);
+    throw new Error(`database migration ${failed} failed: ${reason}`);
+  }
+  return result;
+}

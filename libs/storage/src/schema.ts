@@ -1,0 +1,114 @@
+import { ColumnType } from 'kysely';
+
+/**
+ * Table shapes as stored. Portable across SQLite and PostgreSQL: ids and timestamps (ISO 8601) are text,
+ * JSON is text, booleans are integers 0/1, latencies and counts that may exceed 2^31 are double precision.
+ */
+export interface DevicesTable {
+  id: string;
+  name: string;
+  profile_json: string;
+  token_hash: string;
+  created_at: string;
+}
+
+interface StatsColumns {
+  estimate_ms: number;
+  median_ms: number;
+  p10_ms: number;
+  p90_ms: number;
+  rounds: number;
+  repeats_per_round: number;
+  warmup_runs: number;
+}
+
+export interface BlockMeasurementsTable extends StatsColumns {
+  id: string;
+  device_id: string;
+  signature_key: string;
+  op: string;
+  kernel: number;
+  expansion: number;
+  conv_groups: number;
+  stride: number;
+  cin: number;
+  cout: number;
+  height: number;
+  width: number;
+  activation: string;
+  classes: number;
+  overhead_ms: number;
+  agent_version: string;
+  measured_at: string;
+  drift_flagged: number;
+  received_at: string;
+}
+
+export interface ArchitectureMeasurementsTable extends StatsColumns {
+  id: string;
+  device_id: string;
+  space: string;
+  architecture: string;
+  verification_id: string | null;
+  agent_version: string;
+  measured_at: string;
+  drift_flagged: number;
+  received_at: string;
+}
+
+export interface VerificationRequestsTable {
+  id: string;
+  device_id: string;
+  job_id: string;
+  space: string;
+  architecture: string;
+  status: string;
+  measurement_id: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface JobsTable {
+  id: string;
+  input_json: string;
+  status: string;
+  result_json: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CandidatesTable {
+  job_id: string;
+  architecture_id: string;
+  architecture: string;
+  generation: number;
+  status: string;
+  accuracy: number | null;
+  predicted_latency_ms: number | null;
+  predicted_json: string | null;
+  measured_json: string | null;
+  macs: number | null;
+  params: number | null;
+  training_json: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ModelsTable {
+  job_id: string;
+  architecture_id: string;
+  onnx: ColumnType<Buffer, Buffer | Uint8Array, Buffer | Uint8Array>;
+  note: string;
+  created_at: string;
+}
+
+export interface EdgeNasDatabase {
+  devices: DevicesTable;
+  block_measurements: BlockMeasurementsTable;
+  architecture_measurements: ArchitectureMeasurementsTable;
+  verification_requests: VerificationRequestsTable;
+  jobs: JobsTable;
+  candidates: CandidatesTable;
+  models: ModelsTable;
+}

@@ -1,0 +1,208 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NasJobInput } from '@edgenas/contracts';
+import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { PROXY_28, stemSignature } from '@edgenas/search-space';
+import { openStorage, parseDatabaseUrl, Storage } from './index';
+
+const PROFILE: DeviceProfile = {
+  name: 'test-cpu-1t',
+  hardware: { cpuModel: 'Test CPU', cores: 2, memoryBytes: 4e9, os: 'linux', arch: 'x64' },
+  runtime: { engine: 'onnxruntime-node', engineVersion: '1.30.0', executionProvider: 'cpu', threads: 1 },
+};
+
+function block(id: string, estimateMs: number): BlockMeasurement {
+  return {
+    id,
+    signature: stemSignature(PROXY_28),
+    estimateMs,
+    medianMs: estimateMs * 1.1,
+    p10Ms: estimateMs,
+    p90Ms: estimateMs * 1.3,
+    rounds: 5,
+    repeatsPerRound: 20,
+    warmupRuns: 5,
+    overheadMs: 0.01,
+    agentVersion: '0.1.0',
+    measuredAt: '2026-01-01T00:00:00.000Z',
+    driftFlagged: false,
+  };
+}
+
+function jobInput(jobId: string, deviceId: string): NasJobInput {
+  return {
+    jobId,
+    deviceIds: [deviceId],
+    latencyBudgetMs: 5,
+    space: 'proxy-28',
+    input: { height: 28, width: 28, channels: 1 },
+    classes: 10,
+    proxy: {
+      dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
+      epochs: 1,
+      batchSize: 32,
+      resolution: 28,
+    },
+    budget: { generations: 2, population: 4, maxTrainedCandidates: 8, wallClockSeconds: 60 },
+    strategy: 'nsga2',
+    seed: 1,
+  };
+}
+
+// The same behaviour on each dialect: SQLite always, PostgreSQL when POSTGRES_TEST_URL names a scratch database.
+const targets: [string, () => string][] = [['sqlite file', () => `sqlite:${join(dir, 'sub', 'edgenas.db')}`]];
+if (process.env.POSTGRES_TEST_URL) targets.push(['postgres', () => process.env.POSTGRES_TEST_URL as string]);
+let dir: string;
+
+describe.each(targets)('storage on %s', (_name, url) => {
+  let storage: Storage;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
+    storage = await openStorage(url());
+    await storage.handle.db.deleteFrom('models').execute();
+    await storage.handle.db.deleteFrom('candidates').execute();
+    await storage.handle.db.deleteFrom('verification_requests').execute();
+    await storage.handle.db.deleteFrom('jobs').execute();
+    await storage.handle.db.deleteFrom('architecture_measurements').execute();
+    await storage.handle.db.deleteFrom('block_measurements').execute();
+    await storage.handle.db.deleteFrom('devices').execute();
+  });
+  afterAll(async () => {
+    await storage?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates idempotently (a second open finds the schema current)', async () => {
+    const again = await openStorage(url());
+    expect(await again.devices.list()).toEqual([]);
+    await again.close();
+  });
+
+  it('stores devices with their profile and finds them by token hash', async () => {
+    await storage.devices.create({ id: 'dev-a', name: 'bench box', profile: PROFILE, tokenHash: 'hash-a' });
+    expect((await storage.devices.get('dev-a'))?.profile).toEqual(PROFILE);
+    expect(await storage.devices.findIdByTokenHash('hash-a')).toBe('dev-a');
+    expect(await storage.devices.findIdByTokenHash('nope')).toBeUndefined();
+    expect(await storage.devices.get('missing')).toBeUndefined();
+  });
+
+  it('inserts measurements once by id and never overwrites a raw row', async () => {
+    const first = await storage.measurements.insertBatch('dev-a', {
+      blocks: [block('m1', 1), block('m2', 2)],
+    });
+    expect(first).toMatchObject({ accepted: 2, duplicates: 0 });
+    // Same ids, different values, plus an in-batch repeat: nothing overwritten, one new row.
+    const retry = await storage.measurements.insertBatch('dev-a', {
+      blocks: [block('m1', 9), block('m3', 3), block('m3', 3)],
+    });
+    expect(retry).toMatchObject({ accepted: 1, duplicates: 2 });
+    const rows = await storage.measurements.listBlockMeasurements('dev-a');
+    expect(rows.map((r) => [r.id, r.estimateMs])).toEqual([
+      ['m1', 1],
+      ['m2', 2],
+      ['m3', 3],
+    ]);
+    expect(rows[0].signature).toEqual(stemSignature(PROXY_28));
+    expect(await storage.measurements.countRows('dev-a')).toEqual({ blocks: 3, architectures: 0 });
+  });
+
+  it('rolls back the whole batch when one row fails', async () => {
+    await expect(
+      storage.measurements.insertBatch('dev-unknown', { blocks: [block('x1', 1)] }),
+    ).rejects.toThrow();
+    await expect(
+      storage.measurements.insertBatch('dev-a', {
+        blocks: [block('m4', 1), { ...block('m5', 1), agentVersion: null as unknown as string }],
+      }),
+    ).rejects.toThrow();
+    expect(await storage.measurements.countRows()).toEqual({ blocks: 3, architectures: 0 });
+  });
+
+  it('keeps jobs, idempotent candidates, models and verification requests', async () => {
+    const job = await storage.jobs.create(jobInput('job-1', 'dev-a'));
+    expect(job.status).toBe('queued');
+    expect(await storage.jobs.setStatus('job-1', 'running')).toBe(true);
+    await storage.candidates.upsert({
+      jobId: 'job-1',
+      architectureId: 'arch-1',
+      architecture: 'a',
+      generation: 0,
+      status: 'proposed',
+      predictedLatencyMs: 3,
+      predictedLatencyByDevice: { 'dev-a': 3 },
+      macs: 3e9,
+    });
+    const trained = await storage.candidates.upsert({
+      jobId: 'job-1',
+      architectureId: 'arch-1',
+      architecture: 'a',
+      generation: 1,
+      status: 'trained',
+      accuracy: 0.8,
+      training: { backend: 'wasm', steps: 10 },
+    });
+    expect(trained).toMatchObject({
+      generation: 0,
+      status: 'trained',
+      accuracy: 0.8,
+      predictedLatencyMs: 3,
+      predictedLatencyByDevice: { 'dev-a': 3 },
+      macs: 3e9,
+      training: { backend: 'wasm', steps: 10 },
+    });
+    expect(await storage.candidates.count('job-1')).toBe(1);
+    await storage.candidates.recordMeasuredLatency('job-1', 'arch-1', 'dev-a', 3.5);
+    expect((await storage.candidates.get('job-1', 'arch-1'))?.measuredLatencyByDevice).toEqual({
+      'dev-a': 3.5,
+    });
+
+    await storage.models.save('job-1', 'arch-1', new Uint8Array([1, 2, 3]), 'initialised weights');
+    expect(Array.from((await storage.models.get('job-1', 'arch-1'))?.onnx ?? [])).toEqual([1, 2, 3]);
+    expect(await storage.models.list('job-1')).toMatchObject([{ architectureId: 'arch-1', bytes: 3 }]);
+    expect(await storage.models.get('job-1', 'arch-2')).toBeUndefined();
+
+    await storage.verifications.create({
+      id: 'v1',
+      deviceId: 'dev-a',
+      jobId: 'job-1',
+      space: 'proxy-28',
+      architecture: 'a',
+    });
+    expect((await storage.verifications.listPending('dev-a')).map((v) => v.id)).toEqual(['v1']);
+    await storage.measurements.insertBatch('dev-a', {
+      architectures: [
+        {
+          ...block('am1', 4),
+          space: 'proxy-28',
+          architecture: 'a',
+          verificationId: 'v1',
+        },
+      ],
+    });
+    const v = await storage.verifications.get('v1');
+    expect(v).toMatchObject({ status: 'completed', measurementId: 'am1' });
+    expect(await storage.verifications.listPending('dev-a')).toEqual([]);
+
+    expect(
+      await storage.jobs.setStatus('job-1', 'completed', {
+        result: { front: [], trained: 1, hypervolume: 0, stoppedBy: 'budget' },
+      }),
+    ).toBe(true);
+    // Terminal status is final.
+    expect(await storage.jobs.setStatus('job-1', 'cancelled')).toBe(false);
+    expect((await storage.jobs.get('job-1'))?.status).toBe('completed');
+  });
+});
+
+describe('parseDatabaseUrl', () => {
+  it('accepts sqlite and postgres URLs and names what it accepts otherwise', () => {
+    expect(parseDatabaseUrl('sqlite:.edgenas/edgenas.db')).toEqual({
+      dialect: 'sqlite',
+      target: '.edgenas/edgenas.db',
+    });
+    expect(parseDatabaseUrl('postgres://u:p@h/db').dialect).toBe('postgres');
+    expect(() => parseDatabaseUrl('mysql://u:secret@h/db')).toThrow(/u:\*\*\*@.*sqlite:<file path>/);
+  });
+});
