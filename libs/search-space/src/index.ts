@@ -4,3 +4,7 @@ export * from './blocks';
 export * from './macro-configs';
 export * from './architecture';
 export * from './signature';
+export * from './architecture-error';
+export * from './architecture-string';
+export * from './validate';
+export * from './rng';
