@@ -1,0 +1,282 @@
+import { ArchitectureFeatures } from './features';
+import { MAD_TO_SIGMA, median } from './stats';
+
+/**
+ * Per-profile calibration from LUT features to end-to-end latency, fitted on architectures measured whole.
+ *
+ * Candidates, simplest first (all linear in additive features, so per-layer reasoning stays exact):
+ *   sum+constant   y = correctedSum + c                 (the design's experiment: 28/30 within ±10 %)
+ *   scale          y = a · correctedSum
+ *   affine         y = a · correctedSum + c
+ *   blocks         y = a · correctedSum + b · blocks + c                     (ridge, λ from a grid)
+ *   full           y = a · correctedSum + b · blocks + d · MACs + e · bytes + c   (ridge, λ from a grid)
+ * Fitted in ratio space (weights 1/y², i.e. minimising relative error, the metric that matters), made robust
+ * with Huber reweighting of relative residuals, and chosen by leave-one-out RMSPE: a more complex candidate
+ * must beat the best simpler one by more than `SIMPLER_MODEL_MARGIN` (relative) to be chosen.
+ */
+export const CALIBRATION_FEATURES = ['correctedSumMs', 'blocks', 'macs', 'activationBytes'] as const;
+export type CalibrationFeature = (typeof CALIBRATION_FEATURES)[number];
+
+export const RIDGE_LAMBDAS = [0, 1e-3, 1e-2, 1e-1] as const;
+export const SIMPLER_MODEL_MARGIN = 0.02;
+const HUBER_K = 1.345;
+const IRLS_ITERATIONS = 6;
+/** A calibrated prediction never falls below this fraction of the overhead-corrected sum. */
+export const MIN_FRACTION_OF_SUM = 0.25;
+
+export interface CalibrationSample {
+  readonly features: ArchitectureFeatures;
+  readonly measuredMs: number;
+}
+
+export interface CandidateScore {
+  readonly model: string;
+  readonly lambda: number;
+  /** Leave-one-out root mean squared percentage error, as a fraction. */
+  readonly looRmspe: number;
+  /** Leave-one-out share within ±10 %. */
+  readonly looWithin10: number;
+}
+
+/** Serialisable (plain JSON) calibration of one device profile. */
+export interface Calibration {
+  readonly version: 1;
+  readonly model: string;
+  readonly lambda: number;
+  readonly intercept: number;
+  readonly coefficients: Readonly<Partial<Record<CalibrationFeature, number>>>;
+  /** Relative standard deviation of a prediction (the chosen model's leave-one-out RMSPE). */
+  readonly residualSigmaRel: number;
+  readonly samples: number;
+  readonly candidates: readonly CandidateScore[];
+}
+
+interface ModelSpec {
+  readonly model: string;
+  /** Features with a fitted coefficient. */
+  readonly free: readonly CalibrationFeature[];
+  /** Features with a fixed coefficient (subtracted from the target). */
+  readonly fixed: Readonly<Partial<Record<CalibrationFeature, number>>>;
+  readonly intercept: boolean;
+  readonly lambda: number;
+}
+
+interface LinearFit {
+  readonly intercept: number;
+  readonly coefficients: Partial<Record<CalibrationFeature, number>>;
+}
+
+function candidateSpecs(): ModelSpec[] {
+  const specs: ModelSpec[] = [
+    { model: 'sum+constant', free: [], fixed: { correctedSumMs: 1 }, intercept: true, lambda: 0 },
+    { model: 'scale', free: ['correctedSumMs'], fixed: {}, intercept: false, lambda: 0 },
+    { model: 'affine', free: ['correctedSumMs'], fixed: {}, intercept: true, lambda: 0 },
+  ];
+  // larger λ first: within one feature set the more regularised fit is the simpler one
+  for (const lambda of [...RIDGE_LAMBDAS].reverse()) {
+    specs.push({ model: 'blocks', free: ['correctedSumMs', 'blocks'], fixed: {}, intercept: true, lambda });
+  }
+  for (const lambda of [...RIDGE_LAMBDAS].reverse()) {
+    specs.push({ model: 'full', free: [...CALIBRATION_FEATURES], fixed: {}, intercept: true, lambda });
+  }
+  return specs;
+}
+
+function parameterCount(spec: ModelSpec): number {
+  return spec.free.length + (spec.intercept ? 1 : 0);
+}
+
+/** Solves A x = b (small, dense) by Gaussian elimination with partial pivoting. */
+export function solveLinearSystem(a: readonly (readonly number[])[], b: readonly number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) pivot = r;
+    [m[col], m[pivot]] = [m[pivot], m[col]];
+    if (Math.abs(m[col][col]) < 1e-300) throw new Error('singular system');
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = m[r][col] / m[col][col];
+      if (f === 0) continue;
+      for (let c = col; c <= n; c++) m[r][c] -= f * m[col][c];
+    }
+  }
+  return m.map((row, i) => row[n] / row[i]);
+}
+
+function predictLinear(fit: LinearFit, features: ArchitectureFeatures): number {
+  let y = fit.intercept;
+  for (const f of CALIBRATION_FEATURES) y += (fit.coefficients[f] ?? 0) * features[f];
+  return y;
+}
+
+/** Weighted ridge least squares of one spec; features are standardised so λ is scale-free. */
+function weightedFit(
+  spec: ModelSpec,
+  samples: readonly CalibrationSample[],
+  weights: readonly number[],
+): LinearFit {
+  const total = weights.reduce((s, w) => s + w, 0);
+  const w = weights.map((x) => x / total);
+  const target = samples.map((s) => {
+    let t = s.measuredMs;
+    for (const f of CALIBRATION_FEATURES) t -= (spec.fixed[f] ?? 0) * s.features[f];
+    return t;
+  });
+  const coefficients: Partial<Record<CalibrationFeature, number>> = { ...spec.fixed };
+  const wmean = (xs: readonly number[]): number => xs.reduce((s, x, i) => s + w[i] * x, 0);
+  const tMean = spec.intercept ? wmean(target) : 0;
+  // standardise; a constant feature (no information here) gets a zero coefficient
+  const cols: { f: CalibrationFeature; mean: number; scale: number; z: number[] }[] = [];
+  for (const f of spec.free) {
+    const x = samples.map((s) => s.features[f]);
+    const mu = spec.intercept ? wmean(x) : 0;
+    const scale = Math.sqrt(wmean(x.map((v) => (v - mu) ** 2)));
+    if (!(scale > 0) || !Number.isFinite(scale)) {
+      coefficients[f] = 0;
+      continue;
+    }
+    cols.push({ f, mean: mu, scale, z: x.map((v) => (v - mu) / scale) });
+  }
+  const t = target.map((v) => v - tMean);
+  const p = cols.length;
+  let beta: number[] = [];
+  if (p > 0) {
+    const a = cols.map((ci, i) =>
+      cols.map((cj, j) => ci.z.reduce((s, z, k) => s + w[k] * z * cj.z[k], 0) + (i === j ? spec.lambda : 0)),
+    );
+    const b = cols.map((c) => c.z.reduce((s, z, k) => s + w[k] * z * t[k], 0));
+    try {
+      beta = solveLinearSystem(a, b);
+    } catch {
+      // perfectly collinear features: a tiny ridge picks the minimum-norm-like solution
+      beta = solveLinearSystem(
+        a.map((row, i) => row.map((v, j) => v + (i === j ? 1e-9 : 0))),
+        b,
+      );
+    }
+  }
+  let intercept = tMean;
+  cols.forEach((c, i) => {
+    const raw = beta[i] / c.scale;
+    coefficients[c.f] = raw;
+    intercept -= raw * c.mean;
+  });
+  return { intercept: spec.intercept ? intercept : 0, coefficients };
+}
+
+/** Ratio-space fit with Huber reweighting of relative residuals (robust to a few bad measurements). */
+function robustFit(spec: ModelSpec, samples: readonly CalibrationSample[]): LinearFit {
+  const base = samples.map((s) => 1 / (s.measuredMs * s.measuredMs));
+  let fit = weightedFit(spec, samples, base);
+  for (let it = 0; it < IRLS_ITERATIONS; it++) {
+    const rel = samples.map((s) => (predictLinear(fit, s.features) - s.measuredMs) / s.measuredMs);
+    const sigma = MAD_TO_SIGMA * median(rel.map((r) => Math.abs(r - median(rel))));
+    if (!(sigma > 1e-12)) break;
+    const huber = rel.map((r) => Math.min(1, (HUBER_K * sigma) / Math.max(Math.abs(r), 1e-300)));
+    fit = weightedFit(
+      spec,
+      samples,
+      base.map((b, i) => b * huber[i]),
+    );
+  }
+  return fit;
+}
+
+function scoreCandidate(spec: ModelSpec, samples: readonly CalibrationSample[]): CandidateScore {
+  let sq = 0;
+  let within = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const rest = samples.filter((_, j) => j !== i);
+    const fit = robustFit(spec, rest);
+    const s = samples[i];
+    const rel = (clampPrediction(predictLinear(fit, s.features), s.features) - s.measuredMs) / s.measuredMs;
+    sq += rel * rel;
+    if (Math.abs(rel) <= 0.1 + 1e-12) within++;
+  }
+  return {
+    model: spec.model,
+    lambda: spec.lambda,
+    looRmspe: Math.sqrt(sq / samples.length),
+    looWithin10: within / samples.length,
+  };
+}
+
+function validateSamples(samples: readonly CalibrationSample[]): void {
+  samples.forEach((s, i) => {
+    if (!(s.measuredMs > 0) || !Number.isFinite(s.measuredMs))
+      throw new Error(`calibration sample ${i}: measuredMs must be a positive finite number`);
+    for (const f of CALIBRATION_FEATURES) {
+      if (!Number.isFinite(s.features[f])) throw new Error(`calibration sample ${i}: ${f} must be finite`);
+    }
+  });
+}
+
+/**
+ * Fits every candidate, scores each by leave-one-out RMSPE and keeps the best (see the module comment).
+ * Needs at least 3 samples; a candidate is only considered with ≥ (its parameters + 2) samples.
+ */
+export function fitCalibration(samples: readonly CalibrationSample[]): Calibration {
+  if (samples.length < 3)
+    throw new Error(`calibration needs at least 3 measured architectures, got ${samples.length}`);
+  validateSamples(samples);
+  const specs = candidateSpecs().filter((s) => samples.length >= parameterCount(s) + 2);
+  const scores = specs.map((s) => scoreCandidate(s, samples));
+  let best = 0;
+  for (let i = 1; i < specs.length; i++) {
+    if (scores[i].looRmspe < scores[best].looRmspe * (1 - SIMPLER_MODEL_MARGIN)) best = i;
+  }
+  const fit = robustFit(specs[best], samples);
+  return {
+    version: 1,
+    model: specs[best].model,
+    lambda: specs[best].lambda,
+    intercept: fit.intercept,
+    coefficients: fit.coefficients,
+    residualSigmaRel: scores[best].looRmspe,
+    samples: samples.length,
+    candidates: scores,
+  };
+}
+
+function clampPrediction(value: number, features: ArchitectureFeatures): number {
+  return Math.max(value, MIN_FRACTION_OF_SUM * features.correctedSumMs);
+}
+
+export interface CalibratedLatency {
+  readonly latencyMs: number;
+  /** One standard deviation: `residualSigmaRel` × latency. */
+  readonly uncertaintyMs: number;
+}
+
+export function applyCalibration(
+  calibration: Calibration,
+  features: ArchitectureFeatures,
+): CalibratedLatency {
+  const latencyMs = clampPrediction(predictLinear(calibration, features), features);
+  return { latencyMs, uncertaintyMs: calibration.residualSigmaRel * latencyMs };
+}
+
+/**
+ * What one priced component (a block, the stem or the head) adds to a calibrated prediction, ignoring the
+ * clamp: exact for these linear models, so the fastest architecture can be chosen layer by layer.
+ */
+export function calibratedContribution(
+  calibration: Calibration | undefined,
+  part: {
+    readonly ms: number;
+    readonly blocks: number;
+    readonly macs: number;
+    readonly activationBytes: number;
+  },
+): number {
+  if (!calibration) return part.ms;
+  const c = calibration.coefficients;
+  return (
+    (c.correctedSumMs ?? 0) * part.ms +
+    (c.blocks ?? 0) * part.blocks +
+    (c.macs ?? 0) * part.macs +
+    (c.activationBytes ?? 0) * part.activationBytes
+  );
+}
