@@ -1,3 +1,11 @@
+import { Db } from '../database';
+import { CandidateRepository } from './candidates';
+import { DeviceRepository } from './devices';
+import { JobRepository } from './jobs';
+import { MeasurementRepository } from './measurements';
+import { ModelRepository } from './models';
+import { VerificationRepository } from './verifications';
+
 export * from './json';
 export * from './devices';
 export * from './measurements';
@@ -5,3 +13,23 @@ export * from './jobs';
 export * from './candidates';
 export * from './models';
 export * from './verifications';
+
+export interface Repositories {
+  readonly devices: DeviceRepository;
+  readonly measurements: MeasurementRepository;
+  readonly jobs: JobRepository;
+  readonly candidates: CandidateRepository;
+  readonly models: ModelRepository;
+  readonly verifications: VerificationRepository;
+}
+
+export function createRepositories(db: Db): Repositories {
+  return {
+    devices: new DeviceRepository(db),
+    measurements: new MeasurementRepository(db),
+    jobs: new JobRepository(db),
+    candidates: new CandidateRepository(db),
+    models: new ModelRepository(db),
+    verifications: new VerificationRepository(db),
+  };
+}
