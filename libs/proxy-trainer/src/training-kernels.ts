@@ -1,0 +1,345 @@
+/**
+ * Gradient kernels the tfjs wasm backend lacks, composed from its own (XNNPACK) kernels, and a FusedBatchNorm
+ * gradient that broadcasts instead of tiling. The identities are in DESIGN notes ("training-kernels"):
+ * - Conv2DBackpropFilter 1x1: one BatchMatMul Xᵀ·dY over all n·h·w rows (strided slice first when stride > 1).
+ * - Conv2DBackpropFilter k×k: a valid Conv2D with dilation = stride of x [ci,H,W,n] and dy [oh,ow,n,co].
+ * - DepthwiseConv2dNativeBackpropFilter: one depthwise conv of x [1,H,W,n·c] with dy [oh,ow,n·c,1]
+ *   (dilation = stride), then a sum over n.
+ * - DepthwiseConv2dNativeBackpropInput: depthwise conv of the zero-dilated dy with the spatially flipped filter.
+ * Every intermediate is released with `backend.disposeData`; only the returned tensor survives.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's CommonJS bundle registers no gradients; the tfjs umbrella's does. Load it before overriding one.
+import '@tensorflow/tfjs';
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { DataId, GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+
+type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
+type Shape4 = [number, number, number, number];
+
+interface DisposingBackend {
+  disposeData(dataId: DataId, force?: boolean): boolean;
+}
+
+/** Calls other kernels of the same backend on TensorInfos and frees what the caller does not keep. */
+class KernelComposer {
+  private readonly temporaries: TensorInfo[] = [];
+
+  constructor(
+    private readonly backendName: string,
+    private readonly backend: DisposingBackend,
+  ) {}
+
+  run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+    const kernel = tf.getKernel(kernelName, this.backendName);
+    if (!kernel) throw new Error(`the ${this.backendName} backend has no ${kernelName} kernel`);
+    const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend });
+    if (Array.isArray(out)) throw new Error(`${kernelName} returned several outputs`);
+    this.temporaries.push(out);
+    return out;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    if (size.every((s, i) => s === x.shape[i])) return x;
+    return this.run('Slice', { x }, { begin, size });
+  }
+
+  pad(x: TensorInfo, paddings: [number, number][]): TensorInfo {
+    if (paddings.every(([a, b]) => a === 0 && b === 0)) return x;
+    return this.run('PadV2', { x }, { paddings, constantValue: 0 } as unknown as NamedAttrMap);
+  }
+
+  /** Frees every intermediate except `result`. */
+  finish(result: TensorInfo): TensorInfo {
+    for (const t of this.temporaries) {
+      if (t !== result) this.backend.disposeData(t.dataId);
+    }
+    this.temporaries.length = 0;
+    return result;
+  }
+}
+
+function pair(value: number | [number, number] | undefined, fallback: number): [number, number] {
+  if (value === undefined || value === null) return [fallback, fallback];
+  return typeof value === 'number' ? [value, value] : value;
+}
+
+function assertChannelsLast(attrs: NamedAttrMap, kernelName: string): void {
+  const format = attrs.dataFormat as string | undefined;
+  if (format !== undefined && format !== 'NHWC' && format !== 'channelsLast') {
+    throw new Error(`${kernelName} on wasm supports NHWC only (got dataFormat ${format})`);
+  }
+}
+
+function assertNoDilation(attrs: NamedAttrMap, kernelName: string): void {
+  const [dh, dw] = pair(attrs.dilations as number | [number, number] | undefined, 1);
+  if (dh !== 1 || dw !== 1)
+    throw new Error(`${kernelName} on wasm supports dilation 1 only (got ${dh}x${dw})`);
+}
+
+/** Rows/cols of the (padded) input that the forward pass read, and the padding actually needed for them. */
+function usedExtent(inSize: number, before: number, outSize: number, stride: number, kernel: number) {
+  const needed = (outSize - 1) * stride + kernel;
+  return { before, after: Math.max(0, needed - before - inSize), needed };
+}
+
+function conv2DBackpropFilter(args: Parameters<KernelFunc>[0], backendName: string): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs ?? {};
+  assertChannelsLast(attrs, 'Conv2DBackpropFilter');
+  const filterShape = attrs.filterShape as Shape4;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const c = new KernelComposer(backendName, args.backend as DisposingBackend);
+  const [n, inH, inW, ci] = x.shape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const [kH, kW, , co] = filterShape;
+  const { top, left } = info.padInfo;
+
+  if (kH === 1 && kW === 1 && top === 0 && left === 0) {
+    // dW[ci, co] = Xᵀ · dY over all n·oh·ow positions the forward pass read.
+    let xs = x;
+    if (sh !== 1 || sw !== 1 || inH !== oh || inW !== ow) {
+      xs = c.run(
+        'StridedSlice',
+        { x },
+        {
+          begin: [0, 0, 0, 0],
+          end: [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, ci],
+          strides: [1, sh, sw, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
+    }
+    const a = c.reshape(xs, [1, n * oh * ow, ci]);
+    const b = c.reshape(dy, [1, n * oh * ow, co]);
+    const prod = c.run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+    return c.finish(c.reshape(prod, [1, 1, ci, co]));
+  }
+
+  // Padding exactly the rows/cols the forward pass read (trailing ones a stride skips are left out).
+  const rows = usedExtent(inH, top, oh, sh, kH);
+  const cols = usedExtent(inW, left, ow, sw, kW);
+  const xt = c.transpose(x, [3, 1, 2, 0]); // [ci, H, W, n]
+  const dyt = c.transpose(dy, [1, 2, 0, 3]); // [oh, ow, n, co]
+  const grad = c.run('Conv2D', { x: xt, filter: dyt }, {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [rows.before, rows.after],
+      [cols.before, cols.after],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+    dilations: [sh, sw],
+  } as unknown as NamedAttrMap); // [ci, ≥kH, ≥kW, co]
+  const sliced = c.slice(grad, [0, 0, 0, 0], [ci, kH, kW, co]);
+  return c.finish(c.transpose(sliced, [1, 2, 0, 3]));
+}
+
+function depthwiseBackpropFilter(args: Parameters<KernelFunc>[0], backendName: string): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs ?? {};
+  assertNoDilation(attrs, 'DepthwiseConv2dNativeBackpropFilter');
+  const filterShape = attrs.filterShape as Shape4;
+  const [kH, kW, ch, multiplier] = filterShape;
+  if (multiplier !== 1) {
+    throw new Error(
+      `DepthwiseConv2dNativeBackpropFilter on wasm supports channel multiplier 1 only (got ${multiplier})`,
+    );
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filterShape,
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
+  );
+  const c = new KernelComposer(backendName, args.backend as DisposingBackend);
+  const [n, inH, inW] = x.shape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const rows = usedExtent(inH, info.padInfo.top, oh, sh, kH);
+  const cols = usedExtent(inW, info.padInfo.left, ow, sw, kW);
+  // x as one image with n·c channels, dy as a depthwise filter with n·c channels.
+  const xt = c.reshape(c.transpose(x, [1, 2, 0, 3]), [1, inH, inW, n * ch]);
+  const dyt = c.reshape(c.transpose(dy, [1, 2, 0, 3]), [oh, ow, n * ch, 1]);
+  const grad = c.run('DepthwiseConv2dNative', { x: xt, filter: dyt }, {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [rows.before, rows.after],
+      [cols.before, cols.after],
+      [0, 0],
+    ],
+    dilations: [sh, sw],
+    dataFormat: 'NHWC',
+  } as unknown as NamedAttrMap); // [1, ≥kH, ≥kW, n·c]
+  const sliced = c.reshape(c.slice(grad, [0, 0, 0, 0], [1, kH, kW, n * ch]), [kH, kW, n, ch]);
+  const summed = c.run('Sum', { x: sliced }, { axis: [2], keepDims: false });
+  return c.finish(c.reshape(summed, [kH, kW, ch, 1]));
+}
+
+function depthwiseBackpropInput(args: Parameters<KernelFunc>[0], backendName: string): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs ?? {};
+  assertNoDilation(attrs, 'DepthwiseConv2dNativeBackpropInput');
+  const inputShape = attrs.inputShape as Shape4;
+  const [kH, kW, ch, multiplier] = filter.shape;
+  if (multiplier !== 1) {
+    throw new Error(
+      `DepthwiseConv2dNativeBackpropInput on wasm supports channel multiplier 1 only (got ${multiplier})`,
+    );
+  }
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as Shape4,
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
+  );
+  const c = new KernelComposer(backendName, args.backend as DisposingBackend);
+  const [n, inH, inW] = inputShape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+
+  // Zero-dilate dy by the stride: [n, oh, 1, ow, 1, c] padded to [n, oh, sh, ow, sw, c].
+  let dilated = dy;
+  let dh = oh;
+  let dw = ow;
+  if (sh !== 1 || sw !== 1) {
+    const expanded = c.reshape(dy, [n, oh, 1, ow, 1, ch]);
+    const padded = c.pad(expanded, [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    dilated = c.reshape(padded, [n, oh * sh, ow * sw, ch]);
+    dh = oh * sh;
+    dw = ow * sw;
+  }
+  // dx[i] reads dilated rows i + top − (k−1) … i + top: pad by k−1−top before, enough after for inH outputs.
+  const padTop = kH - 1 - top;
+  const padLeft = kW - 1 - left;
+  let padBottom = inH + kH - 1 - dh - padTop;
+  let padRight = inW + kW - 1 - dw - padLeft;
+  if (padTop < 0 || padLeft < 0)
+    throw new Error('DepthwiseConv2dNativeBackpropInput: padding larger than kernel − 1');
+  if (padBottom < 0 || padRight < 0) {
+    dilated = c.slice(
+      dilated,
+      [0, 0, 0, 0],
+      [n, dh + Math.min(0, padBottom), dw + Math.min(0, padRight), ch],
+    );
+    padBottom = Math.max(0, padBottom);
+    padRight = Math.max(0, padRight);
+  }
+  const flipped = c.run('Reverse', { x: filter }, { dims: [0, 1] });
+  const dx = c.run('DepthwiseConv2dNative', { x: dilated, filter: flipped }, {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ],
+    dilations: [1, 1],
+    dataFormat: 'NHWC',
+  } as unknown as NamedAttrMap);
+  return c.finish(dx);
+}
+
+const WASM_GRADIENT_KERNELS: Record<
+  string,
+  (args: Parameters<KernelFunc>[0], backendName: string) => TensorInfo
+> = {
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
+};
+
+export const WASM_GRADIENT_KERNEL_NAMES: readonly string[] = Object.keys(WASM_GRADIENT_KERNELS);
+
+/** Registers the composed gradient kernels for `backendName` (default wasm) where that backend lacks them. */
+export function registerWasmGradientKernels(backendName = 'wasm'): string[] {
+  const registered: string[] = [];
+  for (const [kernelName, impl] of Object.entries(WASM_GRADIENT_KERNELS)) {
+    if (tf.getKernel(kernelName, backendName)) continue;
+    tf.registerKernel({ kernelName, backendName, kernelFunc: (args) => impl(args, backendName) });
+    registered.push(kernelName);
+  }
+  return registered;
+}
+
+/**
+ * FusedBatchNorm gradient with per-channel factors broadcast against x (the stock gradient tiles
+ * 1/√(var+ε) to x's full shape, a third of a wasm training step). Same formulas otherwise.
+ */
+export const fusedBatchNormGradient: GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dyIn: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const dy = Array.isArray(dyIn) ? dyIn[0] : dyIn;
+    const varianceEpsilon = attrs.varianceEpsilon as number;
+    const [x, mean, variance, scale] = saved;
+    const scaleValue = scale ?? tf.scalar(1);
+    const reductionAxes = mean.rank === 1 ? x.shape.slice(0, -1).map((_, i) => i) : [];
+    const reduce = (t: Tensor): Tensor => (reductionAxes.length > 0 ? tf.sum(t, reductionAxes) : t);
+    // Shared per-channel sums, computed once here: each returned closure runs in its own tidy, so a value
+    // memoised inside one would be disposed before the next used it. The backward pass's scope frees these.
+    const invStd = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
+    const invStdScale = tf.mul(invStd, scaleValue);
+    const sumDy = reduce(dy);
+    const sumCentredDy = reduce(tf.mul(tf.sub(x, mean), dy));
+    return {
+      x: () => tf.reshape(tf.mul(dy, invStdScale), x.shape),
+      mean: () => tf.reshape(tf.mul(tf.neg(invStdScale), sumDy), mean.shape),
+      variance: () =>
+        tf.reshape(
+          tf.mul(tf.mul(tf.mul(tf.square(invStd), invStdScale), tf.scalar(-0.5)), sumCentredDy),
+          mean.shape,
+        ),
+      scale: () => tf.reshape(tf.mul(invStd, sumCentredDy), mean.shape),
+      offset: () => tf.reshape(sumDy, mean.shape),
+    };
+  },
+};
+
+let batchNormGradientRegistered = false;
+
+/** Registers the broadcasting FusedBatchNorm gradient (global, for every backend). */
+export function registerBatchNormGradient(): void {
+  if (batchNormGradientRegistered) return;
+  tf.registerGradient(fusedBatchNormGradient);
+  batchNormGradientRegistered = true;
+}
+
+/** Everything the project adds for training: wasm gradient kernels (when wasm is registered) and the BN gradient. */
+export function registerTrainingKernels(): void {
+  if (tf.findBackendFactory('wasm')) registerWasmGradientKernels('wasm');
+  registerBatchNormGradient();
+}
