@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor/measurement';
+import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
+import { formatArchitecture } from '@edgenas/search-space/architecture-string';
+import { AGENT_VERSION } from '../version';
+import {
+  DEFAULT_INTERLEAVED_OPTIONS,
+  InterleavedOptions,
+  InterleavedResult,
+  measureInterleaved,
+} from './interleaved';
+import { BenchmarkModel, architectureModel, nullModelFor, signatureMacs, signatureModel } from './models';
+import { BoundSession, createBoundSession } from './ort-session';
+import { DRIFT_TOLERANCE, driftExceeded } from './statistics';
+import { ArchitectureUpload } from '../store';
+
+export interface BenchmarkOptions extends InterleavedOptions {
+  /** ONNX Runtime intra-op threads (inter-op is always 1). */
+  readonly threads: number;
+  /** Items measured together (interleaved) with live sessions; bounds memory and session count. */
+  readonly chunkSize: number;
+  /** A chunk whose reference moved more than this against the first chunk is flagged. */
+  readonly driftTolerance: number;
+}
+
+export const DEFAULT_BENCHMARK_OPTIONS: BenchmarkOptions = {
+  ...DEFAULT_INTERLEAVED_OPTIONS,
+  threads: 1,
+  chunkSize: 24,
+  driftTolerance: DRIFT_TOLERANCE,
+};
+
+/** Progress of a benchmark: items finished out of the total, and what is being measured. */
+export type ProgressListener = (done: number, total: number, label: string) => void;
+
+export interface BenchmarkHooks<T> {
+  readonly onProgress?: ProgressListener;
+  /** Called with each chunk's results as soon as it is measured (to store them before the next chunk). */
+  readonly onChunk?: (results: T[]) => void | Promise<void>;
+}
+
+interface ChunkResult {
+  readonly stats: InterleavedResult[];
+  /** Null-model statistics per item (when null models were asked for). */
+  readonly overhead: (InterleavedResult | undefined)[];
+  readonly reference: InterleavedResult;
+}
+
+/**
+ * Measures one chunk: the reference, the items and (optionally) one null model per distinct input/output size,
+ * all interleaved in the same rounds. Sessions are created for the chunk and released after it.
+ */
+async function measureChunk(
+  reference: BenchmarkModel,
+  items: readonly BenchmarkModel[],
+  withNullModels: boolean,
+  opts: BenchmarkOptions,
+): Promise<ChunkResult> {
+  const nulls = new Map<string, BenchmarkModel>();
+  if (withNullModels) for (const m of items) if (!nulls.has(m.ioKey)) nulls.set(m.ioKey, nullModelFor(m));
+  const all = [reference, ...items, ...nulls.values()];
+  const sessions: BoundSession[] = [];
+  try {
+    for (const m of all)
+      sessions.push(await createBoundSession(m.model, m.inputShape, { threads: opts.threads }));
+    const stats = await measureInterleaved(sessions, opts);
+    const nullStats = new Map([...nulls.keys()].map((k, i) => [k, stats[1 + items.length + i]]));
+    return {
+      reference: stats[0],
+      stats: stats.slice(1, 1 + items.length),
+      overhead: items.map((m) => nullStats.get(m.ioKey)),
+    };
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+}
+
+function latencyStats(s: InterleavedResult): LatencyStats {
+  return {
+    estimateMs: s.estimateMs,
+    medianMs: s.medianMs,
+    p10Ms: s.p10Ms,
+    p90Ms: s.p90Ms,
+    rounds: s.rounds,
+    repeatsPerRound: s.repeatsPerRound,
+    warmupRuns: s.warmupRuns,
+  };
+}
+
+function chunks<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += Math.max(1, size)) out.push(xs.slice(i, i + Math.max(1, size)));
+  return out;
+}
+
+/**
+ * The signature at the 75th percentile of cost: a reference costly enough not to be dominated by per-run
+ * overhead and timer noise, yet not among the slowest.
+ */
+export function pickReference(sigs: readonly BlockSignature[]): BlockSignature {
+  const byCost = sigs.map((s) => ({ s, macs: signatureMacs(s) })).sort((a, b) => a.macs - b.macs);
+  return byCost[Math.floor((byCost.length - 1) * 0.75)].s;
+}
+
+/**
+ * Benchmarks LUT entries: each signature as a standalone ONNX model, with the null model of the same
+ * input/output size in the same rounds (its estimate is the entry's `overheadMs`). A reference block is
+ * re-measured in every chunk; a chunk where it moved more than the tolerance against the first chunk is
+ * flagged.
+ */
+export async function benchmarkSignatures(
+  sigs: readonly BlockSignature[],
+  opts: BenchmarkOptions = DEFAULT_BENCHMARK_OPTIONS,
+  hooks: BenchmarkHooks<BlockMeasurement> & { readonly reference?: BlockSignature } = {},
+): Promise<BlockMeasurement[]> {
+  if (sigs.length === 0) return [];
+  const { onProgress, onChunk } = hooks;
+  const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
+  const out: BlockMeasurement[] = [];
+  let baselineMs: number | undefined;
+  let done = 0;
+  for (const chunk of chunks(sigs, opts.chunkSize)) {
+    onProgress?.(done, sigs.length, signatureKey(chunk[0]));
+    const models = chunk.map(signatureModel);
+    const res = await measureChunk(referenceModel, models, true, opts);
+    baselineMs ??= res.reference.estimateMs;
+    const flagged = driftExceeded(baselineMs, res.reference.estimateMs, opts.driftTolerance);
+    const measuredAt = new Date().toISOString();
+    const results = chunk.map((signature, i): BlockMeasurement => ({
+      id: randomUUID(),
+      signature,
+      ...latencyStats(res.stats[i]),
+      overheadMs: res.overhead[i]?.estimateMs ?? 0,
+      agentVersion: AGENT_VERSION,
+      measuredAt,
+      driftFlagged: flagged,
+    }));
+    out.push(...results);
+    await onChunk?.(results);
+    done += chunk.length;
+    onProgress?.(done, sigs.length, signatureKey(chunk[chunk.length - 1]));
+  }
+  return out;
+}
+
+export interface ArchitectureToMeasure {
+  readonly architecture: Architecture;
+  readonly config: MacroConfig;
+  /** Set when this answers a verification request from the server. */
+  readonly verificationId?: string;
+}
+
+/** Whole networks per chunk by default: fbnet-224 models are tens of MB each. */
+export const ARCHITECTURE_CHUNK = 8;
+
+/**
+ * Benchmarks whole architectures end to end, interleaved, in chunks; the first architecture is the drift
+ * reference re-measured in every chunk.
+ */
+export async function benchmarkArchitectures(
+  archs: readonly ArchitectureToMeasure[],
+  opts: BenchmarkOptions = { ...DEFAULT_BENCHMARK_OPTIONS, chunkSize: ARCHITECTURE_CHUNK },
+  hooks: BenchmarkHooks<ArchitectureUpload> = {},
+): Promise<ArchitectureUpload[]> {
+  if (archs.length === 0) return [];
+  const { onProgress, onChunk } = hooks;
+  const label = (a: ArchitectureToMeasure) => `${a.config.name}:${formatArchitecture(a.architecture)}`;
+  const referenceModel = architectureModel(label(archs[0]), archs[0].architecture, archs[0].config);
+  const out: ArchitectureUpload[] = [];
+  let baselineMs: number | undefined;
+  let done = 0;
+  for (const chunk of chunks(archs, opts.chunkSize)) {
+    onProgress?.(done, archs.length, label(chunk[0]));
+    const models = chunk.map((a) => architectureModel(label(a), a.architecture, a.config));
+    const res = await measureChunk(referenceModel, models, false, opts);
+    baselineMs ??= res.reference.estimateMs;
+    const flagged = driftExceeded(baselineMs, res.reference.estimateMs, opts.driftTolerance);
+    const measuredAt = new Date().toISOString();
+    const results = chunk.map((a, i): ArchitectureUpload => ({
+      id: randomUUID(),
+      space: a.config.name,
+      architecture: formatArchitecture(a.architecture),
+      ...latencyStats(res.stats[i]),
+      agentVersion: AGENT_VERSION,
+      measuredAt,
+      driftFlagged: flagged,
+      ...(a.verificationId ? { verificationId: a.verificationId } : {}),
+    }));
+    out.push(...results);
+    await onChunk?.(results);
+    done += chunk.length;
+    onProgress?.(done, archs.length, label(chunk[chunk.length - 1]));
+  }
+  return out;
+}

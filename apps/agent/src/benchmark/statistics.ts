@@ -1,0 +1,85 @@
+/**
+ * Statistics of interleaved benchmark rounds. On a shared CPU the median of one long run drifts by ±10 % and more
+ * between runs; the 10th percentile of each round, with rounds interleaved across all items and the median taken
+ * over rounds, is far steadier (see DESIGN.md, "Latency lookup tables and prediction").
+ */
+
+/** Percentile q ∈ [0, 1] of a sample, linear interpolation between order statistics. */
+export function percentile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) throw new Error('percentile of an empty sample');
+  if (!(q >= 0 && q <= 1)) throw new Error(`percentile rank must be in [0, 1], got ${q}`);
+  const sorted = [...samples].sort((a, b) => a - b);
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function median(samples: readonly number[]): number {
+  return percentile(samples, 0.5);
+}
+
+export interface RoundStats {
+  readonly p10: number;
+  readonly median: number;
+  readonly p90: number;
+}
+
+export function roundStats(samples: readonly number[]): RoundStats {
+  return { p10: percentile(samples, 0.1), median: percentile(samples, 0.5), p90: percentile(samples, 0.9) };
+}
+
+/** Summary of one item over all rounds (times in ms). */
+export interface RoundsSummary {
+  /** Median over rounds of each round's 10th percentile: the estimate a LUT entry is built from. */
+  readonly estimateMs: number;
+  /** Median over rounds of each round's median. */
+  readonly medianMs: number;
+  /** Median over rounds of each round's 10th / 90th percentile. */
+  readonly p10Ms: number;
+  readonly p90Ms: number;
+  readonly rounds: number;
+  /** Smallest number of timed runs in a round (rounds normally have equal size). */
+  readonly repeatsPerRound: number;
+}
+
+/** `rounds[r]` = the timed runs of round r (ms). */
+export function summarizeRounds(rounds: readonly (readonly number[])[]): RoundsSummary {
+  const nonEmpty = rounds.filter((r) => r.length > 0);
+  if (nonEmpty.length === 0) throw new Error('no timed runs to summarize');
+  const perRound = nonEmpty.map(roundStats);
+  const p10s = perRound.map((s) => s.p10);
+  return {
+    estimateMs: median(p10s),
+    medianMs: median(perRound.map((s) => s.median)),
+    p10Ms: median(p10s),
+    p90Ms: median(perRound.map((s) => s.p90)),
+    rounds: nonEmpty.length,
+    repeatsPerRound: Math.min(...nonEmpty.map((r) => r.length)),
+  };
+}
+
+/** Relative change of `current` against `baseline` (0.1 = 10 %). */
+export function relativeChange(baseline: number, current: number): number {
+  if (!(baseline > 0)) throw new Error(`drift baseline must be positive, got ${baseline}`);
+  return Math.abs(current - baseline) / baseline;
+}
+
+/** Default drift tolerance: a reference block that moved more than this flags its batch. */
+export const DRIFT_TOLERANCE = 0.1;
+
+export function driftExceeded(baselineMs: number, currentMs: number, tolerance = DRIFT_TOLERANCE): boolean {
+  return relativeChange(baselineMs, currentMs) > tolerance;
+}
+
+/**
+ * Timed runs per round for an item: at least `minRepeats`, more for fast items so a round lasts about
+ * `minRoundMs` (a 10th percentile of five 20 µs runs says little), at most `maxRepeats`.
+ */
+export function repeatsForItem(
+  typicalRunMs: number,
+  opts: { readonly minRepeats: number; readonly maxRepeats: number; readonly minRoundMs: number },
+): number {
+  const wanted = typicalRunMs > 0 ? Math.ceil(opts.minRoundMs / typicalRunMs) : opts.maxRepeats;
+  return Math.max(opts.minRepeats, Math.min(opts.maxRepeats, wanted));
+}
