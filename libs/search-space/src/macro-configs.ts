@@ -87,7 +87,13 @@ export function withGeometry(
 ): MacroConfig {
   const input = geometry.input ?? config.input;
   const classes = geometry.classes ?? config.classes;
-  if (input === config.input && classes === config.classes) return config;
+  // compared by value: the config's own geometry keeps its plain name, so LUT rows and measurements of the
+  // default geometry share one space string whoever resolved it
+  const sameInput =
+    input.height === config.input.height &&
+    input.width === config.input.width &&
+    input.channels === config.input.channels;
+  if (sameInput && classes === config.classes) return config;
   return {
     ...config,
     name: `${config.name}@${input.height}x${input.width}x${input.channels}-c${classes}`,
