@@ -11,7 +11,8 @@ import { MAD_TO_SIGMA, median } from './stats';
  *   blocks         y = a · correctedSum + b · blocks + c                     (ridge, λ from a grid)
  *   full           y = a · correctedSum + b · blocks + d · MACs + e · bytes + c   (ridge, λ from a grid)
  * Fitted in ratio space (weights 1/y², i.e. minimising relative error, the metric that matters), made robust
- * with Huber reweighting of relative residuals, and chosen by leave-one-out RMSPE: a more complex candidate
+ * with Huber reweighting of relative residuals, and chosen by cross-validated RMSPE (leave-one-out up to 60
+ * samples, 10-fold beyond, interleaved folds): a more complex candidate
  * must beat the best simpler one by more than `SIMPLER_MODEL_MARGIN` (relative) to be chosen.
  */
 export const CALIBRATION_FEATURES = ['correctedSumMs', 'blocks', 'macs', 'activationBytes'] as const;
@@ -19,6 +20,8 @@ export type CalibrationFeature = (typeof CALIBRATION_FEATURES)[number];
 
 export const RIDGE_LAMBDAS = [0, 1e-3, 1e-2, 1e-1] as const;
 export const SIMPLER_MODEL_MARGIN = 0.02;
+/** Differences in cross-validated RMSPE below this are rounding, not evidence. */
+const RMSPE_TIE = 1e-6;
 const HUBER_K = 1.345;
 const IRLS_ITERATIONS = 6;
 /** A calibrated prediction never falls below this fraction of the overhead-corrected sum. */
@@ -32,10 +35,10 @@ export interface CalibrationSample {
 export interface CandidateScore {
   readonly model: string;
   readonly lambda: number;
-  /** Leave-one-out root mean squared percentage error, as a fraction. */
-  readonly looRmspe: number;
-  /** Leave-one-out share within ±10 %. */
-  readonly looWithin10: number;
+  /** Cross-validated (leave-one-out up to 60 samples) root mean squared percentage error, as a fraction. */
+  readonly cvRmspe: number;
+  /** Cross-validated share within ±10 %. */
+  readonly cvWithin10: number;
 }
 
 /** Serialisable (plain JSON) calibration of one device profile. */
@@ -45,9 +48,11 @@ export interface Calibration {
   readonly lambda: number;
   readonly intercept: number;
   readonly coefficients: Readonly<Partial<Record<CalibrationFeature, number>>>;
-  /** Relative standard deviation of a prediction (the chosen model's leave-one-out RMSPE). */
+  /** Relative standard deviation of a prediction (the chosen model's cross-validated RMSPE). */
   readonly residualSigmaRel: number;
   readonly samples: number;
+  /** Cross-validation folds used to choose the model (= samples for leave-one-out). */
+  readonly folds: number;
   readonly candidates: readonly CandidateScore[];
 }
 
@@ -172,7 +177,8 @@ function robustFit(spec: ModelSpec, samples: readonly CalibrationSample[]): Line
   let fit = weightedFit(spec, samples, base);
   for (let it = 0; it < IRLS_ITERATIONS; it++) {
     const rel = samples.map((s) => (predictLinear(fit, s.features) - s.measuredMs) / s.measuredMs);
-    const sigma = MAD_TO_SIGMA * median(rel.map((r) => Math.abs(r - median(rel))));
+    const center = median(rel);
+    const sigma = MAD_TO_SIGMA * median(rel.map((r) => Math.abs(r - center)));
     if (!(sigma > 1e-12)) break;
     const huber = rel.map((r) => Math.min(1, (HUBER_K * sigma) / Math.max(Math.abs(r), 1e-300)));
     fit = weightedFit(
@@ -184,22 +190,35 @@ function robustFit(spec: ModelSpec, samples: readonly CalibrationSample[]): Line
   return fit;
 }
 
+/** Leave-one-out up to this many samples; beyond it, `CV_FOLDS`-fold cross-validation keeps the fit fast. */
+export const MAX_LEAVE_ONE_OUT = 60;
+export const CV_FOLDS = 10;
+
+function foldCount(n: number): number {
+  return n <= MAX_LEAVE_ONE_OUT ? n : CV_FOLDS;
+}
+
 function scoreCandidate(spec: ModelSpec, samples: readonly CalibrationSample[]): CandidateScore {
+  const folds = foldCount(samples.length);
   let sq = 0;
   let within = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const rest = samples.filter((_, j) => j !== i);
-    const fit = robustFit(spec, rest);
-    const s = samples[i];
-    const rel = (clampPrediction(predictLinear(fit, s.features), s.features) - s.measuredMs) / s.measuredMs;
-    sq += rel * rel;
-    if (Math.abs(rel) <= 0.1 + 1e-12) within++;
+  for (let fold = 0; fold < folds; fold++) {
+    const fit = robustFit(
+      spec,
+      samples.filter((_, j) => j % folds !== fold),
+    );
+    for (let i = fold; i < samples.length; i += folds) {
+      const s = samples[i];
+      const rel = (clampPrediction(predictLinear(fit, s.features), s.features) - s.measuredMs) / s.measuredMs;
+      sq += rel * rel;
+      if (Math.abs(rel) <= 0.1 + 1e-12) within++;
+    }
   }
   return {
     model: spec.model,
     lambda: spec.lambda,
-    looRmspe: Math.sqrt(sq / samples.length),
-    looWithin10: within / samples.length,
+    cvRmspe: Math.sqrt(sq / samples.length),
+    cvWithin10: within / samples.length,
   };
 }
 
@@ -214,7 +233,7 @@ function validateSamples(samples: readonly CalibrationSample[]): void {
 }
 
 /**
- * Fits every candidate, scores each by leave-one-out RMSPE and keeps the best (see the module comment).
+ * Fits every candidate, scores each by cross-validated RMSPE and keeps the best (see the module comment).
  * Needs at least 3 samples; a candidate is only considered with ≥ (its parameters + 2) samples.
  */
 export function fitCalibration(samples: readonly CalibrationSample[]): Calibration {
@@ -225,7 +244,7 @@ export function fitCalibration(samples: readonly CalibrationSample[]): Calibrati
   const scores = specs.map((s) => scoreCandidate(s, samples));
   let best = 0;
   for (let i = 1; i < specs.length; i++) {
-    if (scores[i].looRmspe < scores[best].looRmspe * (1 - SIMPLER_MODEL_MARGIN)) best = i;
+    if (scores[i].cvRmspe < scores[best].cvRmspe * (1 - SIMPLER_MODEL_MARGIN) - RMSPE_TIE) best = i;
   }
   const fit = robustFit(specs[best], samples);
   return {
@@ -234,8 +253,9 @@ export function fitCalibration(samples: readonly CalibrationSample[]): Calibrati
     lambda: specs[best].lambda,
     intercept: fit.intercept,
     coefficients: fit.coefficients,
-    residualSigmaRel: scores[best].looRmspe,
+    residualSigmaRel: scores[best].cvRmspe,
     samples: samples.length,
+    folds: foldCount(samples.length),
     candidates: scores,
   };
 }

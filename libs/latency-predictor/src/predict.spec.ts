@@ -87,6 +87,7 @@ describe('predictLatency', () => {
       coefficients: { correctedSumMs: 2 },
       residualSigmaRel: 0.05,
       samples: 10,
+      folds: 10,
       candidates: [],
     };
     const p = predictLatency(
@@ -176,6 +177,7 @@ describe('fastestAchievableLatency', () => {
       coefficients: { correctedSumMs: 1, macs: 1e-3 },
       residualSigmaRel: 0.05,
       samples: 10,
+      folds: 10,
       candidates: [],
     };
     const f = fastestAchievableLatency(TINY, cheapBig, macHeavy, ['ir_k3_e1', 'ir_k5_e6']);

@@ -5,7 +5,7 @@ export const MAD_TO_SIGMA = 1.4826;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new Error('median of an empty list');
-  const s = [...values].sort((a, b) => a - b);
+  const s = Float64Array.from(values).sort(); // numeric sort, much faster than a comparator
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
