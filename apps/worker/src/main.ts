@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * EdgeNAS worker: serves the job workflow and its activities on Temporal.
+ *   node dist/apps/worker/src/main.js [--queues light,training] [--training-concurrency N]
+ * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR.
+ */
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { NativeConnection } from '@temporalio/worker';
+import { DEFAULT_DATABASE_URL, openDatabase } from '@edgenas/storage';
+import { QUEUE_NAMES, QueueName, createWorkers, defaultTrainingConcurrency, runWorkers } from './worker';
+
+function parseQueues(value: string): QueueName[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(QUEUE_NAMES as string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `unknown queue ${unknown.map((u) => `"${u}"`).join(', ') || '(none)'}; choose from ${QUEUE_NAMES.join(', ')}`,
+    );
+  }
+  return [...new Set(names)] as QueueName[];
+}
+
+function parsePositiveInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got "${value}"`);
+    return n;
+  };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command()
+    .name('edgenas-worker')
+    .description('EdgeNAS Temporal worker (NAS job workflows, latency, training, ONNX export, verification)')
+    .option(
+      '--queues <names>',
+      `task queues to serve, comma-separated (${QUEUE_NAMES.join(', ')})`,
+      parseQueues,
+      [...QUEUE_NAMES],
+    )
+    .option(
+      '--training-concurrency <n>',
+      'proxy trainings at once (default: cores - 1, at least 1)',
+      parsePositiveInt('--training-concurrency'),
+      defaultTrainingConcurrency(),
+    )
+    .option(
+      '--verification-timeout <seconds>',
+      'how long a finished job waits for device agents to measure its front',
+      parsePositiveInt('--verification-timeout'),
+      120,
+    )
+    .parse(argv);
+  const opts = program.opts<{
+    queues: QueueName[];
+    trainingConcurrency: number;
+    verificationTimeout: number;
+  }>();
+
+  const address = process.env.TEMPORAL_ADDRESS || 'localhost:7233';
+  const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
+  const dataDir = resolve(process.env.EDGENAS_DATA_DIR || '.edgenas');
+  const database = await openDatabase(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address });
+  } catch (err) {
+    await database.close();
+    throw new Error(
+      `cannot reach Temporal at ${address} (${err instanceof Error ? err.message : String(err)}); ` +
+        'start one with `temporal server start-dev` or set TEMPORAL_ADDRESS',
+    );
+  }
+  try {
+    const workers = await createWorkers({
+      connection,
+      namespace,
+      queues: opts.queues,
+      trainingConcurrency: opts.trainingConcurrency,
+      deps: { db: database.db, dataDir, verificationTimeoutMs: opts.verificationTimeout * 1000 },
+    });
+    console.log(
+      `edgenas worker: ${address}/${namespace}, queues ${opts.queues.join(',')}, ` +
+        `training concurrency ${opts.trainingConcurrency}, database ${database.location}`,
+    );
+    // The Temporal runtime shuts the workers down on SIGINT/SIGTERM; in-flight activities are cancelled.
+    await runWorkers(workers);
+  } finally {
+    await connection.close();
+    await database.close();
+  }
+}
+
+main(process.argv).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`edgenas worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

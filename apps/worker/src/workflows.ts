@@ -1,0 +1,327 @@
+/**
+ * The NAS job workflow: deterministic orchestration only. Everything with I/O (LUTs, SQL, training, ONNX,
+ * device agents) is an activity; the search itself is pure (libs/search) and its state is plain JSON, so it is
+ * carried across continue-as-new.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  continueAsNew,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  CandidateSummary,
+  JobStatus,
+  NasJobInput,
+  NasJobProgress,
+  NasJobResult,
+  PROGRESS_QUERY,
+  TASK_QUEUES,
+} from '@edgenas/contracts';
+import { architectureId, formatArchitecture, getMacroConfig, withGeometry } from '@edgenas/search-space';
+import {
+  Evaluation,
+  SearchState,
+  initSearch,
+  normalizedHypervolume,
+  paretoFront,
+  proposeWithinBudget,
+  tell,
+} from '@edgenas/search';
+import type { Activities, PricedArchitecture, TrainedCandidate } from './activities';
+
+export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
+
+/** Continue-as-new at least this often, even when the server does not suggest it yet. */
+export const GENERATIONS_PER_RUN = 10;
+
+const light = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.light,
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['MissingSignatures'] },
+});
+
+const training = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.training,
+  startToCloseTimeout: '1 hour',
+  // Training heartbeats every couple of seconds; a lost worker is noticed after this and the try is retried.
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 4 },
+  // Cancellation waits until the activity has stopped its training process.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+const verification = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.light,
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
+/** What a run hands to the next one on continue-as-new. */
+export interface NasJobCarry {
+  readonly startedAtMs: number;
+  readonly generation: number;
+  readonly search: SearchState;
+  readonly candidates: readonly CandidateSummary[];
+  readonly trained: number;
+  readonly rejectedOverBudget: number;
+}
+
+type StopReason = NasJobResult['stoppedBy'];
+
+export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<NasJobResult> {
+  const deployment = withGeometry(getMacroConfig(input.space), {
+    input: input.input,
+    classes: input.classes,
+  });
+  let status: JobStatus = 'running';
+  let generation = carry?.generation ?? 0;
+  let trained = carry?.trained ?? 0;
+  let rejectedOverBudget = carry?.rejectedOverBudget ?? 0;
+  const candidates: CandidateSummary[] = [...(carry?.candidates ?? [])];
+  let front: CandidateSummary[] = frontOf(candidates);
+  const startedAtMs = carry?.startedAtMs ?? Date.now();
+
+  setHandler(progressQuery, () => ({
+    status,
+    generation,
+    generations: input.budget.generations,
+    trained,
+    rejectedOverBudget,
+    front,
+    hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
+  }));
+
+  try {
+    if (!carry) {
+      await light.setJobStatus({ jobId: input.jobId, status: 'running' });
+      // Fails fast (non-retryable) naming the signatures the LUTs lack.
+      await light.checkLutCoverage({
+        deviceIds: input.deviceIds,
+        space: input.space,
+        input: input.input,
+        classes: input.classes,
+      });
+    }
+    let search =
+      carry?.search ??
+      initSearch({
+        strategy: input.strategy,
+        config: deployment,
+        seed: input.seed,
+        latencyBudgetMs: input.latencyBudgetMs,
+        populationSize: input.budget.population,
+      });
+
+    let stoppedBy: StopReason | undefined;
+    for (;;) {
+      stoppedBy = stopReason(input, generation, trained, startedAtMs);
+      if (stoppedBy) break;
+
+      // Propose until a population's worth is predicted within the budget (over-budget ones are never trained).
+      const priced = new Map<string, PricedArchitecture>();
+      const maxToTrain = Math.min(input.budget.population, input.budget.maxTrainedCandidates - trained);
+      const round = await proposeWithinBudget(search, maxToTrain, async (architectures) => {
+        const prices = await light.predictLatency({
+          deviceIds: input.deviceIds,
+          space: input.space,
+          input: input.input,
+          classes: input.classes,
+          architectures: architectures.map((a) => formatArchitecture(a, deployment)),
+        });
+        architectures.forEach((a, i) => priced.set(architectureId(a), prices[i]));
+        return prices.map((p) => p.worstLatencyMs);
+      });
+      search = round.state;
+      if (round.candidates.length === 0 && round.rejected.length === 0) {
+        // The space is exhausted: nothing new to propose.
+        stoppedBy = 'budget';
+        break;
+      }
+      const summary = (id: string): CandidateSummary => {
+        const p = priced.get(id) as PricedArchitecture;
+        return {
+          architectureId: id,
+          architecture: p.architecture,
+          accuracy: NaN,
+          predictedLatencyMs: p.worstLatencyMs,
+          predictedLatencyByDevice: p.latencyByDevice,
+          macs: p.macs,
+          params: p.params,
+        };
+      };
+      const toTrain = round.candidates.map((c) => summary(c.id));
+      await light.recordCandidates({
+        jobId: input.jobId,
+        generation,
+        candidates: [
+          ...round.rejected.map((c) => ({ ...summary(c.id), status: 'over-budget' as const })),
+          ...toTrain.map((r) => ({ ...r, status: 'proposed' as const })),
+        ],
+      });
+
+      const results = await Promise.allSettled(
+        toTrain.map((r) =>
+          training.proxyTrain({
+            jobId: input.jobId,
+            generation,
+            architectureId: r.architectureId,
+            architecture: r.architecture,
+            space: input.space,
+            proxy: input.proxy,
+            seed: input.seed,
+          }),
+        ),
+      );
+      const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
+      if (cancelled && cancelled.status === 'rejected') throw cancelled.reason;
+
+      const evaluations: Evaluation[] = [];
+      const failed: CandidateSummary[] = [];
+      round.candidates.forEach((c, i) => {
+        const r = results[i];
+        if (r.status === 'fulfilled') {
+          const done: TrainedCandidate = r.value;
+          evaluations.push({ ...c, accuracy: done.accuracy });
+          candidates.push({ ...toTrain[i], accuracy: done.accuracy });
+          trained++;
+        } else {
+          failed.push(toTrain[i]);
+          log.warn('proxy training failed; candidate left out', {
+            architectureId: c.id,
+            error: String(r.reason),
+          });
+        }
+      });
+      if (failed.length > 0) {
+        await light.recordCandidates({
+          jobId: input.jobId,
+          generation,
+          candidates: failed.map((r) => ({ ...r, status: 'failed' as const })),
+        });
+      }
+      rejectedOverBudget += round.rejected.length;
+
+      search = tell(search, evaluations);
+      front = frontOf(candidates);
+      generation++;
+
+      if (!stopReason(input, generation, trained, startedAtMs)) {
+        if (workflowInfo().continueAsNewSuggested || generation % GENERATIONS_PER_RUN === 0) {
+          await continueAsNew<typeof nasJob>(input, {
+            startedAtMs,
+            generation,
+            search,
+            candidates,
+            trained,
+            rejectedOverBudget,
+          });
+        }
+      }
+    }
+
+    front = await finalise(input, front);
+    const result: NasJobResult = {
+      front,
+      trained,
+      hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
+      stoppedBy,
+    };
+    await light.setJobStatus({ jobId: input.jobId, status: 'completed', result });
+    status = 'completed';
+    return result;
+  } catch (err) {
+    if (isCancellation(err)) {
+      status = 'cancelled';
+      await CancellationScope.nonCancellable(() =>
+        light.setJobStatus({ jobId: input.jobId, status: 'cancelled' }),
+      );
+    } else if (!isContinueAsNew(err)) {
+      status = 'failed';
+      await CancellationScope.nonCancellable(() =>
+        light.setJobStatus({ jobId: input.jobId, status: 'failed', error: failureMessage(err) }),
+      );
+    }
+    throw err;
+  }
+}
+
+/** ONNX export and on-device verification of the front; a missing agent never fails the job. */
+async function finalise(input: NasJobInput, front: CandidateSummary[]): Promise<CandidateSummary[]> {
+  if (front.length === 0) return front;
+  for (const member of front) {
+    await light.exportOnnx({
+      jobId: input.jobId,
+      architectureId: member.architectureId,
+      architecture: member.architecture,
+      space: input.space,
+      input: input.input,
+      classes: input.classes,
+      seed: input.seed,
+    });
+  }
+  const requests = await light.requestVerification({
+    jobId: input.jobId,
+    deviceIds: input.deviceIds,
+    space: input.space,
+    input: input.input,
+    classes: input.classes,
+    architectures: front.map((m) => m.architecture),
+  });
+  const measured = await verification.awaitVerification({
+    jobId: input.jobId,
+    requestIds: requests.requestIds,
+  });
+  const withMeasured = front.map((m) => {
+    const byDevice = measured[m.architecture];
+    return byDevice && Object.keys(byDevice).length > 0 ? { ...m, measuredLatencyByDevice: byDevice } : m;
+  });
+  return withMeasured;
+}
+
+function stopReason(
+  input: NasJobInput,
+  generation: number,
+  trained: number,
+  startedAtMs: number,
+): StopReason | undefined {
+  if (generation >= input.budget.generations) return 'budget';
+  if (trained >= input.budget.maxTrainedCandidates) return 'max-candidates';
+  if (Date.now() - startedAtMs >= input.budget.wallClockSeconds * 1000) return 'wall-clock';
+  return undefined;
+}
+
+function frontOf(candidates: readonly CandidateSummary[]): CandidateSummary[] {
+  const points = candidates.map((c) => ({ ...c, latencyMs: c.predictedLatencyMs }));
+  return paretoFront(points)
+    .map(({ latencyMs: _latencyMs, ...c }) => c)
+    .sort((a, b) => a.predictedLatencyMs - b.predictedLatencyMs);
+}
+
+function hypervolumeOf(front: readonly CandidateSummary[], latencyBudgetMs: number): number {
+  return normalizedHypervolume(
+    front.map((c) => ({ accuracy: c.accuracy, latencyMs: c.predictedLatencyMs })),
+    latencyBudgetMs,
+  );
+}
+
+function isContinueAsNew(err: unknown): boolean {
+  return err instanceof ContinueAsNew;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ApplicationFailure) return err.message;
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : err.message;
+  }
+  return String(err);
+}
