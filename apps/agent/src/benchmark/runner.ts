@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor/measurement';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space/architecture-string';
@@ -75,6 +76,19 @@ async function measureChunk(
   }
 }
 
+/** Process-level warm-up before the first chunk (JIT, allocator, CPU clocks), so the drift baseline is not cold. */
+export const PROCESS_WARMUP_MS = 500;
+
+async function warmUpProcess(reference: BenchmarkModel, opts: BenchmarkOptions): Promise<void> {
+  const session = await createBoundSession(reference.model, reference.inputShape, { threads: opts.threads });
+  try {
+    const end = performance.now() + PROCESS_WARMUP_MS;
+    while (performance.now() < end) await session.run();
+  } finally {
+    await session.release();
+  }
+}
+
 function latencyStats(s: InterleavedResult): LatencyStats {
   return {
     estimateMs: s.estimateMs,
@@ -116,6 +130,7 @@ export async function benchmarkSignatures(
   if (sigs.length === 0) return [];
   const { onProgress, onChunk } = hooks;
   const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
+  await warmUpProcess(referenceModel, opts);
   const out: BlockMeasurement[] = [];
   let baselineMs: number | undefined;
   let done = 0;
@@ -166,6 +181,7 @@ export async function benchmarkArchitectures(
   const { onProgress, onChunk } = hooks;
   const label = (a: ArchitectureToMeasure) => `${a.config.name}:${formatArchitecture(a.architecture)}`;
   const referenceModel = architectureModel(label(archs[0]), archs[0].architecture, archs[0].config);
+  await warmUpProcess(referenceModel, opts);
   const out: ArchitectureUpload[] = [];
   let baselineMs: number | undefined;
   let done = 0;

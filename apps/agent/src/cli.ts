@@ -1,0 +1,299 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { spaceSignatures } from '@edgenas/latency-predictor/lut';
+import { ApiClient, ApiError, ApiUnreachableError } from './api-client';
+import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
+import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';
+import { defaultDeviceName, describeDevice } from './device-profile';
+import { LUT_FILE_FORMAT, readLutFile, writeLutFile } from './lut-file';
+import { Log, createProgress } from './progress';
+import { parseClasses, parseInputShape, resolveSpaces } from './spaces';
+import { AgentStore } from './store';
+import { syncPending } from './sync';
+
+export interface CliIo {
+  readonly out: Log;
+  readonly err: Log;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: CliIo = {
+  out: (l) => process.stdout.write(l + '\n'),
+  err: (l) => process.stderr.write(l + '\n'),
+  env: process.env,
+};
+
+function intOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer in ${min}–${max}`);
+    }
+    return n;
+  };
+}
+
+interface CommonFlags {
+  api?: string;
+  apiKey?: string;
+  name?: string;
+  threads: number;
+  stateDir?: string;
+}
+
+interface BenchFlags {
+  rounds: number;
+  repeats: number;
+  warmup: number;
+  chunk: number;
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .option('--api <url>', 'EdgeNAS API base URL (default $EDGENAS_API_URL or http://localhost:$PORT|3000)')
+    .option('--api-key <key>', 'user API key, needed once to register the device (default $EDGENAS_API_KEY)')
+    .option('--name <name>', 'device name (default <hostname>-cpu-t<threads>)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption('--threads', 1, 256), 1)
+    .option('--state-dir <dir>', 'local state directory (default $EDGENAS_DATA_DIR/agent-<name>)');
+}
+
+function addBench(cmd: Command): Command {
+  const d = DEFAULT_BENCHMARK_OPTIONS;
+  return cmd
+    .option('--rounds <n>', 'interleaved rounds per item', intOption('--rounds', 1, 1000), d.rounds)
+    .option(
+      '--repeats <n>',
+      'timed runs per item per round (at least)',
+      intOption('--repeats', 1, 10000),
+      d.minRepeats,
+    )
+    .option('--warmup <n>', 'warm-up runs per item', intOption('--warmup', 0, 10000), d.warmupRuns)
+    .option(
+      '--chunk <n>',
+      'items measured together (live sessions)',
+      intOption('--chunk', 1, 1000),
+      d.chunkSize,
+    );
+}
+
+function benchOptions(f: CommonFlags & BenchFlags): BenchmarkOptions {
+  return {
+    ...DEFAULT_BENCHMARK_OPTIONS,
+    threads: f.threads,
+    rounds: f.rounds,
+    minRepeats: f.repeats,
+    maxRepeats: Math.max(f.repeats, DEFAULT_BENCHMARK_OPTIONS.maxRepeats),
+    warmupRuns: f.warmup,
+    chunkSize: f.chunk,
+  };
+}
+
+function deviceName(f: CommonFlags): string {
+  return f.name ?? defaultDeviceName(f.threads);
+}
+
+function stateDir(f: CommonFlags, io: CliIo, name: string): string {
+  if (f.stateDir) return path.resolve(f.stateDir);
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  return path.resolve(io.env.EDGENAS_DATA_DIR || '.edgenas', `agent-${safe}`);
+}
+
+function apiUrl(f: CommonFlags, io: CliIo): string {
+  const url = f.api ?? io.env.EDGENAS_API_URL ?? `http://localhost:${io.env.PORT || 3000}`;
+  if (!/^https?:\/\/[^\s/]+/.test(url))
+    throw new AgentUsageError(`--api must be an http(s) URL, got "${url}"`);
+  return url;
+}
+
+function geometry(f: { input?: string; classes?: string }) {
+  return {
+    ...(f.input ? { input: parseInputShape(f.input) } : {}),
+    ...(f.classes ? { classes: parseClasses(f.classes) } : {}),
+  };
+}
+
+/** Builds the `edgenas-agent` command line. Actions throw; `main` turns errors into messages and exit codes. */
+export function buildCli(io: CliIo = defaultIo): Command {
+  const program = new Command('edgenas-agent')
+    .description('EdgeNAS device agent: benchmarks blocks and networks with ONNX Runtime and uploads them')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  addBench(
+    addCommon(
+      program
+        .command('run')
+        .description('register if needed, then fetch work, benchmark, upload; repeat (or once)')
+        .option('--space <list>', 'spaces to cover, comma-separated', 'proxy-28,fbnet-224')
+        .option('--once', 'do one pass and exit')
+        .option('--interval <seconds>', 'pause between passes', intOption('--interval', 1, 86400), 60),
+    ),
+  ).action(async (f: CommonFlags & BenchFlags & { space: string; once?: boolean; interval: number }) => {
+    const name = deviceName(f);
+    const store = AgentStore.open(stateDir(f, io, name));
+    try {
+      const ctx: AgentContext = {
+        store,
+        profile: describeDevice(name, f.threads),
+        apiUrl: apiUrl(f, io),
+        apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
+        spaces: resolveSpaces(f.space),
+        benchmark: benchOptions(f),
+        log: io.err,
+      };
+      if (f.once) {
+        io.out(describePass(await runPass(ctx)));
+        return;
+      }
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await runLoop(ctx, f.interval * 1000, stop.signal);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+  addBench(
+    addCommon(
+      program
+        .command('profile')
+        .description('offline: benchmark every signature a space can use into a LUT file')
+        .requiredOption('--space <name>', 'space (macro config), e.g. fbnet-224')
+        .option('--input <HxWxC>', 'deployment input size')
+        .option('--classes <n>', 'deployment classes')
+        .requiredOption('--out <file>', 'LUT file to write'),
+    ),
+  ).action(
+    async (
+      f: CommonFlags & BenchFlags & { space: string; input?: string; classes?: string; out: string },
+    ) => {
+      const spaces = resolveSpaces(f.space, geometry(f));
+      if (spaces.length !== 1) throw new AgentUsageError('profile takes exactly one --space');
+      const config = spaces[0];
+      const sigs = spaceSignatures(config);
+      const profile = describeDevice(deviceName(f), f.threads);
+      io.err(`profiling ${sigs.length} signatures of ${config.name} with ${f.threads} thread(s)`);
+      const progress = createProgress('blocks', io.err);
+      const blocks = await benchmarkSignatures(sigs, benchOptions(f), {
+        onProgress: (d, t, l) => progress.update(d, t, l),
+      }).finally(() => progress.stop());
+      writeLutFile(f.out, {
+        format: LUT_FILE_FORMAT,
+        space: config.name,
+        profile,
+        createdAt: new Date().toISOString(),
+        blocks,
+      });
+      const flagged = blocks.filter((b) => b.driftFlagged).length;
+      io.out(
+        `wrote ${blocks.length} measurements to ${f.out}${flagged ? ` (${flagged} drift-flagged)` : ''}`,
+      );
+    },
+  );
+
+  addCommon(
+    program
+      .command('upload')
+      .description('upload a LUT file written by `profile` (idempotent: re-uploading adds nothing)')
+      .argument('<file>', 'LUT file'),
+  ).action(async (file: string, f: CommonFlags) => {
+    const lut = readLutFile(file);
+    const name = f.name ?? lut.profile.name;
+    const store = AgentStore.open(stateDir(f, io, name));
+    try {
+      const ctx: AgentContext = {
+        store,
+        profile: { ...lut.profile, name },
+        apiUrl: apiUrl(f, io),
+        apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
+        spaces: [],
+        benchmark: DEFAULT_BENCHMARK_OPTIONS,
+        log: io.err,
+      };
+      const client = new ApiClient(ctx.apiUrl);
+      const device = await ensureDevice(ctx, client);
+      const added = store.add(lut.blocks.map((body) => ({ kind: 'block' as const, body })));
+      if (!device)
+        throw new ApiUnreachableError(
+          `cannot reach ${ctx.apiUrl}; ${store.counts().pending} queued, run upload again later`,
+        );
+      const r = await syncPending(store, client, device);
+      io.out(
+        `${lut.blocks.length} measurements in ${file} (${added} new here): ${r.accepted} accepted, ` +
+          `${r.duplicates} already on the server${r.rejected ? `, ${r.rejected} rejected` : ''}`,
+      );
+    } finally {
+      store.close();
+    }
+  });
+
+  addCommon(
+    program
+      .command('status')
+      .description('show the device, the local queue and (when reachable) LUT coverage')
+      .option('--space <list>', 'spaces to report coverage for', 'proxy-28,fbnet-224'),
+  ).action(async (f: CommonFlags & { space: string }) => {
+    const name = deviceName(f);
+    const dir = stateDir(f, io, name);
+    if (!fs.existsSync(path.join(dir, 'agent.db'))) {
+      io.out(`no agent state in ${dir} (run \`edgenas-agent run\` first)`);
+      return;
+    }
+    const store = AgentStore.open(dir);
+    try {
+      const device = store.device();
+      const c = store.counts();
+      io.out(`state:   ${dir}`);
+      io.out(
+        device ? `device:  ${device.name} (${device.id}) on ${device.apiUrl}` : 'device:  not registered',
+      );
+      io.out(`queue:   ${c.pending} pending, ${c.synced} synced, ${c.rejected} rejected`);
+      const lastError = store.lastError();
+      if (lastError) io.out(`last error: ${lastError}`);
+      if (!device) return;
+      const client = new ApiClient(device.apiUrl, 10_000);
+      for (const space of resolveSpaces(f.space)) {
+        try {
+          const lut = (await client.lut(device.id, device.token, space.name)) as {
+            coverage?: { covered: number; total: number };
+          };
+          const cov = lut.coverage;
+          io.out(
+            `lut:     ${space.name} ${cov ? `${cov.covered}/${cov.total} signatures` : 'unknown coverage'}`,
+          );
+        } catch (err) {
+          io.out(`lut:     ${space.name} unavailable (${(err as Error).message})`);
+        }
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Expected failures print one line, never a stack trace. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildCli(io).exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      io.err(`edgenas-agent: ${err.message} (wrong API key or device token?)`);
+    } else {
+      io.err(`edgenas-agent: ${(err as Error).message}`);
+    }
+    return err instanceof AgentUsageError ? 2 : 1;
+  }
+}
