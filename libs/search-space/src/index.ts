@@ -8,3 +8,7 @@ export * from './architecture-error';
 export * from './architecture-string';
 export * from './validate';
 export * from './rng';
+export * from './cost';
+export * from './space-size';
+export * from './sample';
+export * from './evolve';
