@@ -117,20 +117,27 @@ describe('wasm gradient kernels vs the cpu backend', () => {
 
   it('a grouped, shuffled inverted-residual block with batch norm and a classifier', async () => {
     const [n, h, w, cin, hidden, classes] = [3, 9, 9, 4, 8, 5];
-    const bn = (x: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor) => {
+    const bn = (x: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor): tf.Tensor4D => {
       const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      return tf.batchNorm(x, mean, variance, offset as tf.Tensor1D, scale as tf.Tensor1D, 1e-3);
+      return tf.batchNorm(
+        x,
+        mean,
+        variance,
+        offset as tf.Tensor1D,
+        scale as tf.Tensor1D,
+        1e-3,
+      ) as tf.Tensor4D;
     };
-    const groupedPointwise = (x: tf.Tensor4D, f: tf.Tensor4D) => {
+    const groupedPointwise = (x: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D => {
       // 2 groups: split channels and filters, convolve each half, concat.
-      const xs = tf.split(x, 2, 3);
+      const xs = tf.split(x, 2, 3) as tf.Tensor4D[];
       const fs = tf.split(tf.slice(f, [0, 0, 0, 0], [1, 1, f.shape[2] / 2, f.shape[3]]), 2, 3);
       return tf.concat(
-        xs.map((xi, i) => tf.conv2d(xi, fs[i] as tf.Tensor4D, 1, 0)),
+        xs.map((xi, i) => tf.conv2d(xi, fs[i] as tf.Tensor4D, 1, 0) as tf.Tensor4D),
         3,
       );
     };
-    const shuffle = (x: tf.Tensor4D) => {
+    const shuffle = (x: tf.Tensor4D): tf.Tensor4D => {
       const [b, hh, ww, c] = x.shape;
       return tf.reshape(tf.transpose(tf.reshape(x, [b, hh, ww, 2, c / 2]), [0, 1, 2, 4, 3]), [b, hh, ww, c]);
     };
@@ -149,7 +156,9 @@ describe('wasm gradient kernels vs the cpu backend', () => {
         input([6, classes]),
       ],
       loss: (x, pw1, s1, o1, dw, s2, o2, pw2, conv5, fc) => {
-        let y = shuffle(tf.relu(bn(groupedPointwise(x as tf.Tensor4D, pw1 as tf.Tensor4D), s1, o1)));
+        let y: tf.Tensor4D = shuffle(
+          tf.relu(bn(groupedPointwise(x as tf.Tensor4D, pw1 as tf.Tensor4D), s1, o1)),
+        );
         y = tf.relu(bn(tf.depthwiseConv2d(y, dw as tf.Tensor4D, 2, 1), s2, o2));
         y = groupedPointwise(y, pw2 as tf.Tensor4D);
         y = tf.relu(tf.conv2d(y, conv5 as tf.Tensor4D, 2, 2));
@@ -209,10 +218,10 @@ describe('wasm gradient kernels vs the cpu backend', () => {
 
   it('frees every intermediate: tf.memory() is stable across training steps', async () => {
     await tf.setBackend('wasm');
-    const x = tf.tensor(randomValues(2 * 10 * 10 * 4), [2, 10, 10, 4]);
-    const f1 = tf.variable(tf.tensor(randomValues(3 * 3 * 4 * 6), [3, 3, 4, 6]));
-    const f2 = tf.variable(tf.tensor(randomValues(5 * 5 * 6), [5, 5, 6, 1]));
-    const f3 = tf.variable(tf.tensor(randomValues(6 * 3), [1, 1, 6, 3]));
+    const x = tf.tensor4d(randomValues(2 * 10 * 10 * 4), [2, 10, 10, 4]);
+    const f1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 4 * 6), [3, 3, 4, 6]));
+    const f2 = tf.variable(tf.tensor4d(randomValues(5 * 5 * 6), [5, 5, 6, 1]));
+    const f3 = tf.variable(tf.tensor4d(randomValues(6 * 3), [1, 1, 6, 3]));
     const step = () =>
       tf.tidy(() => {
         const { grads, value } = tf.variableGrads(() => {
