@@ -1,12 +1,10 @@
 import {
   Architecture,
   BLOCK_TYPES,
-  BLOCKS,
   BlockSignature,
   BlockType,
   MacroConfig,
-  ResolvedLayer,
-  changesShape,
+  blockFits,
   distinctSignatures,
   headSignature,
   layerSignature,
@@ -156,20 +154,6 @@ export function lutCoverage(lut: LatencyLut, signatures: readonly BlockSignature
 }
 
 /**
- * Whether a block can sit at a layer position: skip only where the shape is unchanged; grouped 1x1 convs
- * need channel counts divisible by their groups; ShuffleNetV2 units split or halve channels, so need them even.
- */
-export function blockFitsLayer(
-  block: BlockType,
-  layer: Pick<ResolvedLayer, 'cin' | 'cout' | 'stride'>,
-): boolean {
-  const spec = BLOCKS[block];
-  if (spec.family === 'skip') return !changesShape(layer);
-  if (spec.family === 'shuffle') return layer.cout % 2 === 0 && (changesShape(layer) || layer.cin % 2 === 0);
-  return layer.cin % spec.groups === 0 && layer.cout % spec.groups === 0;
-}
-
-/**
  * Every signature a space can use: stem, head and, for every searchable layer, every valid non-skip block
  * choice among `blockTypes` (skip is free and has no signature).
  */
@@ -180,7 +164,7 @@ export function spaceSignatures(
   const sigs: BlockSignature[] = [stemSignature(config)];
   for (const layer of layoutLayers([], config)) {
     for (const block of blockTypes) {
-      if (block === 'skip' || !blockFitsLayer(block, layer)) continue;
+      if (block === 'skip' || !blockFits(block, layer)) continue;
       sigs.push(layerSignature({ ...layer, block }) as BlockSignature);
     }
   }

@@ -1,4 +1,12 @@
-import { Architecture, BlockType, MacroConfig, parseSignatureKey, signatureKey } from '@edgenas/search-space';
+import {
+  Architecture,
+  BlockType,
+  MacroConfig,
+  countCost,
+  parseSignatureKey,
+  signatureKey,
+} from '@edgenas/search-space';
+import { signatureFeatures } from './features';
 import { Calibration } from './calibration';
 import { LatencyLut, LutEntry } from './lut';
 import { MissingSignaturesError, fastestAchievableLatency, predictLatency } from './predict';
@@ -188,5 +196,17 @@ describe('fastestAchievableLatency', () => {
   it('throws naming what a layer lacks when no choice there is priced', () => {
     const sparse = lutOf(entry(STEM, 1, 0.2), entry(HEAD, 0.5, 0.2), entry(K3E1_L0, 2, 0.2));
     expect(() => fastestAchievableLatency(TINY, sparse, undefined, ['ir_k3_e1'])).toThrow(K3E1_L2);
+  });
+});
+
+describe('prediction features', () => {
+  it('counts memory traffic per op and MACs as countCost does', () => {
+    // ir_k3_e1 8→8 at 8×8: three ops moving 64·16 elements each, plus the residual add (3 · 64 · 8)
+    expect(signatureFeatures(parseSignatureKey(K3E1_L0))).toMatchObject({
+      macs: 12800,
+      activationBytes: 4 * 4608,
+    });
+    const a = arch('ir_k3_e1', 'ir_k3_e1', 'ir_k5_e6');
+    expect(predictLatency(a, TINY, FULL).features.macs).toBe(countCost(a, TINY).macs);
   });
 });

@@ -5,6 +5,7 @@ import {
   BlockType,
   MacroConfig,
   architectureSignatures,
+  blockFits,
   headSignature,
   layerSignature,
   layoutLayers,
@@ -13,7 +14,7 @@ import {
 } from '@edgenas/search-space';
 import { Calibration, applyCalibration, calibratedContribution } from './calibration';
 import { ArchitectureFeatures, opFamily, signatureFeatures } from './features';
-import { LatencyLut, LutEntry, blockFitsLayer, lutEntry } from './lut';
+import { LatencyLut, LutEntry, lutEntry } from './lut';
 import { median } from './stats';
 
 /** Relative standard deviation assumed for an entry estimated from a ms-per-MAC rate. */
@@ -238,7 +239,7 @@ export function fastestAchievableLatency(
     let best: { block: BlockType; cost: number } | undefined;
     const layerMissing: BlockSignature[] = [];
     for (const block of blockTypes) {
-      if (!blockFitsLayer(block, layer)) continue;
+      if (!blockFits(block, layer)) continue;
       let cost: number;
       if (block === 'skip') cost = 0;
       else {
