@@ -1,7 +1,7 @@
-import { spaceSignatures } from '@edgenas/latency-predictor/lut';
-import { DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { spaceSignatures } from '@edgenas/latency-predictor';
+import { DeviceProfile } from '@edgenas/latency-predictor';
 import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
-import { parseArchitecture } from '@edgenas/search-space/architecture-string';
+import { parseArchitecture } from '@edgenas/search-space';
 import { ApiClient, ApiUnreachableError, DEFAULT_RETRY, RetryOptions, withRetry } from './api-client';
 import {
   ARCHITECTURE_CHUNK,

@@ -1,4 +1,4 @@
-import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
 import { BlockSignature } from '@edgenas/search-space';
 import { ArchitectureUpload } from './store';
 

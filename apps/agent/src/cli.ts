@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { spaceSignatures } from '@edgenas/latency-predictor/lut';
+import { spaceSignatures } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, ApiUnreachableError } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
 import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';

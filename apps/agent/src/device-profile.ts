@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { DeviceProfile } from '@edgenas/latency-predictor';
 import { ortVersion } from './benchmark/ort-session';
 
 /** Describes this machine and the runtime configuration the agent benchmarks with. */

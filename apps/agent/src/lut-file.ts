@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
 import { parseSignatureKey, signatureKey } from '@edgenas/search-space';
 
 export const LUT_FILE_FORMAT = 'edgenas-lut/1';

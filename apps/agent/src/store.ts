@@ -1,11 +1,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  ArchitectureMeasurement,
-  BlockMeasurement,
-  DeviceProfile,
-} from '@edgenas/latency-predictor/measurement';
+import { ArchitectureMeasurement, BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
 import { signatureKey } from '@edgenas/search-space';
 
 /** An architecture measurement, answering a verification request when `verificationId` is set. */

@@ -1,6 +1,6 @@
 import { ApiClient, ApiError, RetryOptions, withRetry } from './api-client';
 import { AgentStore, ArchitectureUpload, RegisteredDevice } from './store';
-import { BlockMeasurement } from '@edgenas/latency-predictor/measurement';
+import { BlockMeasurement } from '@edgenas/latency-predictor';
 
 /** Measurements per upload request (the API limits batch sizes). */
 export const DEFAULT_SYNC_BATCH = 100;

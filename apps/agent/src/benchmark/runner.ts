@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor/measurement';
+import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
-import { formatArchitecture } from '@edgenas/search-space/architecture-string';
+import { formatArchitecture } from '@edgenas/search-space';
 import { AGENT_VERSION } from '../version';
 import {
   DEFAULT_INTERLEAVED_OPTIONS,
