@@ -1,0 +1,269 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole EdgeNAS stack on embedded defaults — a Temporal dev server (SQLite file), the API
+ * (SQLite database), a worker serving both task queues, and a device agent profiling this machine's CPU.
+ * Ctrl-C / SIGTERM stops the children in reverse order, then Temporal.
+ */
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { resolveApiKeys } from './api-key';
+import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchConfig } from './config';
+import { useColour } from './output';
+import { ready } from './ready';
+import { ChildExit, Supervisor, describeExit } from './supervisor';
+import { WaitAborted, httpOk, tcpAccepts, temporalAnswers, waitUntil } from './wait';
+
+/** Repository root: dist/apps/launcher/src → four levels up (or apps/launcher/src under ts-node). */
+function projectRoot(): string {
+  let dir = resolve(__dirname, '..', '..', '..');
+  if (dir.endsWith('/dist') || dir.endsWith('\\dist')) dir = resolve(dir, '..');
+  return dir;
+}
+
+/** Compiled entry point of another app, beside this one in dist/. */
+function appMain(app: string): string {
+  return resolve(__dirname, '..', '..', app, 'src', 'main.js');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseFlags(argv: readonly string[]): LaunchFlags {
+  const program = new Command()
+    .name('edgenas')
+    .description('Start EdgeNAS locally: Temporal dev server, API, worker and a device agent for this CPU')
+    .option('--port <port>', 'API port (env PORT, default 3000)')
+    .option('--data-dir <dir>', 'data directory (env EDGENAS_DATA_DIR, default .edgenas)')
+    .option(
+      '--temporal-port <port>',
+      'Temporal dev server gRPC port (env EDGENAS_TEMPORAL_PORT, default 7233)',
+    )
+    .option(
+      '--temporal-ui-port <port|off>',
+      'Temporal Web UI port, or "off" (env EDGENAS_TEMPORAL_UI_PORT, default 8233)',
+    )
+    .option(
+      '--agent-name <name>',
+      'device name of the local agent (env EDGENAS_AGENT_NAME, default local-cpu)',
+    )
+    .option('--agent-spaces <list>', 'spaces the local agent profiles (env EDGENAS_AGENT_SPACES)')
+    .addOption(new Option('--no-api', 'do not start the API (env EDGENAS_API=0)'))
+    .addOption(new Option('--no-worker', 'do not start the worker (env EDGENAS_WORKER=0)'))
+    .addOption(new Option('--no-agent', 'do not start the local device agent (env EDGENAS_AGENT=0)'))
+    .parse(argv);
+  const o = program.opts<Record<string, string | boolean | undefined>>();
+  const fromCli = (name: string) => program.getOptionValueSource(name) === 'cli';
+  const str = (name: string) => (fromCli(name) ? (o[name] as string) : undefined);
+  const bool = (name: string) => (fromCli(name) ? (o[name] as boolean) : undefined);
+  return {
+    port: str('port'),
+    dataDir: str('dataDir'),
+    temporalPort: str('temporalPort'),
+    temporalUiPort: str('temporalUiPort'),
+    agentName: str('agentName'),
+    agentSpaces: str('agentSpaces'),
+    api: bool('api'),
+    worker: bool('worker'),
+    agent: bool('agent'),
+  };
+}
+
+async function main(): Promise<number> {
+  const out = (text: string) => process.stdout.write(text);
+  const colour = useColour(Boolean(process.stdout.isTTY), process.env);
+  let config: LaunchConfig;
+  try {
+    config = resolveLaunchConfig(process.env, parseFlags(process.argv), {
+      cwd: process.cwd(),
+      projectRoot: projectRoot(),
+      isExecutable,
+      platform: process.platform,
+    });
+  } catch (err) {
+    if (err instanceof LaunchConfigError) {
+      process.stderr.write(`edgenas: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (config.temporal.kind === 'missing') {
+    process.stderr.write(`edgenas: ${config.temporal.message}\n`);
+    return 1;
+  }
+  const temporal = config.temporal;
+
+  const apps = [
+    ...(config.api.enabled ? ['api'] : []),
+    ...(config.worker.enabled ? ['worker'] : []),
+    ...(config.agent.enabled ? ['agent'] : []),
+  ];
+  const missing = apps.filter((app) => !existsSync(appMain(app)));
+  if (missing.length > 0) {
+    process.stderr.write(
+      `edgenas: ${missing.map((a) => appMain(a)).join(', ')} not found: build first with \`npm run build\`\n`,
+    );
+    return 1;
+  }
+
+  mkdirSync(config.dataDir, { recursive: true });
+  const keys = resolveApiKeys(process.env.EDGENAS_API_KEYS, config.dataDir);
+  const env = childEnv(process.env, config, keys.keys);
+
+  let exitCode = 0;
+  let shuttingDown: Promise<void> | undefined;
+  let finished: () => void = () => undefined;
+  const allStopped = new Promise<void>((r) => (finished = r));
+  const stopping = new AbortController();
+  const supervisor: Supervisor = new Supervisor(out, colour, 8, (exit: ChildExit) => {
+    supervisor.log('edgenas', `✖ ${describeExit(exit)} unexpectedly; stopping the rest`);
+    void shutdown(1);
+  });
+  const log = (message: string) => supervisor.log('edgenas', message);
+
+  const shutdown = (code: number): Promise<void> => {
+    exitCode = Math.max(exitCode, code);
+    if (!shuttingDown) {
+      stopping.abort();
+      shuttingDown = supervisor.stopAll().then((exits) => {
+        const unclean = exits.filter((e) => e.signal === 'SIGKILL');
+        log(
+          `stopped${unclean.length > 0 ? ` (${unclean.map((e) => e.name).join(', ')} had to be killed)` : ''}`,
+        );
+        finished();
+      });
+    }
+    return shuttingDown;
+  };
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      log(`${signal} again: killing everything now`);
+      supervisor.killAll();
+      process.exit(130);
+    }
+    log(`${signal}: stopping (press Ctrl-C again to kill at once)`);
+    void shutdown(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    if (temporal.kind === 'dev-server') {
+      if (await tcpAccepts('localhost', temporal.port)) {
+        throw new Error(
+          `port ${temporal.port} is in use: stop what listens there, pick another with --temporal-port, ` +
+            `or use that Temporal server with TEMPORAL_ADDRESS=localhost:${temporal.port}`,
+        );
+      }
+      log(
+        `starting Temporal dev server (${temporal.source === 'PATH' ? 'temporal on PATH' : temporal.binary})`,
+      );
+      const server = supervisor.start({
+        name: 'temporal',
+        command: temporal.binary,
+        args: temporal.args,
+        env,
+        cwd: process.cwd(),
+        stopTimeoutMs: 15_000,
+      });
+      const died = new AbortController();
+      void server.exited.then(() => died.abort());
+      await waitUntil(
+        `Temporal dev server on ${temporal.address}`,
+        () => temporalAnswers(temporal.address, temporal.namespace),
+        { timeoutMs: 90_000, intervalMs: 500, signal: AbortSignal.any([died.signal, stopping.signal]) },
+      );
+    } else {
+      log(`using the Temporal server at ${temporal.address} (TEMPORAL_ADDRESS)`);
+      await waitUntil(
+        `Temporal server at ${temporal.address}`,
+        () => temporalAnswers(temporal.address, temporal.namespace),
+        { timeoutMs: 30_000, intervalMs: 500, signal: stopping.signal },
+      );
+    }
+    log(`Temporal answers on ${temporal.address} (namespace ${temporal.namespace})`);
+
+    const base = `http://localhost:${config.api.port}`;
+    if (config.api.enabled) {
+      const api = supervisor.start({
+        name: 'api',
+        command: process.execPath,
+        args: [appMain('api')],
+        env,
+        cwd: process.cwd(),
+      });
+      const died = new AbortController();
+      void api.exited.then(() => died.abort());
+      await waitUntil(`API on ${base}`, () => apiHealthy(base), {
+        timeoutMs: 60_000,
+        intervalMs: 300,
+        signal: AbortSignal.any([died.signal, stopping.signal]),
+      });
+    }
+    if (config.worker.enabled) {
+      supervisor.start({
+        name: 'worker',
+        command: process.execPath,
+        args: [appMain('worker'), '--queues', 'light,training'],
+        env,
+        cwd: process.cwd(),
+        stopTimeoutMs: 20_000,
+      });
+    }
+    if (config.agent.enabled) {
+      supervisor.start({
+        name: 'agent',
+        command: process.execPath,
+        args: [
+          appMain('agent'),
+          'run',
+          '--api',
+          base,
+          '--name',
+          config.agent.name,
+          '--space',
+          config.agent.spaces.join(','),
+        ],
+        env: { ...env, EDGENAS_API_KEY: keys.primary },
+        cwd: process.cwd(),
+      });
+    }
+    out(ready(config, keys, { colour }));
+  } catch (err) {
+    if (!(err instanceof WaitAborted)) {
+      log(`✖ ${err instanceof Error ? err.message : String(err)}`);
+      await shutdown(1);
+    }
+  }
+  // Nothing else may keep the process alive (e.g. every part switched off): wait for a signal.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  await allStopped;
+  clearInterval(keepAlive);
+  return exitCode;
+}
+
+/** `GET /v1/health` when the API has it; otherwise the OpenAPI page. */
+async function apiHealthy(base: string): Promise<boolean> {
+  const res = await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  if (res.ok) return true;
+  if (res.status === 404) return httpOk(`${base}/docs`);
+  return false;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`edgenas: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,139 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+
+// `npm start` end to end: the compiled launcher (npm test builds first) with a real Temporal dev server, the
+// API, the worker and a local device agent, on non-default ports in a temp data dir.
+const ROOT = resolve(__dirname, '..');
+const LAUNCHER = join(ROOT, 'dist', 'apps', 'launcher', 'src', 'main.js');
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(false);
+    });
+    socket.once('error', () => done(true));
+  });
+}
+
+async function freePort(from: number, to: number): Promise<number> {
+  for (let p = from; p <= to; p++) if (await portFree(p)) return p;
+  throw new Error(`no free port in ${from}–${to}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(
+  what: string,
+  check: () => boolean,
+  timeoutMs: number,
+  failFast?: () => string | undefined,
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    const failure = failFast?.();
+    if (failure) throw new Error(`${what}: ${failure}`);
+    if (Date.now() > deadline) throw new Error(`${what}: timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('launcher (npm start)', () => {
+  let dir: string;
+  let launcher: ChildProcess | undefined;
+  let output = '';
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  beforeAll(() => {
+    if (!existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} missing: run \`npm run build\` first`);
+    dir = mkdtempSync(join(tmpdir(), 'edgenas-launcher-e2e-'));
+  });
+
+  afterAll(() => {
+    // Should the test fail midway: leave no process behind.
+    if (launcher && exit === undefined) launcher.kill('SIGKILL');
+    for (const pid of pidsIn(output)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function pidsIn(text: string): number[] {
+    return [...text.matchAll(/started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  }
+
+  it('starts Temporal, API, worker and agent, answers, and stops every child on SIGINT', async () => {
+    const apiPort = await freePort(3400, 3409);
+    const temporalPort = await freePort(7340, 7349);
+    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+    for (const k of ['TEMPORAL_ADDRESS', 'EDGENAS_API_KEYS', 'DATABASE_URL', 'PORT', 'EDGENAS_DATA_DIR'])
+      delete env[k];
+    const child = spawn(
+      process.execPath,
+      [
+        LAUNCHER,
+        '--port',
+        String(apiPort),
+        '--temporal-port',
+        String(temporalPort),
+        '--temporal-ui-port',
+        'off',
+        '--data-dir',
+        join(dir, 'data'),
+        '--agent-spaces',
+        'proxy-28',
+      ],
+      { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    launcher = child;
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.once('exit', (code, signal) => (exit = { code, signal }));
+
+    await waitFor(
+      'launcher ready',
+      () => output.includes('EdgeNAS ready'),
+      150_000,
+      () => (exit ? `launcher exited (${JSON.stringify(exit)}):\n${output}` : undefined),
+    );
+    const pids = pidsIn(output);
+    expect(pids.length).toBe(4); // temporal, api, worker, agent
+    for (const pid of pids) expect(alive(pid)).toBe(true);
+
+    // The generated key is persisted and accepted; no key is refused.
+    const key = readFileSync(join(dir, 'data', 'api-key'), 'utf8').trim();
+    expect(output).toContain(key);
+    const base = `http://localhost:${apiPort}`;
+    const devices = await fetch(`${base}/v1/devices`, { headers: { authorization: `Bearer ${key}` } });
+    expect(devices.status).toBe(200);
+    expect((await fetch(`${base}/v1/devices`)).status).toBe(401);
+    expect((await fetch(`${base}/docs`)).status).toBe(200);
+
+    // A Temporal client connects to the launched dev server.
+    const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+    try {
+      const ns = await connection.workflowService.describeNamespace({ namespace: 'default' });
+      expect(ns.namespaceInfo?.name).toBe('default');
+    } finally {
+      await connection.close();
+    }
+
+    child.kill('SIGINT');
+    await waitFor('launcher exit', () => exit !== undefined, 90_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(await portFree(apiPort)).toBe(true);
+    expect(await portFree(temporalPort)).toBe(true);
+    expect(output).toMatch(/stopped/);
+  }, 300_000);
+});
