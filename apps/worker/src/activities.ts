@@ -8,11 +8,13 @@ import { CandidateSummary, JobStatus, NasJobResult, ProxyTrainingSpec } from '@e
 import {
   Architecture,
   MacroConfig,
+  PROXY_28,
   architectureId,
   countCost,
   formatArchitecture,
   getMacroConfig,
   parseArchitecture,
+  sameStageLayout,
   signatureKey,
   withGeometry,
 } from '@edgenas/search-space';
@@ -93,6 +95,14 @@ export const ONNX_MODEL_NOTE =
   'are not meaningful at the deployment geometry. Train this architecture on your data before deployment.';
 
 const MAX_KEYS_IN_MESSAGE = 12;
+
+/**
+ * The macro config candidates are proxy-trained on: proxy-28 for every space with its stage layout (the same
+ * block choices apply), else the space itself at the proxy resolution.
+ */
+export function proxySpaceFor(space: string): string {
+  return sameStageLayout(getMacroConfig(space), PROXY_28) ? PROXY_28.name : space;
+}
 
 export function deploymentConfig(geometry: Geometry): MacroConfig {
   return withGeometry(getMacroConfig(geometry.space), { input: geometry.input, classes: geometry.classes });
@@ -228,13 +238,13 @@ export function createActivities(deps: ActivityDeps) {
       // Heartbeat on a timer too: the first training step can take longer than the heartbeat timeout allows.
       const timer = setInterval(() => ctx.heartbeat(progress), 2000);
       try {
-        const arch = parseArchitecture(req.architecture, getMacroConfig(req.space));
         const result = await trainInChildProcess(
           {
-            architecture: formatArchitecture(arch),
+            architecture: req.architecture,
+            space: proxySpaceFor(req.space),
             dataset: req.proxy.dataset,
             epochs: req.proxy.epochs,
-            steps: req.proxy.steps,
+            ...(req.proxy.steps !== undefined ? { steps: req.proxy.steps } : {}),
             batchSize: req.proxy.batchSize,
             resolution: req.proxy.resolution,
             seed: req.seed,
@@ -242,7 +252,7 @@ export function createActivities(deps: ActivityDeps) {
           },
           {
             signal: ctx.cancellationSignal,
-            onProgress: (p: TrainingProgress) => {
+            onProgress: (p) => {
               progress = { step: p.step, loss: p.loss };
               ctx.heartbeat(progress);
             },
@@ -256,10 +266,10 @@ export function createActivities(deps: ActivityDeps) {
           architecture: req.architecture,
           generation: req.generation,
           status: 'trained',
-          accuracy: result.accuracy,
+          accuracy: result.valAccuracy,
           training: { ...(JSON.parse(JSON.stringify(result)) as Record<string, JsonValue>), trainings },
         });
-        return { architectureId: req.architectureId, accuracy: result.accuracy, reused: false };
+        return { architectureId: req.architectureId, accuracy: result.valAccuracy, reused: false };
       } finally {
         clearInterval(timer);
       }

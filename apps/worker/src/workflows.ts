@@ -6,6 +6,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  TemporalFailure,
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
@@ -146,12 +147,11 @@ export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<N
         stoppedBy = 'budget';
         break;
       }
-      const summary = (id: string): CandidateSummary => {
+      const summary = (id: string): Omit<CandidateSummary, 'accuracy'> => {
         const p = priced.get(id) as PricedArchitecture;
         return {
           architectureId: id,
           architecture: p.architecture,
-          accuracy: NaN,
           predictedLatencyMs: p.worstLatencyMs,
           predictedLatencyByDevice: p.latencyByDevice,
           macs: p.macs,
@@ -185,7 +185,7 @@ export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<N
       if (cancelled && cancelled.status === 'rejected') throw cancelled.reason;
 
       const evaluations: Evaluation[] = [];
-      const failed: CandidateSummary[] = [];
+      const failed: Omit<CandidateSummary, 'accuracy'>[] = [];
       round.candidates.forEach((c, i) => {
         const r = results[i];
         if (r.status === 'fulfilled') {
@@ -201,6 +201,11 @@ export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<N
           });
         }
       });
+      if (failed.length > 0 && failed.length === toTrain.length) {
+        // Not one candidate trained: the training set-up is broken (dataset, trainer), not the candidates.
+        const first = results.find((r) => r.status === 'rejected');
+        throw first && first.status === 'rejected' ? first.reason : new Error('proxy training failed');
+      }
       if (failed.length > 0) {
         await light.recordCandidates({
           jobId: input.jobId,
@@ -250,7 +255,9 @@ export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<N
         light.setJobStatus({ jobId: input.jobId, status: 'failed', error: failureMessage(err) }),
       );
     }
-    throw err;
+    // Anything but a Temporal failure would only fail the workflow task (and retry it forever): fail the job.
+    if (err instanceof TemporalFailure || isContinueAsNew(err)) throw err;
+    throw ApplicationFailure.nonRetryable(failureMessage(err), 'NasJobError');
   }
 }
 

@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import { MacroConfig } from '@edgenas/search-space';
+import { createApiApp } from '../../apps/api/src/app';
+import { runPass, PassSummary } from '../../apps/agent/src/agent';
+import { DEFAULT_BENCHMARK_OPTIONS } from '../../apps/agent/src/benchmark/runner';
+import { describeDevice } from '../../apps/agent/src/device-profile';
+import { AgentStore } from '../../apps/agent/src/store';
+import { TemporalDevServer, startTemporalDevServer } from './temporal-server';
+import { WorkerProcess, spawnWorkerProcess } from './jobs-worker-process';
+
+export const API_KEY = 'jobs-e2e-key';
+
+/** Real Temporal dev server, real API over HTTP, SQLite in a temp dir; the worker runs as its own process. */
+export interface JobsStack {
+  readonly dir: string;
+  readonly apiUrl: string;
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  readonly temporal: TemporalDevServer;
+  readonly workerLog: string;
+  worker: WorkerProcess | undefined;
+  startWorker(opts?: {
+    trainingConcurrency?: number;
+    verificationTimeoutSeconds?: number;
+  }): Promise<WorkerProcess>;
+  http<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>>;
+  close(): Promise<void>;
+}
+
+export interface HttpResult<T> {
+  readonly status: number;
+  readonly body: T;
+  readonly bytes: Buffer;
+}
+
+export async function startJobsStack(ports: { api: number; temporal: number }): Promise<JobsStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgenas-jobs-'));
+  const databaseUrl = `sqlite:${join(dir, 'edgenas.db')}`;
+  const dataDir = join(dir, 'data');
+  const temporal = await startTemporalDevServer(ports.temporal);
+  let app: INestApplication | undefined;
+  try {
+    app = await createApiApp({
+      databaseUrl,
+      apiKeys: [API_KEY],
+      temporal: { address: temporal.address, namespace: temporal.namespace },
+      dataDir,
+      logger: false,
+    });
+    await app.listen(ports.api, '127.0.0.1');
+  } catch (err) {
+    await temporal.stop();
+    throw err;
+  }
+  const apiUrl = `http://127.0.0.1:${ports.api}`;
+  const workerLog = join(dir, 'worker.log');
+  const stack: JobsStack = {
+    dir,
+    apiUrl,
+    databaseUrl,
+    dataDir,
+    temporal,
+    workerLog,
+    worker: undefined,
+    async startWorker(opts = {}) {
+      const worker = spawnWorkerProcess({
+        temporalAddress: temporal.address,
+        databaseUrl,
+        dataDir,
+        logFile: workerLog,
+        trainingConcurrency: opts.trainingConcurrency ?? 2,
+        verificationTimeoutSeconds: opts.verificationTimeoutSeconds ?? 10,
+      });
+      stack.worker = worker;
+      await worker.ready;
+      return worker;
+    },
+    async http<T>(method: string, path: string, body?: unknown, token = API_KEY): Promise<HttpResult<T>> {
+      const res = await fetch(`${apiUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const type = res.headers.get('content-type') ?? '';
+      const parsed =
+        type.includes('json') && bytes.length > 0
+          ? (JSON.parse(bytes.toString('utf8')) as T)
+          : (undefined as T);
+      return { status: res.status, body: parsed, bytes };
+    },
+    async close() {
+      await stack.worker?.stop();
+      await app?.close();
+      await temporal.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** The real device agent (in this process): registers this CPU and benchmarks what the LUT lacks, or verifies. */
+export interface TestAgent {
+  readonly stateDir: string;
+  pass(): Promise<PassSummary>;
+  close(): void;
+}
+
+export function createTestAgent(stack: JobsStack, name: string, spaces: readonly MacroConfig[]): TestAgent {
+  const stateDir = join(stack.dir, `agent-${name}`);
+  const store = AgentStore.open(stateDir);
+  const ctx = {
+    store,
+    profile: describeDevice(name, 1),
+    apiUrl: stack.apiUrl,
+    apiKey: API_KEY,
+    spaces,
+    // Few, short rounds: the test needs a real LUT, not a precise one.
+    benchmark: {
+      ...DEFAULT_BENCHMARK_OPTIONS,
+      warmupRuns: 1,
+      rounds: 3,
+      minRepeats: 3,
+      maxRepeats: 20,
+      minRoundMs: 2,
+    },
+    retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
+    log: () => undefined,
+    progress: () => ({ update: () => undefined, stop: () => undefined }),
+  };
+  return { stateDir, pass: () => runPass(ctx), close: () => store.close() };
+}
+
+/** Polls until `check` returns a value (not undefined) or the timeout passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
