@@ -131,3 +131,13 @@ export async function loadDeviceLatencyModel(
   if (!predictor) throw new Error(`unknown device "${deviceId}"`);
   return predictor;
 }
+
+/** Just the device's LUT (every raw block row, robustly aggregated); undefined for an unknown device. */
+export async function loadDeviceLut(
+  repos: Pick<Repositories, 'devices' | 'measurements'>,
+  deviceId: string,
+): Promise<LatencyLut | undefined> {
+  const device = await repos.devices.get(deviceId);
+  if (!device) return undefined;
+  return buildLut(await repos.measurements.listBlockMeasurements(deviceId));
+}

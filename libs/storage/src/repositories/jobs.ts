@@ -91,7 +91,15 @@ export class JobRepository {
     return Number(res.numUpdatedRows) > 0;
   }
 
-  /** Device ids of jobs still queued or running (their deployment geometries need LUT entries). */
+  /**
+   * Removes a job row whose workflow could not be started (still queued, nothing recorded), so a refused
+   * create leaves nothing behind. A started job is never deleted.
+   */
+  async deleteUnstarted(id: string): Promise<void> {
+    await this.db.deleteFrom('jobs').where('id', '=', id).where('status', '=', 'queued').execute();
+  }
+
+  /** Jobs still queued or running (their deployment geometries need LUT entries). */
   async listActive(): Promise<JobRecord[]> {
     const rows = await this.db
       .selectFrom('jobs')

@@ -1,0 +1,73 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { Repositories } from '@edgenas/storage';
+import { ApiKeySet, AuthGuard } from './auth/auth';
+import { ApiExceptionFilter } from './common/exception.filter';
+import { DevicesController } from './devices/devices.controller';
+import { JobWorkflows } from './jobs/job-workflows';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsService } from './jobs/jobs.service';
+import { LatencyController } from './latency/latency.controller';
+import { LutController } from './lut/lut.controller';
+import { MeasurementsController } from './measurements/measurements.controller';
+import { API_KEYS, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
+
+export interface CoreDeps {
+  readonly repositories: Repositories;
+  readonly apiKeys: ApiKeySet;
+  readonly workflows: JobWorkflows;
+  /** Run when the app closes (database, Temporal connection). */
+  readonly onClose: () => Promise<void>;
+}
+
+const ON_CLOSE = Symbol('OnClose');
+
+class Closer implements OnApplicationShutdown {
+  constructor(@Inject(ON_CLOSE) private readonly onClose: () => Promise<void>) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.onClose();
+  }
+}
+
+/** What every feature module shares: storage, user API keys, the Temporal gateway, auth and error handling. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(deps: CoreDeps): DynamicModule {
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: REPOSITORIES, useValue: deps.repositories },
+        { provide: API_KEYS, useValue: deps.apiKeys },
+        { provide: JOB_WORKFLOWS, useValue: deps.workflows },
+        { provide: ON_CLOSE, useValue: deps.onClose },
+        Closer,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      ],
+      exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS],
+    };
+  }
+}
+
+@Module({ controllers: [DevicesController] })
+export class DevicesModule {}
+
+@Module({ controllers: [MeasurementsController] })
+export class MeasurementsModule {}
+
+@Module({ controllers: [LutController, LatencyController] })
+export class LatencyModule {}
+
+@Module({ controllers: [JobsController], providers: [JobsService] })
+export class JobsModule {}
+
+@Module({})
+export class AppModule {
+  static forRoot(deps: CoreDeps): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(deps), DevicesModule, MeasurementsModule, LatencyModule, JobsModule],
+    };
+  }
+}

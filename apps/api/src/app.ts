@@ -1,0 +1,69 @@
+import 'reflect-metadata';
+import { INestApplication, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '@edgenas/storage';
+import { AppModule } from './app.module';
+import { ApiKeySet } from './auth/auth';
+import { createValidationPipe } from './common/validation';
+import { JobWorkflows, TemporalJobWorkflows, TemporalOptions } from './jobs/job-workflows';
+
+export interface ApiAppOptions {
+  /** `sqlite:<file>` (default `sqlite:.edgenas/edgenas.db`) or `postgres://…`; ignored when `storage` is given. */
+  readonly databaseUrl?: string;
+  /** An open storage (not closed by the app). */
+  readonly storage?: Storage;
+  /** User API keys (at least one). */
+  readonly apiKeys: readonly string[];
+  /** Temporal address/namespace, or a ready client; or a `JobWorkflows` implementation. */
+  readonly temporal?: TemporalOptions;
+  readonly workflows?: JobWorkflows;
+  /** Accepted for symmetry with the other processes; the API keeps no files of its own there. */
+  readonly dataDir?: string;
+  /** Nest log levels, or false for none. */
+  readonly logger?: false | LogLevel[];
+  /** JSON body limit (a full measurement batch is well under this). */
+  readonly bodyLimit?: string;
+}
+
+/**
+ * The configured API (routes under /v1, OpenAPI at /docs), not yet listening: call `listen(port)`, or use
+ * `getHttpServer()` in tests. `close()` releases the database and Temporal connection it opened.
+ */
+export async function createApiApp(options: ApiAppOptions): Promise<INestApplication> {
+  const apiKeys = new ApiKeySet(options.apiKeys);
+  if (apiKeys.size === 0) throw new Error('createApiApp needs at least one user API key');
+  const ownsStorage = options.storage === undefined;
+  const storage = options.storage ?? (await openStorage(options.databaseUrl ?? DEFAULT_DATABASE_URL));
+  const workflows = options.workflows ?? TemporalJobWorkflows.create(options.temporal);
+  const ownsWorkflows = options.workflows === undefined;
+  const onClose = async () => {
+    if (ownsWorkflows) await workflows.close();
+    if (ownsStorage) await storage.close();
+  };
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(
+      AppModule.forRoot({ repositories: createRepositories(storage.handle.db), apiKeys, workflows, onClose }),
+      { logger: options.logger ?? ['error', 'warn', 'log'], bodyParser: false },
+    );
+  } catch (err) {
+    await onClose();
+    throw err;
+  }
+  app.useBodyParser('json', { limit: options.bodyLimit ?? '8mb' });
+  app.useGlobalPipes(createValidationPipe());
+  const docs = new DocumentBuilder()
+    .setTitle('EdgeNAS API')
+    .setDescription(
+      'Hardware-aware NAS: devices and their latency LUTs, measurements from device agents, latency ' +
+        'prediction, NAS jobs. Authorization: Bearer <user API key>, or a device token on agent routes.',
+    )
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, docs));
+  await app.init();
+  return app;
+}

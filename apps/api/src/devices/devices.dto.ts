@@ -1,0 +1,103 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsNotEmpty, IsNumber, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+
+export class DeviceHardwareDto {
+  @ApiProperty({ example: 'Intel(R) Xeon(R) CPU @ 2.20GHz' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  cpuModel!: string;
+
+  @ApiProperty({ example: 2 })
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  cores!: number;
+
+  @ApiProperty({ example: 4294967296 })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  memoryBytes!: number;
+
+  @ApiProperty({ example: 'linux' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  os!: string;
+
+  @ApiProperty({ example: 'x64' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(50)
+  arch!: string;
+}
+
+export class DeviceRuntimeDto {
+  @ApiProperty({ example: 'onnxruntime-node' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  engine!: string;
+
+  @ApiProperty({ example: '1.30.0' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(50)
+  engineVersion!: string;
+
+  @ApiProperty({ example: 'cpu' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(50)
+  executionProvider!: string;
+
+  @ApiProperty({ example: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  threads!: number;
+}
+
+export class DeviceProfileDto {
+  @ApiProperty({ example: 'xeon-2c-ort1.30-1t' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ type: DeviceHardwareDto })
+  @ValidateNested()
+  @Type(() => DeviceHardwareDto)
+  hardware!: DeviceHardwareDto;
+
+  @ApiProperty({ type: DeviceRuntimeDto })
+  @ValidateNested()
+  @Type(() => DeviceRuntimeDto)
+  runtime!: DeviceRuntimeDto;
+}
+
+export class RegisterDeviceDto {
+  @ApiProperty({ example: 'lab-pi-4', description: 'Human-readable device name' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ type: DeviceProfileDto })
+  @ValidateNested()
+  @Type(() => DeviceProfileDto)
+  profile!: DeviceProfileDto;
+}
+
+export class DeviceResponse {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: DeviceProfileDto }) profile!: DeviceProfileDto;
+  @ApiProperty() createdAt!: string;
+}
+
+export class RegisteredDeviceResponse extends DeviceResponse {
+  @ApiPropertyOptional({ description: 'Device token, shown once; the server keeps only its hash' })
+  token!: string;
+}

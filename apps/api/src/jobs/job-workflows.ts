@@ -1,0 +1,83 @@
+import { Client, Connection, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  NAS_JOB_WORKFLOW,
+  NasJobInput,
+  NasJobProgress,
+  PROGRESS_QUERY,
+  TASK_QUEUES,
+} from '@edgenas/contracts';
+
+/** How long a progress query may wait for a worker to answer before the API reports the job without it. */
+export const PROGRESS_QUERY_DEADLINE_MS = 2000;
+
+/** Temporal workflow status names, lower-cased ('running', 'completed', 'failed', 'canceled', …). */
+export type WorkflowState = string;
+
+/** What the API needs from Temporal for jobs (the workflow code itself lives in the worker). */
+export interface JobWorkflows {
+  start(input: NasJobInput): Promise<void>;
+  describe(jobId: string): Promise<WorkflowState | undefined>;
+  /** undefined when no worker answered within the deadline or the workflow is gone. */
+  progress(jobId: string): Promise<NasJobProgress | undefined>;
+  cancel(jobId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TemporalOptions {
+  readonly address?: string;
+  readonly namespace?: string;
+  /** An existing client (tests); not closed by the API. */
+  readonly client?: Client;
+}
+
+export class TemporalJobWorkflows implements JobWorkflows {
+  private constructor(
+    private readonly client: Client,
+    private readonly ownedConnection: Connection | undefined,
+  ) {}
+
+  /** Connects lazily: the API serves devices and LUTs while Temporal is still starting or down. */
+  static create(options: TemporalOptions = {}): TemporalJobWorkflows {
+    if (options.client) return new TemporalJobWorkflows(options.client, undefined);
+    const connection = Connection.lazy({ address: options.address ?? 'localhost:7233' });
+    const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+    return new TemporalJobWorkflows(client, connection);
+  }
+
+  async start(input: NasJobInput): Promise<void> {
+    await this.client.workflow.start(NAS_JOB_WORKFLOW, {
+      workflowId: input.jobId,
+      taskQueue: TASK_QUEUES.light,
+      args: [input],
+    });
+  }
+
+  async describe(jobId: string): Promise<WorkflowState | undefined> {
+    let d: WorkflowExecutionDescription;
+    try {
+      d = await this.client.workflow.getHandle(jobId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+    return d.status.name.toLowerCase();
+  }
+
+  async progress(jobId: string): Promise<NasJobProgress | undefined> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + PROGRESS_QUERY_DEADLINE_MS, () =>
+        this.client.workflow.getHandle(jobId).query<NasJobProgress>(PROGRESS_QUERY),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    await this.client.workflow.getHandle(jobId).cancel();
+  }
+
+  async close(): Promise<void> {
+    await this.ownedConnection?.close();
+  }
+}

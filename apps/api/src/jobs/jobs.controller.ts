@@ -1,0 +1,90 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Repositories } from '@edgenas/storage';
+import { notFound } from '../common/api-error';
+import { REPOSITORIES } from '../tokens';
+import { CandidatesQueryDto, CreateJobDto, JobsQueryDto } from './jobs.dto';
+import { JobsService } from './jobs.service';
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(
+    private readonly jobs: JobsService,
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Submit a NAS job',
+    description:
+      'Validates devices (404), geometry (400), LUT coverage of the space on every device (409, naming the ' +
+      'missing signatures) and the latency budget against the fastest achievable latency (422), then starts ' +
+      'the job workflow.',
+  })
+  @ApiResponse({ status: 202, description: '{ id, status, input }' })
+  async create(@Body() body: CreateJobDto) {
+    const job = await this.jobs.create(body);
+    return { id: job.id, status: job.status, input: job.input, createdAt: job.createdAt };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Jobs, newest first' })
+  async list(@Query() q: JobsQueryDto) {
+    const jobs = await this.jobs.list(q.limit);
+    return jobs.map((j) => ({
+      id: j.id,
+      status: j.status,
+      space: j.input.space,
+      deviceIds: j.input.deviceIds,
+      latencyBudgetMs: j.input.latencyBudgetMs,
+      error: j.error,
+      createdAt: j.createdAt,
+      updatedAt: j.updatedAt,
+    }));
+  }
+
+  @Get(':id')
+  @ApiOperation({
+    summary: 'A job: status, progress while running (generation, trained, front so far), result',
+  })
+  view(@Param('id') id: string) {
+    return this.jobs.view(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Request cancellation; running trainings stop, the status becomes cancelled' })
+  cancel(@Param('id') id: string) {
+    return this.jobs.cancel(id);
+  }
+
+  @Get(':id/pareto')
+  @ApiOperation({ summary: 'Pareto front (final, or so far while running) with model download links' })
+  pareto(@Param('id') id: string) {
+    return this.jobs.pareto(id);
+  }
+
+  @Get(':id/candidates')
+  @ApiOperation({ summary: 'Every recorded candidate of a job' })
+  async candidates(@Param('id') id: string, @Query() q: CandidatesQueryDto) {
+    await this.jobs.get(id);
+    return this.repos.candidates.list(id, { status: q.status });
+  }
+
+  @Get(':id/architectures/:archId/model.onnx')
+  @ApiProduces('application/octet-stream')
+  @ApiOperation({ summary: 'Exported ONNX model of a Pareto architecture (404 until exported)' })
+  async model(@Param('id') id: string, @Param('archId') archId: string): Promise<StreamableFile> {
+    await this.jobs.get(id);
+    const model = await this.repos.models.get(id, archId);
+    if (!model) throw notFound(`no exported model for architecture "${archId}" of job "${id}"`, 'archId');
+    return new StreamableFile(Buffer.from(model.onnx), {
+      type: 'application/octet-stream',
+      disposition: `attachment; filename="${archId}.onnx"`,
+      length: model.onnx.byteLength,
+    });
+  }
+}

@@ -1,0 +1,239 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomInt, randomUUID } from 'node:crypto';
+import {
+  CandidateSummary,
+  JobStatus,
+  NasJobInput,
+  NasJobProgress,
+  ProxyDatasetSpec,
+  ProxyTrainingSpec,
+  SearchBudget,
+} from '@edgenas/contracts';
+import { fastestAchievableLatency, missingSignatures } from '@edgenas/latency-predictor';
+import { MacroConfig } from '@edgenas/search-space';
+import { JobRecord, Repositories, TERMINAL_JOB_STATUSES, loadDevicePredictor } from '@edgenas/storage';
+import { ApiError, FieldError, notFound } from '../common/api-error';
+import { deploymentGeometry } from '../common/geometry';
+import { isMissingSignatures, missingLutError } from '../common/missing-lut';
+import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
+import { JobWorkflows } from './job-workflows';
+import { CreateJobDto, ProxyDatasetDto, ProxyTrainingDto, SearchBudgetDto } from './jobs.dto';
+
+/** Defaults for what a job request may leave out (documented in the OpenAPI schema examples). */
+export const JOB_DEFAULTS = {
+  dataset: { kind: 'fashion-mnist', trainSize: 2000, valSize: 500 } as ProxyDatasetSpec,
+  valFraction: 0.2,
+  epochs: 1,
+  batchSize: 32,
+  resolution: 28,
+  budget: { generations: 5, population: 8, maxTrainedCandidates: 40, wallClockSeconds: 3600 } as SearchBudget,
+  strategy: 'nsga2',
+} as const;
+
+function datasetSpec(d: ProxyDatasetDto | undefined): ProxyDatasetSpec {
+  if (!d) return JOB_DEFAULTS.dataset;
+  if (d.kind === 'image-folder') {
+    return {
+      kind: 'image-folder',
+      path: d.path as string,
+      valFraction: d.valFraction ?? JOB_DEFAULTS.valFraction,
+    };
+  }
+  return { kind: d.kind, trainSize: d.trainSize ?? 2000, valSize: d.valSize ?? 500 };
+}
+
+function proxySpec(p: ProxyTrainingDto | undefined): ProxyTrainingSpec {
+  return {
+    dataset: datasetSpec(p?.dataset),
+    epochs: p?.epochs ?? JOB_DEFAULTS.epochs,
+    ...(p?.steps !== undefined ? { steps: p.steps } : {}),
+    batchSize: p?.batchSize ?? JOB_DEFAULTS.batchSize,
+    resolution: p?.resolution ?? JOB_DEFAULTS.resolution,
+  };
+}
+
+function budgetSpec(b: SearchBudgetDto | undefined): SearchBudget {
+  const d = JOB_DEFAULTS.budget;
+  return {
+    generations: b?.generations ?? d.generations,
+    population: b?.population ?? d.population,
+    maxTrainedCandidates: b?.maxTrainedCandidates ?? d.maxTrainedCandidates,
+    wallClockSeconds: b?.wallClockSeconds ?? d.wallClockSeconds,
+  };
+}
+
+export interface JobView {
+  readonly id: string;
+  readonly status: JobStatus;
+  /** Temporal's view of the workflow (running, completed, canceled, …) when it could be asked. */
+  readonly workflowStatus: string | null;
+  readonly input: NasJobInput;
+  readonly progress: NasJobProgress | null;
+  readonly result: JobRecord['result'];
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger('JobsService');
+
+  constructor(
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    @Inject(JOB_WORKFLOWS) private readonly workflows: JobWorkflows,
+  ) {}
+
+  /**
+   * Checks the request against the stored devices and their LUTs, then records the job and starts its
+   * workflow. 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the fastest achievable
+   * latency; 503 Temporal unreachable (the job row is then removed again).
+   */
+  async create(body: CreateJobDto): Promise<JobRecord> {
+    const config = deploymentGeometry(body.space, body.input, body.classes);
+    const devices = await this.repos.devices.getMany(body.deviceIds);
+    const known = new Set(devices.map((d) => d.id));
+    const unknown: FieldError[] = body.deviceIds
+      .map((id, i) => ({ id, i }))
+      .filter(({ id }) => !known.has(id))
+      .map(({ id, i }) => ({ field: `deviceIds.${i}`, reason: `unknown device "${id}"` }));
+    if (unknown.length > 0) {
+      throw new ApiError(404, unknown.map((u) => u.reason).join('; '), unknown);
+    }
+    if (body.proxy?.dataset?.kind !== 'image-folder' && body.proxy?.dataset?.path !== undefined) {
+      throw new ApiError(400, 'proxy.dataset.path: only for kind image-folder', [
+        { field: 'proxy.dataset.path', reason: 'only for kind image-folder' },
+      ]);
+    }
+
+    const fastestByDevice: Record<string, number> = {};
+    for (const [i, deviceId] of body.deviceIds.entries()) {
+      fastestByDevice[deviceId] = await this.fastestOn(deviceId, config, `deviceIds.${i}`);
+    }
+    const tooSlow = Object.entries(fastestByDevice).filter(([, ms]) => ms > body.latencyBudgetMs);
+    if (tooSlow.length > 0) {
+      const worst = Math.max(...tooSlow.map(([, ms]) => ms));
+      const reason =
+        `latency budget ${body.latencyBudgetMs} ms is below the fastest achievable latency on ` +
+        tooSlow.map(([id, ms]) => `device ${id} (${ms.toFixed(3)} ms)`).join(', ') +
+        ` for ${config.name}; use a budget of at least ${worst.toFixed(3)} ms`;
+      throw new ApiError(422, reason, [{ field: 'latencyBudgetMs', reason }], {
+        fastestAchievableMs: worst,
+        fastestAchievableByDevice: fastestByDevice,
+      });
+    }
+
+    const input: NasJobInput = {
+      jobId: randomUUID(),
+      deviceIds: body.deviceIds,
+      latencyBudgetMs: body.latencyBudgetMs,
+      space: body.space.split('@')[0],
+      input: config.input,
+      classes: config.classes,
+      proxy: proxySpec(body.proxy),
+      budget: budgetSpec(body.budget),
+      strategy: body.strategy ?? JOB_DEFAULTS.strategy,
+      seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
+    };
+    const job = await this.repos.jobs.create(input, 'queued');
+    try {
+      await this.workflows.start(input);
+    } catch (err) {
+      this.logger.error(`starting the workflow of job ${input.jobId} failed: ${String(err)}`);
+      await this.repos.jobs.deleteUnstarted(input.jobId);
+      throw new ApiError(
+        503,
+        'the workflow service (Temporal) is unavailable; the job was not created, retry later',
+      );
+    }
+    return job;
+  }
+
+  /** Fastest achievable latency of the geometry on one device; 409 when its LUT cannot price the whole space. */
+  private async fastestOn(deviceId: string, config: MacroConfig, field: string): Promise<number> {
+    const predictor = await loadDevicePredictor(this.repos, deviceId, config);
+    if (!predictor) throw notFound(`unknown device "${deviceId}"`, field);
+    // The search may pick any block at any layer: every signature of the space must be priced.
+    const missing = missingSignatures(predictor.lut, config);
+    if (missing.length > 0) throw missingLutError(deviceId, config.name, missing, field);
+    try {
+      return fastestAchievableLatency(config, predictor.lut, predictor.calibration).latencyMs;
+    } catch (err) {
+      if (isMissingSignatures(err)) throw missingLutError(deviceId, config.name, err.missing, field);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const job = await this.repos.jobs.get(id);
+    if (!job) throw notFound(`unknown job "${id}"`, 'id');
+    return job;
+  }
+
+  /** DB row plus Temporal's view: workflow status and, while it runs, the progress query (when a worker answers). */
+  async view(id: string): Promise<JobView> {
+    const job = await this.get(id);
+    let workflowStatus: string | null = null;
+    let progress: NasJobProgress | null = null;
+    if (!TERMINAL_JOB_STATUSES.includes(job.status)) {
+      try {
+        workflowStatus = (await this.workflows.describe(id)) ?? null;
+      } catch (err) {
+        this.logger.warn(`describing workflow ${id} failed: ${String(err)}`);
+      }
+      if (workflowStatus === 'running') progress = (await this.workflows.progress(id)) ?? null;
+    }
+    return {
+      id: job.id,
+      status: job.status,
+      workflowStatus,
+      input: job.input,
+      progress,
+      result: job.result,
+      error: job.error,
+      createdAt: job.createdAt,
+      updatedAt: job.updatedAt,
+    };
+  }
+
+  async list(limit?: number): Promise<JobRecord[]> {
+    return this.repos.jobs.list({ limit });
+  }
+
+  async cancel(id: string): Promise<{ id: string; status: JobStatus; cancelRequested: boolean }> {
+    const job = await this.get(id);
+    if (TERMINAL_JOB_STATUSES.includes(job.status)) {
+      throw new ApiError(409, `job ${id} is already ${job.status}`, [
+        { field: 'id', reason: `job is ${job.status}` },
+      ]);
+    }
+    try {
+      await this.workflows.cancel(id);
+    } catch (err) {
+      this.logger.error(`cancelling workflow ${id} failed: ${String(err)}`);
+      throw new ApiError(503, 'the workflow service (Temporal) is unavailable; retry the cancel later');
+    }
+    return { id, status: job.status, cancelRequested: true };
+  }
+
+  /** The final front when the job completed, else the front so far from the progress query. */
+  async pareto(id: string) {
+    const view = await this.view(id);
+    const final = view.result !== null;
+    const front: readonly CandidateSummary[] = view.result?.front ?? view.progress?.front ?? [];
+    const models = new Set((await this.repos.models.list(id)).map((m) => m.architectureId));
+    return {
+      jobId: id,
+      status: view.status,
+      final,
+      latencyBudgetMs: view.input.latencyBudgetMs,
+      hypervolume: view.result?.hypervolume ?? view.progress?.hypervolume ?? null,
+      front: front.map((c) => ({
+        ...c,
+        modelUrl: models.has(c.architectureId)
+          ? `/v1/jobs/${id}/architectures/${c.architectureId}/model.onnx`
+          : null,
+      })),
+    };
+  }
+}

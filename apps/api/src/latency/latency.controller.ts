@@ -1,0 +1,115 @@
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { predictLatency } from '@edgenas/latency-predictor';
+import { Architecture, architectureId, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
+import { Repositories, loadDevicePredictor } from '@edgenas/storage';
+import { badRequest, notFound } from '../common/api-error';
+import { GEOMETRY_LIMITS, deploymentGeometry } from '../common/geometry';
+import { InputShapeDto } from '../common/input-shape.dto';
+import { isMissingSignatures, missingLutError } from '../common/missing-lut';
+import { REPOSITORIES } from '../tokens';
+
+export class PredictLatencyDto {
+  @ApiProperty({ description: 'Registered device id' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  deviceId!: string;
+
+  @ApiProperty({ description: 'Compact architecture string (stages "/", layers "-")' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(2000)
+  architecture!: string;
+
+  @ApiProperty({ example: 'proxy-28', description: 'Macro config name' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  space!: string;
+
+  @ApiPropertyOptional({ type: InputShapeDto, description: "Deployment input; default: the space's" })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => InputShapeDto)
+  input?: InputShapeDto;
+
+  @ApiPropertyOptional({ example: 10 })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(GEOMETRY_LIMITS.maxClasses)
+  classes?: number;
+
+  @ApiPropertyOptional({
+    description: 'Estimate missing LUT entries from MACs (flagged) instead of refusing',
+  })
+  @IsOptional()
+  @IsBoolean()
+  allowEstimates?: boolean;
+}
+
+@ApiTags('latency')
+@ApiBearerAuth()
+@Controller('v1/latency')
+export class LatencyController {
+  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+
+  @Post('predict')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Predict the latency of an architecture on a device',
+    description:
+      'Σ LUT entries (overhead-corrected) + stem/head, calibrated on end-to-end measurements when there are ' +
+      'enough; returns the uncertainty and the per-layer breakdown. 409 names missing LUT signatures.',
+  })
+  async predict(@Body() body: PredictLatencyDto) {
+    const config = deploymentGeometry(body.space, body.input, body.classes);
+    let arch: Architecture;
+    try {
+      arch = parseArchitecture(body.architecture, config);
+    } catch (err) {
+      throw badRequest('architecture', err instanceof Error ? err.message : String(err));
+    }
+    const predictor = await loadDevicePredictor(this.repos, body.deviceId, config);
+    if (!predictor) throw notFound(`unknown device "${body.deviceId}"`, 'deviceId');
+    try {
+      const p = predictLatency(arch, config, predictor.lut, predictor.calibration, {
+        allowEstimates: body.allowEstimates ?? false,
+      });
+      return {
+        deviceId: body.deviceId,
+        space: config.name,
+        architecture: formatArchitecture(arch, config),
+        architectureId: architectureId(arch),
+        latencyMs: p.latencyMs,
+        uncertaintyMs: p.uncertaintyMs,
+        calibrated: p.calibrated,
+        calibration: predictor.calibration
+          ? { model: predictor.calibration.model, samples: predictor.calibration.samples }
+          : null,
+        calibrationNote: predictor.calibrationNote ?? null,
+        lutSumMs: p.lutSumMs,
+        correctedSumMs: p.correctedSumMs,
+        networkOverheadMs: p.networkOverheadMs,
+        estimated: p.estimated,
+        breakdown: p.breakdown,
+      };
+    } catch (err) {
+      if (isMissingSignatures(err)) throw missingLutError(body.deviceId, config.name, err.missing);
+      throw err;
+    }
+  }
+}

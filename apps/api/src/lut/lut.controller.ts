@@ -1,0 +1,168 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { LutEntry, lutCoverage, missingSignatures, spaceSignatures } from '@edgenas/latency-predictor';
+import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
+import {
+  DevicePredictor,
+  Repositories,
+  loadDeviceLut,
+  loadDevicePredictor,
+  resolveGeometry,
+} from '@edgenas/storage';
+import { RequireAuth } from '../auth/auth';
+import { notFound } from '../common/api-error';
+import { deploymentGeometry, parseInputShape } from '../common/geometry';
+import { REPOSITORIES } from '../tokens';
+
+export class LutQueryDto {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  space?: string;
+
+  @IsOptional()
+  @Matches(/^\d+x\d+x\d+$/, { message: 'input must be HxWxC, e.g. 224x224x3' })
+  input?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  classes?: number;
+}
+
+export class MissingQueryDto extends LutQueryDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  declare space: string;
+}
+
+export class WorkQueryDto {
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  space?: string;
+}
+
+function geometryOf(q: LutQueryDto & { space: string }): MacroConfig {
+  return deploymentGeometry(q.space, q.input ? parseInputShape(q.input, 'input') : undefined, q.classes);
+}
+
+function calibrationSummary(p: DevicePredictor) {
+  return p.calibration
+    ? {
+        model: p.calibration.model,
+        samples: p.calibration.samples,
+        residualSigmaRel: p.calibration.residualSigmaRel,
+      }
+    : null;
+}
+
+@ApiTags('lut')
+@ApiBearerAuth()
+@Controller('v1/devices/:id')
+export class LutController {
+  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+
+  private async predictor(deviceId: string, config: MacroConfig): Promise<DevicePredictor> {
+    const p = await loadDevicePredictor(this.repos, deviceId, config);
+    if (!p) throw notFound(`unknown device "${deviceId}"`, 'id');
+    return p;
+  }
+
+  @Get('lut')
+  @RequireAuth('user-or-device')
+  @ApiOperation({
+    summary: 'LUT coverage and aggregated entries',
+    description:
+      'With `space`, coverage of every signature that geometry can use and its entries; without, all entries.',
+  })
+  @ApiQuery({ name: 'space', required: false, example: 'proxy-28' })
+  @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
+  @ApiQuery({ name: 'classes', required: false, example: 10 })
+  async lut(@Param('id') deviceId: string, @Query() q: LutQueryDto) {
+    if (q.space === undefined) {
+      const lut = await loadDeviceLut(this.repos, deviceId);
+      if (!lut) throw notFound(`unknown device "${deviceId}"`, 'id');
+      return { deviceId, space: null, coverage: null, entries: Object.values(lut) };
+    }
+    const config = geometryOf({ ...q, space: q.space });
+    const p = await this.predictor(deviceId, config);
+    const needed = spaceSignatures(config);
+    const coverage = lutCoverage(p.lut, needed);
+    const neededKeys = new Set(needed.map(signatureKey));
+    const entries: LutEntry[] = Object.values(p.lut).filter((e) => neededKeys.has(e.key));
+    return {
+      deviceId,
+      space: config.name,
+      coverage: {
+        covered: coverage.covered,
+        total: coverage.total,
+        ratio: coverage.ratio,
+        missing: coverage.missing.length,
+      },
+      calibration: calibrationSummary(p),
+      calibrationArchitectures: p.calibrationArchitectures,
+      calibrationNote: p.calibrationNote ?? null,
+      entries,
+    };
+  }
+
+  @Get('lut/missing')
+  @RequireAuth('user-or-device')
+  @ApiOperation({ summary: 'Signatures the LUT still lacks for a space (geometry)' })
+  @ApiQuery({ name: 'space', required: true, example: 'proxy-28' })
+  @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
+  @ApiQuery({ name: 'classes', required: false, example: 10 })
+  async missing(@Param('id') deviceId: string, @Query() q: MissingQueryDto) {
+    const config = geometryOf(q);
+    const p = await this.predictor(deviceId, config);
+    const missing = missingSignatures(p.lut, config);
+    return { deviceId, space: config.name, missing, keys: missing.map(signatureKey) };
+  }
+
+  @Get('work')
+  @RequireAuth('device')
+  @ApiOperation({
+    summary: 'Work for a device agent',
+    description:
+      'Signatures missing for the given spaces (comma-separated) and for the deployment geometries of active ' +
+      'jobs on this device, plus pending end-to-end verification requests.',
+  })
+  @ApiQuery({ name: 'space', required: false, example: 'proxy-28,fbnet-224' })
+  async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto) {
+    const configs = new Map<string, MacroConfig>();
+    const spaces = (q.space ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    for (const space of spaces) {
+      const config = deploymentGeometry(space, undefined, undefined);
+      configs.set(config.name, config);
+    }
+    for (const job of await this.repos.jobs.listActive()) {
+      if (!job.input.deviceIds.includes(deviceId)) continue;
+      try {
+        const config = resolveGeometry(job.input.space, {
+          input: job.input.input,
+          classes: job.input.classes,
+        });
+        configs.set(config.name, config);
+      } catch {
+        // a job whose space no longer resolves asks for nothing
+      }
+    }
+    const lut = await loadDeviceLut(this.repos, deviceId);
+    if (!lut) throw notFound(`unknown device "${deviceId}"`, 'id');
+    const missing: BlockSignature[] = missingSignatures(lut, [...configs.values()]);
+    const verifications = (await this.repos.verifications.listPending(deviceId)).map((v) => ({
+      id: v.id,
+      space: v.space,
+      architecture: v.architecture,
+    }));
+    return { deviceId, spaces: [...configs.keys()], missing, keys: missing.map(signatureKey), verifications };
+  }
+}

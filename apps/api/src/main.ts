@@ -1,0 +1,47 @@
+import { Logger } from '@nestjs/common';
+import { DEFAULT_DATABASE_URL } from '@edgenas/storage';
+import { createApiApp } from './app';
+import { generateApiKey } from './auth/auth';
+
+/** API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS from the environment. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`PORT must be 1..65535, got "${env.PORT}"`);
+  let apiKeys = (env.EDGENAS_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+  let generated = false;
+  if (apiKeys.length === 0) {
+    apiKeys = [generateApiKey()];
+    generated = true;
+  }
+  const app = await createApiApp({
+    databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    apiKeys,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    },
+  });
+  app.enableShutdownHooks();
+  await app.listen(port);
+  const url = `http://localhost:${port}`;
+  const log = new Logger('EdgeNAS');
+  log.log(`API listening on ${url}/v1 (OpenAPI: ${url}/docs)`);
+  if (generated) {
+    // Printed plainly (not through the logger) so it can be copied; it changes on every start.
+    process.stdout.write(
+      `\n  EDGENAS_API_KEYS was not set; generated a user API key for this run:\n\n` +
+        `      ${apiKeys[0]}\n\n  Use it as: Authorization: Bearer ${apiKeys[0]}\n` +
+        `  Set EDGENAS_API_KEYS to keep a key across restarts.\n\n`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`edgenas api: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

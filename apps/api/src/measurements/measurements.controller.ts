@@ -1,0 +1,90 @@
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { parseArchitecture } from '@edgenas/search-space';
+import { Repositories, resolveGeometry } from '@edgenas/storage';
+import { RequireAuth } from '../auth/auth';
+import { ApiError, FieldError } from '../common/api-error';
+import { REPOSITORIES } from '../tokens';
+import { MAX_MEASUREMENTS_PER_BATCH, MeasurementBatchDto, UploadResultResponse } from './measurements.dto';
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+@ApiTags('measurements')
+@ApiBearerAuth()
+@Controller('v1/devices/:id/measurements')
+export class MeasurementsController {
+  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+
+  @Post()
+  @HttpCode(200)
+  @RequireAuth('device')
+  @ApiOperation({
+    summary: "Upload a batch of measurements (the device's own token)",
+    description:
+      `Idempotent by measurement id: a retried upload counts duplicates and stores nothing twice. ` +
+      `At most ${MAX_MEASUREMENTS_PER_BATCH} rows per batch; one invalid row rejects the whole batch.`,
+  })
+  @ApiResponse({ status: 200, type: UploadResultResponse })
+  async upload(
+    @Param('id') deviceId: string,
+    @Body() body: MeasurementBatchDto,
+  ): Promise<UploadResultResponse> {
+    const blocks = body.blocks ?? [];
+    const architectures = body.architectures ?? [];
+    const total = blocks.length + architectures.length;
+    if (total === 0) {
+      const reason = 'a batch needs at least one row in blocks or architectures';
+      throw new ApiError(400, reason, [{ field: 'blocks', reason }]);
+    }
+    if (total > MAX_MEASUREMENTS_PER_BATCH) {
+      const reason = `at most ${MAX_MEASUREMENTS_PER_BATCH} rows per batch (blocks + architectures), got ${total}`;
+      throw new ApiError(400, reason, [{ field: 'architectures', reason }]);
+    }
+
+    // Checks that need the search space or the database, after the DTO checks: still all-or-nothing.
+    const errors: FieldError[] = [];
+    for (const [i, m] of architectures.entries()) {
+      let config;
+      try {
+        config = resolveGeometry(m.space);
+      } catch (err) {
+        errors.push({ field: `architectures.${i}.space`, reason: reasonOf(err) });
+        continue;
+      }
+      if (config.name !== m.space) {
+        errors.push({
+          field: `architectures.${i}.space`,
+          reason: `use the canonical geometry name "${config.name}" for "${m.space}"`,
+        });
+      }
+      try {
+        parseArchitecture(m.architecture, config);
+      } catch (err) {
+        errors.push({ field: `architectures.${i}.architecture`, reason: reasonOf(err) });
+      }
+      if (m.verificationId !== undefined) {
+        const request = await this.repos.verifications.get(m.verificationId);
+        if (!request || request.deviceId !== deviceId) {
+          errors.push({
+            field: `architectures.${i}.verificationId`,
+            reason: `no verification request "${m.verificationId}" for this device`,
+          });
+        } else if (request.architecture !== m.architecture || request.space !== m.space) {
+          errors.push({
+            field: `architectures.${i}.verificationId`,
+            reason: `verification request "${m.verificationId}" asks for another architecture or space`,
+          });
+        }
+      }
+    }
+    if (errors.length > 0) {
+      const shown = errors.slice(0, 5).map((e) => `${e.field}: ${e.reason}`);
+      throw new ApiError(400, `invalid request: ${shown.join('; ')}`, errors);
+    }
+
+    const result = await this.repos.measurements.insertBatch(deviceId, { blocks, architectures });
+    return { accepted: result.accepted, duplicates: result.duplicates };
+  }
+}

@@ -1,0 +1,334 @@
+import { spaceSignatures } from '@edgenas/latency-predictor';
+import {
+  distinctSignatures,
+  parseArchitecture,
+  PROXY_28,
+  signatureKey,
+  withGeometry,
+} from '@edgenas/search-space';
+import { openStorage } from '@edgenas/storage';
+import {
+  PROFILE,
+  USER_KEY,
+  ApiTestContext,
+  auth,
+  startApiForTest,
+  syntheticBlockRow,
+} from './support/api-fixtures';
+
+const PORT = 3101;
+
+describe('API: devices, tokens and measurement uploads (real Nest app over HTTP, real SQLite file)', () => {
+  let api: ApiTestContext;
+  let deviceA: { id: string; token: string };
+  let deviceB: { id: string; token: string };
+
+  beforeAll(async () => {
+    api = await startApiForTest(PORT);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  async function rowCounts(deviceId?: string) {
+    // a second connection to the same file: what is really stored
+    const storage = await openStorage(api.databaseUrl);
+    try {
+      return await storage.measurements.countRows(deviceId);
+    } finally {
+      await storage.close();
+    }
+  }
+
+  it('registers devices with a user key and returns a token once', async () => {
+    const res = await api
+      .http()
+      .post('/v1/devices')
+      .set(...auth(USER_KEY))
+      .send({ name: 'bench-a', profile: PROFILE });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: 'bench-a', profile: PROFILE });
+    expect(res.body.token).toMatch(/^edt_/);
+    deviceA = res.body;
+    const b = await api
+      .http()
+      .post('/v1/devices')
+      .set(...auth(USER_KEY))
+      .send({ name: 'bench-b', profile: PROFILE });
+    deviceB = b.body;
+
+    const list = await api
+      .http()
+      .get('/v1/devices')
+      .set(...auth(USER_KEY));
+    expect(list.status).toBe(200);
+    expect(list.body.map((d: { id: string }) => d.id)).toEqual([deviceA.id, deviceB.id]);
+    expect(JSON.stringify(list.body)).not.toContain(deviceA.token);
+    const one = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}`)
+      .set(...auth(USER_KEY));
+    expect(one.body).toMatchObject({ id: deviceA.id, name: 'bench-a' });
+    expect(one.body.token).toBeUndefined();
+    expect(
+      (
+        await api
+          .http()
+          .get('/v1/devices/nope')
+          .set(...auth(USER_KEY))
+      ).status,
+    ).toBe(404);
+  });
+
+  it('refuses missing and wrong credentials (401) and the wrong kind or device (403)', async () => {
+    const noAuth = await api.http().get('/v1/devices');
+    expect(noAuth.status).toBe(401);
+    expect(noAuth.body.errors[0].field).toBe('headers.authorization');
+    expect(
+      (
+        await api
+          .http()
+          .get('/v1/devices')
+          .set(...auth('wrong-key'))
+      ).status,
+    ).toBe(401);
+    // a device token is not a user key
+    expect(
+      (
+        await api
+          .http()
+          .get('/v1/devices')
+          .set(...auth(deviceA.token))
+      ).status,
+    ).toBe(403);
+
+    const batch = { blocks: [syntheticBlockRow(distinctSignatures(parse(), PROXY_28)[0])] };
+    const url = `/v1/devices/${deviceA.id}/measurements`;
+    expect((await api.http().post(url).send(batch)).status).toBe(401);
+    expect(
+      (
+        await api
+          .http()
+          .post(url)
+          .set(...auth('edt_forged'))
+          .send(batch)
+      ).status,
+    ).toBe(401);
+    const other = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceB.token))
+      .send(batch);
+    expect(other.status).toBe(403);
+    expect(other.body.message).toMatch(/another device/);
+    expect(
+      (
+        await api
+          .http()
+          .post(url)
+          .set(...auth(USER_KEY))
+          .send(batch)
+      ).status,
+    ).toBe(403);
+    expect(await rowCounts()).toEqual({ blocks: 0, architectures: 0 });
+  });
+
+  function parse() {
+    return parseArchitecture(
+      'ir_k3_e1/ir_k3_e3-skip-skip-skip/ir_k5_e6-skip-skip-skip/ir_k3_e1-skip-skip-skip/ir_k3_e1-skip-skip-skip/ir_k3_e1-skip-skip-skip/ir_k3_e1',
+      PROXY_28,
+    );
+  }
+
+  it('stores an upload once: a retry with the same ids counts duplicates and adds no rows', async () => {
+    const rows = distinctSignatures(parse(), PROXY_28).map((s) => syntheticBlockRow(s));
+    const url = `/v1/devices/${deviceA.id}/measurements`;
+    const first = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ blocks: rows });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ accepted: rows.length, duplicates: 0 });
+    const retry = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ blocks: rows });
+    expect(retry.body).toEqual({ accepted: 0, duplicates: rows.length });
+    expect(await rowCounts(deviceA.id)).toEqual({ blocks: rows.length, architectures: 0 });
+    expect(await rowCounts(deviceB.id)).toEqual({ blocks: 0, architectures: 0 });
+  });
+
+  it.each([
+    [
+      'NaN latency (sent as a string)',
+      (r: Record<string, unknown>) => ({ ...r, medianMs: 'NaN' }),
+      'blocks.1.medianMs',
+    ],
+    ['negative latency', (r: Record<string, unknown>) => ({ ...r, p10Ms: -1 }), 'blocks.1.p10Ms'],
+    ['absurd latency (> 60 s)', (r: Record<string, unknown>) => ({ ...r, p90Ms: 120_000 }), 'blocks.1.p90Ms'],
+    [
+      'median below p10',
+      (r: Record<string, unknown>) => ({ ...r, medianMs: 0.001, p10Ms: 0.5 }),
+      'blocks.1.medianMs',
+    ],
+    [
+      'unknown signature field',
+      (r: Record<string, unknown>) => ({ ...r, signature: { ...(r.signature as object), dilation: 2 } }),
+      'blocks.1.signature.dilation',
+    ],
+    [
+      'kernel inconsistent with block type',
+      (r: Record<string, unknown>) => ({ ...r, signature: { ...(r.signature as object), kernel: 7 } }),
+      'blocks.1.signature.kernel',
+    ],
+    [
+      'unknown op',
+      (r: Record<string, unknown>) => ({ ...r, signature: { ...(r.signature as object), op: 'conv_k9' } }),
+      'blocks.1.signature.op',
+    ],
+    [
+      'missing measuredAt',
+      (r: Record<string, unknown>) => ({ ...r, measuredAt: undefined }),
+      'blocks.1.measuredAt',
+    ],
+  ])('rejects a batch with a %s: 400 naming the field, nothing stored', async (_name, mutate, field) => {
+    const before = await rowCounts();
+    const sigs = distinctSignatures(parse(), PROXY_28);
+    const good = syntheticBlockRow(sigs[0]);
+    const bad = mutate({ ...syntheticBlockRow(sigs[2]) } as unknown as Record<string, unknown>);
+    const res = await api
+      .http()
+      .post(`/v1/devices/${deviceA.id}/measurements`)
+      .set(...auth(deviceA.token))
+      .send({ blocks: [good, bad] });
+    expect(res.status).toBe(400);
+    expect(res.body.statusCode).toBe(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    expect(res.body.message).toContain(field);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it('rejects oversized and empty batches, unknown spaces and invalid architectures', async () => {
+    const url = `/v1/devices/${deviceA.id}/measurements`;
+    const sig = distinctSignatures(parse(), PROXY_28)[0];
+    const tooMany = Array.from({ length: 1001 }, () => syntheticBlockRow(sig));
+    const big = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ blocks: tooMany });
+    expect(big.status).toBe(400);
+    expect(big.body.errors.map((e: { field: string }) => e.field)).toContain('blocks');
+    expect(
+      (
+        await api
+          .http()
+          .post(url)
+          .set(...auth(deviceA.token))
+          .send({})
+      ).status,
+    ).toBe(400);
+
+    const arch = {
+      ...syntheticBlockRow(sig),
+      signature: undefined,
+      overheadMs: undefined,
+      space: 'proxy-28',
+      architecture: 'ir_k3_e1',
+    };
+    const badArch = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ architectures: [arch] });
+    expect(badArch.status).toBe(400);
+    expect(badArch.body.errors[0].field).toBe('architectures.0.architecture');
+    const badSpace = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ architectures: [{ ...arch, space: 'mobilenet-9000' }] });
+    expect(badSpace.status).toBe(400);
+    expect(badSpace.body.errors[0]).toMatchObject({ field: 'architectures.0.space' });
+    expect(badSpace.body.errors[0].reason).toMatch(/unknown macro config/);
+    const malformed = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .set('Content-Type', 'application/json')
+      .send('{"blocks": [');
+    expect(malformed.status).toBe(400);
+  });
+
+  it('reports LUT coverage and the missing signatures of a space', async () => {
+    const arch = parse();
+    const uploaded = new Set(distinctSignatures(arch, PROXY_28).map(signatureKey));
+    const lut = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/lut?space=proxy-28`)
+      .set(...auth(USER_KEY));
+    expect(lut.status).toBe(200);
+    expect(lut.body.space).toBe('proxy-28');
+    expect(lut.body.coverage.covered).toBe(uploaded.size);
+    expect(lut.body.coverage.total).toBeGreaterThan(uploaded.size);
+    expect(lut.body.entries.map((e: { key: string }) => e.key).sort()).toEqual([...uploaded].sort());
+
+    const missing = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/lut/missing?space=proxy-28`)
+      .set(...auth(deviceA.token));
+    expect(missing.status).toBe(200);
+    expect(missing.body.keys).toHaveLength(lut.body.coverage.total - uploaded.size);
+    expect(missing.body.keys.some((k: string) => uploaded.has(k))).toBe(false);
+    expect(missing.body.missing[0]).toHaveProperty('op');
+
+    // another deployment geometry
+    const other = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/lut/missing?space=proxy-28&input=32x32x3&classes=10`)
+      .set(...auth(USER_KEY));
+    expect(other.body.space).toBe('proxy-28@32x32x3-c10');
+    const otherGeometry = withGeometry(PROXY_28, {
+      input: { height: 32, width: 32, channels: 3 },
+      classes: 10,
+    });
+    // deep layers of both geometries share feature-map sizes, so some uploaded rows price them too
+    const expected = spaceSignatures(otherGeometry)
+      .map(signatureKey)
+      .filter((k) => !uploaded.has(k));
+    expect(other.body.keys.sort()).toEqual(expected.sort());
+
+    expect(
+      (
+        await api
+          .http()
+          .get(`/v1/devices/${deviceA.id}/lut/missing`)
+          .set(...auth(USER_KEY))
+      ).status,
+    ).toBe(400);
+    const badInput = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/lut?space=proxy-28&input=big`)
+      .set(...auth(USER_KEY));
+    expect(badInput.status).toBe(400);
+    expect(badInput.body.errors[0].field).toBe('input');
+    expect(
+      (
+        await api
+          .http()
+          .get(`/v1/devices/${deviceB.id}/lut?space=proxy-28`)
+          .set(...auth(deviceA.token))
+      ).status,
+    ).toBe(403);
+
+    const work = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/work?space=proxy-28`)
+      .set(...auth(deviceA.token));
+    expect(work.status).toBe(200);
+    expect(work.body.keys).toEqual(missing.body.keys);
+    expect(work.body.verifications).toEqual([]);
+  });
+});
