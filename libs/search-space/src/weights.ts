@@ -3,6 +3,7 @@
  * fc [cout, cin]). Seeded initialisation and the single place that converts layouts for tfjs.
  */
 import { NetworkGraph, ParamSpec } from './graph';
+import { mulberry32 } from './rng';
 
 export type NetworkWeights = Record<string, Float32Array>;
 
@@ -16,18 +17,12 @@ export interface InitWeightsOptions {
 
 // Weight initialisation draws millions of numbers. Math's functions are bound once here because global lookups
 // in a hot loop are ~30× slower inside vm sandboxes (jest), which made initialising fbnet-224 take ~20 s.
-const { imul, sqrt, log, cos, PI } = Math;
+const { sqrt, log, cos, PI } = Math;
 
-/** Seeded uniform [0, 1) (mulberry32, the same step as `createRng`) and standard normal (Box–Muller) draws. */
+/** Seeded uniform [0, 1) (the `createRng` stream) and standard normal (Box–Muller) draws. */
 function weightRandom(seed: number): { uniform: () => number; normal: () => number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = imul(t ^ (t >>> 15), t | 1);
-    t ^= t + imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const { nextUint32 } = mulberry32(seed);
+  const uniform = () => nextUint32() / 4294967296;
   // 1 − u keeps the log argument in (0, 1].
   const normal = () => sqrt(-2 * log(1 - uniform())) * cos(2 * PI * uniform());
   return { uniform, normal };
