@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { spaceSignatures } from '@edgenas/latency-predictor';
-import { ApiClient, ApiError, ApiUnreachableError } from './api-client';
+import { ApiClient, ApiError, ApiUnreachableError, DEFAULT_RETRY, RetryOptions } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
 import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';
 import { defaultDeviceName, describeDevice } from './device-profile';
@@ -35,6 +35,7 @@ function intOption(name: string, min: number, max: number) {
 }
 
 interface CommonFlags {
+  retries: number;
   api?: string;
   apiKey?: string;
   name?: string;
@@ -47,6 +48,7 @@ interface BenchFlags {
   repeats: number;
   warmup: number;
   chunk: number;
+  roundMs: number;
 }
 
 function addCommon(cmd: Command): Command {
@@ -55,7 +57,13 @@ function addCommon(cmd: Command): Command {
     .option('--api-key <key>', 'user API key, needed once to register the device (default $EDGENAS_API_KEY)')
     .option('--name <name>', 'device name (default <hostname>-cpu-t<threads>)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption('--threads', 1, 256), 1)
-    .option('--state-dir <dir>', 'local state directory (default $EDGENAS_DATA_DIR/agent-<name>)');
+    .option('--state-dir <dir>', 'local state directory (default $EDGENAS_DATA_DIR/agent-<name>)')
+    .option(
+      '--retries <n>',
+      'attempts per request while the API is unreachable (exponential backoff from 0.5 s)',
+      intOption('--retries', 1, 20),
+      DEFAULT_RETRY.attempts,
+    );
 }
 
 function addBench(cmd: Command): Command {
@@ -74,6 +82,12 @@ function addBench(cmd: Command): Command {
       'items measured together (live sessions)',
       intOption('--chunk', 1, 1000),
       d.chunkSize,
+    )
+    .option(
+      '--round-ms <ms>',
+      'fast items repeat until a round lasts about this long',
+      intOption('--round-ms', 0, 10000),
+      d.minRoundMs,
     );
 }
 
@@ -86,7 +100,12 @@ function benchOptions(f: CommonFlags & BenchFlags): BenchmarkOptions {
     maxRepeats: Math.max(f.repeats, DEFAULT_BENCHMARK_OPTIONS.maxRepeats),
     warmupRuns: f.warmup,
     chunkSize: f.chunk,
+    minRoundMs: f.roundMs,
   };
+}
+
+function retry(f: CommonFlags): RetryOptions {
+  return { ...DEFAULT_RETRY, attempts: f.retries };
 }
 
 function deviceName(f: CommonFlags): string {
@@ -117,6 +136,7 @@ function geometry(f: { input?: string; classes?: string }) {
 export function buildCli(io: CliIo = defaultIo): Command {
   const program = new Command('edgenas-agent')
     .description('EdgeNAS device agent: benchmarks blocks and networks with ONNX Runtime and uploads them')
+    .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -140,6 +160,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
         spaces: resolveSpaces(f.space),
         benchmark: benchOptions(f),
+        retry: retry(f),
         log: io.err,
       };
       if (f.once) {
@@ -216,6 +237,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
         spaces: [],
         benchmark: DEFAULT_BENCHMARK_OPTIONS,
+        retry: retry(f),
         log: io.err,
       };
       const client = new ApiClient(ctx.apiUrl);
@@ -225,7 +247,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         throw new ApiUnreachableError(
           `cannot reach ${ctx.apiUrl}; ${store.counts().pending} queued, run upload again later`,
         );
-      const r = await syncPending(store, client, device);
+      const r = await syncPending(store, client, device, { retry: ctx.retry });
       io.out(
         `${lut.blocks.length} measurements in ${file} (${added} new here): ${r.accepted} accepted, ` +
           `${r.duplicates} already on the server${r.rejected ? `, ${r.rejected} rejected` : ''}`,
@@ -283,7 +305,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
 
 /** Runs the CLI; returns the exit code. Expected failures print one line, never a stack trace. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildCli(io).exitOverride();
+  const program = buildCli(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
