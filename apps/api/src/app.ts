@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { INestApplication, LogLevel } from '@nestjs/common';
+import { INestApplication, LogLevel, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -42,11 +42,14 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     if (ownsWorkflows) await workflows.close();
     if (ownsStorage) await storage.close();
   };
+  const logger = options.logger ?? ['error', 'warn', 'log'];
+  // applied globally too: Nest logs its start-up before the per-app option takes effect
+  Logger.overrideLogger(logger);
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot({ repositories: createRepositories(storage.handle.db), apiKeys, workflows, onClose }),
-      { logger: options.logger ?? ['error', 'warn', 'log'], bodyParser: false },
+      { logger, bodyParser: false },
     );
   } catch (err) {
     await onClose();

@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import { DEFAULT_DATABASE_URL } from '@edgenas/storage';
 import { createApiApp } from './app';
 import { generateApiKey } from './auth/auth';
@@ -25,12 +24,12 @@ async function main(): Promise<void> {
       address: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     },
+    logger: ['error', 'warn'],
   });
   app.enableShutdownHooks();
   await app.listen(port);
   const url = `http://localhost:${port}`;
-  const log = new Logger('EdgeNAS');
-  log.log(`API listening on ${url}/v1 (OpenAPI: ${url}/docs)`);
+  process.stdout.write(`EdgeNAS API listening on ${url}/v1 (OpenAPI: ${url}/docs)\n`);
   if (generated) {
     // Printed plainly (not through the logger) so it can be copied; it changes on every start.
     process.stdout.write(
