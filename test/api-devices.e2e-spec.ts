@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
   distinctSignatures,
@@ -330,5 +333,31 @@ describe('API: devices, tokens and measurement uploads (real Nest app over HTTP,
     expect(work.status).toBe(200);
     expect(work.body.keys).toEqual(missing.body.keys);
     expect(work.body.verifications).toEqual([]);
+  });
+});
+
+describe('API: an unexpected failure (the database closed under the app)', () => {
+  it('answers 500 without leaking internals', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgenas-api-e2e-'));
+    const storage = await openStorage(`sqlite:${join(dir, 'edgenas.db')}`);
+    const api = await startApiForTest(3103, { storage });
+    try {
+      await storage.close();
+      const res = await api
+        .http()
+        .post('/v1/devices')
+        .set(...auth(USER_KEY))
+        .send({ name: 'x', profile: PROFILE });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'internal server error',
+        errors: [],
+      });
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,6 @@ import { buildLut, fastestAchievableLatency, spaceSignatures } from '@edgenas/la
 import { BlockMeasurement } from '@edgenas/latency-predictor/measurement';
 import { PROXY_28 } from '@edgenas/search-space';
 import { openStorage } from '@edgenas/storage';
-import { JobWorkflows } from '../apps/api/src/jobs/job-workflows';
 import {
   PROFILE,
   USER_KEY,
@@ -18,6 +17,7 @@ import {
 const API_PORT = 3110;
 const API_PORT_NO_TEMPORAL = 3111;
 const TEMPORAL_PORT = 7310;
+const UNUSED_TEMPORAL_PORT = 7319;
 const TEMPORAL_CLI = join(__dirname, '..', '.tools', 'bin', 'temporal');
 
 const SYNTHETIC_JOB = {
@@ -233,24 +233,12 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
   });
 });
 
-class UnreachableWorkflows implements JobWorkflows {
-  async start(): Promise<void> {
-    throw new Error('connect ECONNREFUSED 127.0.0.1:7319');
-  }
-  async describe(): Promise<undefined> {
-    return undefined;
-  }
-  async progress(): Promise<undefined> {
-    return undefined;
-  }
-  async cancel(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-describe('API: job creation while Temporal is unreachable (simulated by a failing gateway)', () => {
+describe('API: job creation while Temporal is unreachable (nothing listens on its address)', () => {
   let api: ApiTestContext;
   beforeAll(async () => {
-    api = await startApiForTest(API_PORT_NO_TEMPORAL, { workflows: new UnreachableWorkflows() });
+    api = await startApiForTest(API_PORT_NO_TEMPORAL, {
+      temporal: { address: `127.0.0.1:${UNUSED_TEMPORAL_PORT}` },
+    });
   });
   afterAll(async () => {
     await api?.close();

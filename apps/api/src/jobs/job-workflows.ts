@@ -9,6 +9,8 @@ import {
 
 /** How long a progress query may wait for a worker to answer before the API reports the job without it. */
 export const PROGRESS_QUERY_DEADLINE_MS = 2000;
+/** Other calls: long enough for a healthy server, short enough that an unreachable one fails the request fast. */
+export const TEMPORAL_CALL_DEADLINE_MS = 5000;
 
 /** Temporal workflow status names, lower-cased ('running', 'completed', 'failed', 'canceled', …). */
 export type WorkflowState = string;
@@ -44,18 +46,26 @@ export class TemporalJobWorkflows implements JobWorkflows {
     return new TemporalJobWorkflows(client, connection);
   }
 
+  private withDeadline<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    return this.client.connection.withDeadline(Date.now() + ms, fn);
+  }
+
   async start(input: NasJobInput): Promise<void> {
-    await this.client.workflow.start(NAS_JOB_WORKFLOW, {
-      workflowId: input.jobId,
-      taskQueue: TASK_QUEUES.light,
-      args: [input],
-    });
+    await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () =>
+      this.client.workflow.start(NAS_JOB_WORKFLOW, {
+        workflowId: input.jobId,
+        taskQueue: TASK_QUEUES.light,
+        args: [input],
+      }),
+    );
   }
 
   async describe(jobId: string): Promise<WorkflowState | undefined> {
     let d: WorkflowExecutionDescription;
     try {
-      d = await this.client.workflow.getHandle(jobId).describe();
+      d = await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () =>
+        this.client.workflow.getHandle(jobId).describe(),
+      );
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -65,7 +75,7 @@ export class TemporalJobWorkflows implements JobWorkflows {
 
   async progress(jobId: string): Promise<NasJobProgress | undefined> {
     try {
-      return await this.client.connection.withDeadline(Date.now() + PROGRESS_QUERY_DEADLINE_MS, () =>
+      return await this.withDeadline(PROGRESS_QUERY_DEADLINE_MS, () =>
         this.client.workflow.getHandle(jobId).query<NasJobProgress>(PROGRESS_QUERY),
       );
     } catch {
@@ -74,7 +84,7 @@ export class TemporalJobWorkflows implements JobWorkflows {
   }
 
   async cancel(jobId: string): Promise<void> {
-    await this.client.workflow.getHandle(jobId).cancel();
+    await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () => this.client.workflow.getHandle(jobId).cancel());
   }
 
   async close(): Promise<void> {
