@@ -113,6 +113,21 @@ describe('fitCalibration', () => {
     expect(applyCalibration(copy, x)).toEqual(applyCalibration(cal, x));
   });
 
+  it('lets a low-weight sample count for less', () => {
+    const data = samples(syntheticFeatures(12, 12), (x) => x.correctedSumMs + 2);
+    const bad = { ...data[0], measuredMs: data[0].measuredMs * 1.5 };
+    const x = syntheticFeatures(1, 13)[0];
+    const trusted = applyCalibration(fitCalibration([bad, ...data.slice(1)]), x).latencyMs;
+    const distrusted = applyCalibration(
+      fitCalibration([{ ...bad, weight: 0.01 }, ...data.slice(1)]),
+      x,
+    ).latencyMs;
+    const truth = x.correctedSumMs + 2;
+    expect(Math.abs(distrusted - truth)).toBeLessThanOrEqual(Math.abs(trusted - truth));
+    expect(distrusted).toBeCloseTo(truth, 1);
+    expect(() => fitCalibration([{ ...bad, weight: 0 }, ...data.slice(1)])).toThrow(/sample 0: weight/);
+  });
+
   it('refuses too few or invalid samples with the reason', () => {
     const data = samples(syntheticFeatures(3, 10), (x) => x.correctedSumMs);
     expect(() => fitCalibration(data.slice(0, 2))).toThrow(/at least 3/);

@@ -30,6 +30,8 @@ export const MIN_FRACTION_OF_SUM = 0.25;
 export interface CalibrationSample {
   readonly features: ArchitectureFeatures;
   readonly measuredMs: number;
+  /** Relative trust in this measurement (default 1), e.g. 0.5 for a drift-flagged one. */
+  readonly weight?: number;
 }
 
 export interface CandidateScore {
@@ -122,36 +124,54 @@ function weightedFit(
   samples: readonly CalibrationSample[],
   weights: readonly number[],
 ): LinearFit {
-  const total = weights.reduce((s, w) => s + w, 0);
-  const w = weights.map((x) => x / total);
-  const target = samples.map((s) => {
-    let t = s.measuredMs;
-    for (const f of CALIBRATION_FEATURES) t -= (spec.fixed[f] ?? 0) * s.features[f];
-    return t;
-  });
+  const n = samples.length;
+  let total = 0;
+  for (let k = 0; k < n; k++) total += weights[k];
+  const w = new Float64Array(n);
+  const t = new Float64Array(n);
+  let tMean = 0;
+  for (let k = 0; k < n; k++) {
+    w[k] = weights[k] / total;
+    let target = samples[k].measuredMs;
+    for (const f of CALIBRATION_FEATURES) target -= (spec.fixed[f] ?? 0) * samples[k].features[f];
+    t[k] = target;
+    if (spec.intercept) tMean += w[k] * target;
+  }
+  for (let k = 0; k < n; k++) t[k] -= tMean;
   const coefficients: Partial<Record<CalibrationFeature, number>> = { ...spec.fixed };
-  const wmean = (xs: readonly number[]): number => xs.reduce((s, x, i) => s + w[i] * x, 0);
-  const tMean = spec.intercept ? wmean(target) : 0;
   // standardise; a constant feature (no information here) gets a zero coefficient
-  const cols: { f: CalibrationFeature; mean: number; scale: number; z: number[] }[] = [];
+  const cols: { f: CalibrationFeature; mean: number; scale: number; z: Float64Array }[] = [];
   for (const f of spec.free) {
-    const x = samples.map((s) => s.features[f]);
-    const mu = spec.intercept ? wmean(x) : 0;
-    const scale = Math.sqrt(wmean(x.map((v) => (v - mu) ** 2)));
+    let mu = 0;
+    if (spec.intercept) for (let k = 0; k < n; k++) mu += w[k] * samples[k].features[f];
+    let variance = 0;
+    for (let k = 0; k < n; k++) variance += w[k] * (samples[k].features[f] - mu) ** 2;
+    const scale = Math.sqrt(variance);
     if (!(scale > 0) || !Number.isFinite(scale)) {
       coefficients[f] = 0;
       continue;
     }
-    cols.push({ f, mean: mu, scale, z: x.map((v) => (v - mu) / scale) });
+    const z = new Float64Array(n);
+    for (let k = 0; k < n; k++) z[k] = (samples[k].features[f] - mu) / scale;
+    cols.push({ f, mean: mu, scale, z });
   }
-  const t = target.map((v) => v - tMean);
   const p = cols.length;
   let beta: number[] = [];
   if (p > 0) {
-    const a = cols.map((ci, i) =>
-      cols.map((cj, j) => ci.z.reduce((s, z, k) => s + w[k] * z * cj.z[k], 0) + (i === j ? spec.lambda : 0)),
-    );
-    const b = cols.map((c) => c.z.reduce((s, z, k) => s + w[k] * z * t[k], 0));
+    const a: number[][] = [];
+    const b: number[] = [];
+    for (let i = 0; i < p; i++) {
+      const row: number[] = [];
+      for (let j = 0; j < p; j++) {
+        let s = i === j ? spec.lambda : 0;
+        for (let k = 0; k < n; k++) s += w[k] * cols[i].z[k] * cols[j].z[k];
+        row.push(s);
+      }
+      a.push(row);
+      let s = 0;
+      for (let k = 0; k < n; k++) s += w[k] * cols[i].z[k] * t[k];
+      b.push(s);
+    }
     try {
       beta = solveLinearSystem(a, b);
     } catch {
@@ -173,14 +193,18 @@ function weightedFit(
 
 /** Ratio-space fit with Huber reweighting of relative residuals (robust to a few bad measurements). */
 function robustFit(spec: ModelSpec, samples: readonly CalibrationSample[]): LinearFit {
-  const base = samples.map((s) => 1 / (s.measuredMs * s.measuredMs));
+  const base = samples.map((s) => (s.weight ?? 1) / (s.measuredMs * s.measuredMs));
   let fit = weightedFit(spec, samples, base);
+  let huber = samples.map(() => 1);
   for (let it = 0; it < IRLS_ITERATIONS; it++) {
     const rel = samples.map((s) => (predictLinear(fit, s.features) - s.measuredMs) / s.measuredMs);
     const center = median(rel);
     const sigma = MAD_TO_SIGMA * median(rel.map((r) => Math.abs(r - center)));
     if (!(sigma > 1e-12)) break;
-    const huber = rel.map((r) => Math.min(1, (HUBER_K * sigma) / Math.max(Math.abs(r), 1e-300)));
+    const next = rel.map((r) => Math.min(1, (HUBER_K * sigma) / Math.max(Math.abs(r), 1e-300)));
+    const moved = next.reduce((m, h, i) => Math.max(m, Math.abs(h - huber[i])), 0);
+    huber = next;
+    if (moved < 1e-6 && it > 0) break; // converged
     fit = weightedFit(
       spec,
       samples,
@@ -200,8 +224,10 @@ function foldCount(n: number): number {
 
 function scoreCandidate(spec: ModelSpec, samples: readonly CalibrationSample[]): CandidateScore {
   const folds = foldCount(samples.length);
+  // weighted like the fit: a distrusted measurement counts for less in the score too
   let sq = 0;
   let within = 0;
+  let total = 0;
   for (let fold = 0; fold < folds; fold++) {
     const fit = robustFit(
       spec,
@@ -209,16 +235,18 @@ function scoreCandidate(spec: ModelSpec, samples: readonly CalibrationSample[]):
     );
     for (let i = fold; i < samples.length; i += folds) {
       const s = samples[i];
+      const w = s.weight ?? 1;
       const rel = (clampPrediction(predictLinear(fit, s.features), s.features) - s.measuredMs) / s.measuredMs;
-      sq += rel * rel;
-      if (Math.abs(rel) <= 0.1 + 1e-12) within++;
+      sq += w * rel * rel;
+      if (Math.abs(rel) <= 0.1 + 1e-12) within += w;
+      total += w;
     }
   }
   return {
     model: spec.model,
     lambda: spec.lambda,
-    cvRmspe: Math.sqrt(sq / samples.length),
-    cvWithin10: within / samples.length,
+    cvRmspe: Math.sqrt(sq / total),
+    cvWithin10: within / total,
   };
 }
 
@@ -226,6 +254,8 @@ function validateSamples(samples: readonly CalibrationSample[]): void {
   samples.forEach((s, i) => {
     if (!(s.measuredMs > 0) || !Number.isFinite(s.measuredMs))
       throw new Error(`calibration sample ${i}: measuredMs must be a positive finite number`);
+    if (s.weight !== undefined && !(s.weight > 0 && Number.isFinite(s.weight)))
+      throw new Error(`calibration sample ${i}: weight must be a positive finite number`);
     for (const f of CALIBRATION_FEATURES) {
       if (!Number.isFinite(s.features[f])) throw new Error(`calibration sample ${i}: ${f} must be finite`);
     }
