@@ -3,8 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NasJobInput } from '@edgenas/contracts';
 import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
-import { PROXY_28, stemSignature } from '@edgenas/search-space';
-import { openStorage, parseDatabaseUrl, Storage } from './index';
+import { PROXY_28, signatureKey, stemSignature } from '@edgenas/search-space';
+import {
+  loadDeviceLatencyModel,
+  loadDevicePredictor,
+  openStorage,
+  parseDatabaseUrl,
+  resolveGeometry,
+  Storage,
+} from './index';
 
 const PROFILE: DeviceProfile = {
   name: 'test-cpu-1t',
@@ -204,5 +211,48 @@ describe('parseDatabaseUrl', () => {
     });
     expect(parseDatabaseUrl('postgres://u:p@h/db').dialect).toBe('postgres');
     expect(() => parseDatabaseUrl('mysql://u:secret@h/db')).toThrow(/u:\*\*\*@.*sqlite:<file path>/);
+  });
+});
+
+describe('resolveGeometry', () => {
+  it('resolves config names, canonical geometry names and overrides to the same configs', () => {
+    expect(resolveGeometry('proxy-28')).toBe(PROXY_28);
+    expect(resolveGeometry('proxy-28', { input: { height: 28, width: 28, channels: 1 }, classes: 10 })).toBe(
+      PROXY_28,
+    );
+    const g = resolveGeometry('fbnet-224', { input: { height: 96, width: 96, channels: 3 }, classes: 10 });
+    expect(g.name).toBe('fbnet-224@96x96x3-c10');
+    expect(resolveGeometry(g.name)).toEqual(g);
+    expect(() => resolveGeometry('resnet-50')).toThrow(/unknown macro config "resnet-50"/);
+  });
+});
+
+describe('loadDevicePredictor', () => {
+  let storage: Storage;
+  let dir2: string;
+  beforeAll(async () => {
+    dir2 = mkdtempSync(join(tmpdir(), 'edgenas-predictor-'));
+    storage = await openStorage(`sqlite:${join(dir2, 'db.sqlite')}`);
+    await storage.devices.create({ id: 'dev', name: 'd', profile: PROFILE, tokenHash: 'h' });
+  });
+  afterAll(async () => {
+    await storage.close();
+    rmSync(dir2, { recursive: true, force: true });
+  });
+
+  it('aggregates every raw row of the device into its LUT and stays uncalibrated without end-to-end rows', async () => {
+    // three uploads of one signature: the LUT entry is their median, not the last one
+    await storage.measurements.insertBatch('dev', {
+      blocks: [block('r1', 1), block('r2', 3), block('r3', 2)],
+    });
+    const p = await loadDevicePredictor(storage, 'dev', PROXY_28);
+    const entry = p?.lut[signatureKey(stemSignature(PROXY_28))];
+    expect(entry).toMatchObject({ estimateMs: 2, count: 3 });
+    expect(p?.calibration).toBeUndefined();
+    expect(p?.calibrationNote).toMatch(/0 of 3/);
+    expect(await loadDevicePredictor(storage, 'ghost', PROXY_28)).toBeUndefined();
+    await expect(loadDeviceLatencyModel(storage.handle.db, 'ghost', 'proxy-28')).rejects.toThrow(
+      /unknown device/,
+    );
   });
 });

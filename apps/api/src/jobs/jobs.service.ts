@@ -222,6 +222,8 @@ export class JobsService {
     const final = view.result !== null;
     const front: readonly CandidateSummary[] = view.result?.front ?? view.progress?.front ?? [];
     const models = new Set((await this.repos.models.list(id)).map((m) => m.architectureId));
+    // verifications recorded after the front was computed live in the candidate rows
+    const rows = new Map((await this.repos.candidates.list(id)).map((c) => [c.architectureId, c]));
     return {
       jobId: id,
       status: view.status,
@@ -230,6 +232,10 @@ export class JobsService {
       hypervolume: view.result?.hypervolume ?? view.progress?.hypervolume ?? null,
       front: front.map((c) => ({
         ...c,
+        measuredLatencyByDevice: {
+          ...(c.measuredLatencyByDevice ?? {}),
+          ...(rows.get(c.architectureId)?.measuredLatencyByDevice ?? {}),
+        },
         modelUrl: models.has(c.architectureId)
           ? `/v1/jobs/${id}/architectures/${c.architectureId}/model.onnx`
           : null,
