@@ -37,6 +37,7 @@ import {
   benchmarkSignatures,
 } from '../apps/agent/src/benchmark/runner';
 import { describeDevice } from '../apps/agent/src/device-profile';
+import { BenchmarkClock } from '../apps/agent/src/benchmark/interleaved';
 
 interface Flags {
   spaces: string;
@@ -48,6 +49,7 @@ interface Flags {
   archRounds: number;
   archRepeats: number;
   seed: number;
+  clock: BenchmarkClock;
 }
 
 function int(min: number, max: number) {
@@ -77,7 +79,7 @@ function sampleDistinct(config: MacroConfig, n: number, seed: number, exclude: S
 }
 
 function row(name: string, q: PredictionQuality): string {
-  return `  ${name.padEnd(22)} ${pct(q.within10)}   ${pct(q.within5)}   ${pct(q.rmspe)}   ${num(q.kendallTau)}`;
+  return `  ${name.padEnd(28)} ${pct(q.within10)}   ${pct(q.within5)}   ${pct(q.rmspe)}   ${num(q.kendallTau)}`;
 }
 
 async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOptions): Promise<void> {
@@ -161,19 +163,29 @@ async function main(): Promise<void> {
     .option('--arch-rounds <n>', 'interleaved rounds per architecture', int(1, 100), 5)
     .option('--arch-repeats <n>', 'timed runs per architecture per round (at least)', int(1, 1000), 3)
     .option('--seed <n>', 'sampling seed', int(0, 2 ** 31), 1)
+    .option(
+      '--clock <clock>',
+      'wall (elapsed) or cpu (process CPU time, steadier on a shared machine)',
+      (v: string) => {
+        if (v !== 'wall' && v !== 'cpu') throw new InvalidArgumentError('must be wall or cpu');
+        return v;
+      },
+      'wall',
+    )
     .parse();
   const f = program.opts<Flags>();
   const configs = f.spaces.split(',').map((s) => getMacroConfig(s.trim()));
   const profile = describeDevice(os.hostname(), f.threads);
   process.stdout.write(
     `device: ${profile.hardware.cpuModel}, ${profile.hardware.cores} cores, ORT ${profile.runtime.engineVersion}, ` +
-      `${f.threads} thread(s); load average ${os
+      `${f.threads} thread(s), ${f.clock} clock; load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}\n`,
   );
   const blockOpts: BenchmarkOptions = {
     ...DEFAULT_BENCHMARK_OPTIONS,
+    clock: f.clock,
     threads: f.threads,
     rounds: f.rounds,
     minRepeats: f.repeats,

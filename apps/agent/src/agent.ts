@@ -91,6 +91,7 @@ export async function ensureDevice(
       name: ctx.profile.name,
       profile: ctx.profile,
       registeredAt: new Date().toISOString(),
+      clock: ctx.benchmark.clock,
     };
     ctx.store.saveDevice(device);
     ctx.log(`registered device ${device.name} as ${device.id}`);
@@ -116,6 +117,12 @@ export function normalizeUrl(url: string): string {
 export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   const client = new ApiClient(ctx.apiUrl);
   let device = await ensureDevice(ctx, client);
+  const clock = ctx.store.device()?.clock ?? 'wall';
+  if (device && clock !== ctx.benchmark.clock) {
+    throw new AgentUsageError(
+      `device ${device.name} measures with the ${clock} clock, not ${ctx.benchmark.clock}: use another --name`,
+    );
+  }
   let uploaded = 0;
   let duplicates = 0;
 

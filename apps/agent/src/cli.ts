@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, ApiUnreachableError, DEFAULT_RETRY, RetryOptions } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
+import { BenchmarkClock } from './benchmark/interleaved';
 import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';
 import { defaultDeviceName, describeDevice } from './device-profile';
 import { LUT_FILE_FORMAT, readLutFile, writeLutFile } from './lut-file';
@@ -34,6 +35,11 @@ function intOption(name: string, min: number, max: number) {
   };
 }
 
+function clockOption(value: string): BenchmarkClock {
+  if (value !== 'wall' && value !== 'cpu') throw new InvalidArgumentError('--clock must be wall or cpu');
+  return value;
+}
+
 interface CommonFlags {
   retries: number;
   api?: string;
@@ -49,6 +55,7 @@ interface BenchFlags {
   warmup: number;
   chunk: number;
   roundMs: number;
+  clock: BenchmarkClock;
 }
 
 function addCommon(cmd: Command): Command {
@@ -84,6 +91,12 @@ function addBench(cmd: Command): Command {
       d.chunkSize,
     )
     .option(
+      '--clock <clock>',
+      'wall (latency) or cpu (CPU time; 1 thread only, for shared machines)',
+      clockOption,
+      d.clock,
+    )
+    .option(
       '--round-ms <ms>',
       'fast items repeat until a round lasts about this long',
       intOption('--round-ms', 0, 10000),
@@ -101,6 +114,7 @@ function benchOptions(f: CommonFlags & BenchFlags): BenchmarkOptions {
     warmupRuns: f.warmup,
     chunkSize: f.chunk,
     minRoundMs: f.roundMs,
+    clock: f.clock,
   };
 }
 

@@ -19,6 +19,8 @@ export interface RegisteredDevice {
   readonly name: string;
   readonly profile: DeviceProfile;
   readonly registeredAt: string;
+  /** The clock `run` measures with (absent = wall); one device's rows never mix clocks. */
+  readonly clock?: 'wall' | 'cpu';
 }
 
 export interface QueueCounts {

@@ -17,7 +17,14 @@ describe('measureInterleaved', () => {
   it('warms up, then visits items round by round (A B C … A B C …)', async () => {
     const log: string[] = [];
     const items = ['A', 'B', 'C'].map((n) => busyItem(n, 2, log));
-    const opts = { warmupRuns: 2, rounds: 3, minRepeats: 2, maxRepeats: 2, minRoundMs: 0 };
+    const opts = {
+      clock: 'wall' as const,
+      warmupRuns: 2,
+      rounds: 3,
+      minRepeats: 2,
+      maxRepeats: 2,
+      minRoundMs: 0,
+    };
     const rounds: number[] = [];
     const results = await measureInterleaved(items, opts, (r) => rounds.push(r));
     const warm = 'AABBCC';
@@ -35,6 +42,7 @@ describe('measureInterleaved', () => {
     const log: string[] = [];
     const items = [busyItem('slow', 6, log), busyItem('fast', 1, log)];
     const results = await measureInterleaved(items, {
+      clock: 'wall',
       warmupRuns: 3,
       rounds: 3,
       minRepeats: 3,
@@ -47,5 +55,23 @@ describe('measureInterleaved', () => {
     // The fast item gets more runs per round so its round lasts about minRoundMs.
     expect(results[0].repeatsPerRound).toBe(3);
     expect(results[1].repeatsPerRound).toBeGreaterThan(3);
+  });
+
+  it('on the cpu clock, counts CPU time: a run that waits costs (almost) nothing, a busy one its length', async () => {
+    const log: string[] = [];
+    const waiting: Runnable = { run: () => new Promise((resolve) => setTimeout(resolve, 5)) };
+    const opts = { warmupRuns: 1, rounds: 3, minRepeats: 3, maxRepeats: 3, minRoundMs: 0 };
+    const [wallWait, wallBusy] = await measureInterleaved([waiting, busyItem('busy', 5, log)], {
+      ...opts,
+      clock: 'wall',
+    });
+    const [cpuWait, cpuBusy] = await measureInterleaved([waiting, busyItem('busy', 5, log)], {
+      ...opts,
+      clock: 'cpu',
+    });
+    expect(wallWait.estimateMs).toBeGreaterThanOrEqual(4.5);
+    expect(wallBusy.estimateMs).toBeGreaterThanOrEqual(5);
+    expect(cpuWait.estimateMs).toBeLessThan(2);
+    expect(cpuBusy.estimateMs).toBeGreaterThan(3);
   });
 });

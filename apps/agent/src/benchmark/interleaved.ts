@@ -6,7 +6,15 @@ export interface Runnable {
   run(): Promise<void>;
 }
 
+/**
+ * What a timed run is measured in. `wall`: elapsed time, the latency a user sees on a dedicated device.
+ * `cpu`: CPU time of this process (all threads) during the run; with one ONNX Runtime thread on a shared
+ * machine it is what the run would take on a core of its own, unaffected by time spent descheduled.
+ */
+export type BenchmarkClock = 'wall' | 'cpu';
+
 export interface InterleavedOptions {
+  readonly clock: BenchmarkClock;
   /** Untimed runs per item before the first round. */
   readonly warmupRuns: number;
   readonly rounds: number;
@@ -18,6 +26,7 @@ export interface InterleavedOptions {
 }
 
 export const DEFAULT_INTERLEAVED_OPTIONS: InterleavedOptions = {
+  clock: 'wall',
   warmupRuns: 3,
   rounds: 7,
   minRepeats: 5,
@@ -44,7 +53,7 @@ export async function measureInterleaved(
   const repeats: number[] = [];
   for (const item of items) {
     const warm: number[] = [];
-    for (let i = 0; i < Math.max(1, opts.warmupRuns); i++) warm.push(await timeRun(item));
+    for (let i = 0; i < Math.max(1, opts.warmupRuns); i++) warm.push(await timeRun(item, opts.clock));
     // The fastest warm run (the first one pays for allocation) tells how long a run takes.
     repeats.push(repeatsForItem(Math.min(...(warm.length > 1 ? warm.slice(1) : warm)), opts));
   }
@@ -52,7 +61,7 @@ export async function measureInterleaved(
   for (let r = 0; r < opts.rounds; r++) {
     for (let i = 0; i < items.length; i++) {
       const round: number[] = [];
-      for (let k = 0; k < repeats[i]; k++) round.push(await timeRun(items[i]));
+      for (let k = 0; k < repeats[i]; k++) round.push(await timeRun(items[i], opts.clock));
       samples[i].push(round);
     }
     onRound?.(r + 1);
@@ -60,7 +69,13 @@ export async function measureInterleaved(
   return samples.map((rounds) => ({ ...summarizeRounds(rounds), warmupRuns: Math.max(1, opts.warmupRuns) }));
 }
 
-async function timeRun(item: Runnable): Promise<number> {
+async function timeRun(item: Runnable, clock: BenchmarkClock): Promise<number> {
+  if (clock === 'cpu') {
+    const start = process.cpuUsage();
+    await item.run();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000;
+  }
   const start = performance.now();
   await item.run();
   return performance.now() - start;

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
-import { AGENT_VERSION } from '../version';
+import { measurementAgentVersion } from '../version';
 import {
   DEFAULT_INTERLEAVED_OPTIONS,
   InterleavedOptions,
@@ -51,6 +51,13 @@ interface ChunkResult {
  * Measures one chunk: the reference, the items and (optionally) one null model per distinct input/output size,
  * all interleaved in the same rounds. Sessions are created for the chunk and released after it.
  */
+/** CPU time equals latency only when one thread does the work. */
+export function checkBenchmarkOptions(opts: BenchmarkOptions): void {
+  if (opts.clock === 'cpu' && opts.threads !== 1) {
+    throw new Error(`the cpu clock needs 1 thread (CPU time of ${opts.threads} threads is not latency)`);
+  }
+}
+
 async function measureChunk(
   reference: BenchmarkModel,
   items: readonly BenchmarkModel[],
@@ -127,6 +134,7 @@ export async function benchmarkSignatures(
   opts: BenchmarkOptions = DEFAULT_BENCHMARK_OPTIONS,
   hooks: BenchmarkHooks<BlockMeasurement> & { readonly reference?: BlockSignature } = {},
 ): Promise<BlockMeasurement[]> {
+  checkBenchmarkOptions(opts);
   if (sigs.length === 0) return [];
   const { onProgress, onChunk } = hooks;
   const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
@@ -146,7 +154,7 @@ export async function benchmarkSignatures(
       signature,
       ...latencyStats(res.stats[i]),
       overheadMs: res.overhead[i]?.estimateMs ?? 0,
-      agentVersion: AGENT_VERSION,
+      agentVersion: measurementAgentVersion(opts.clock),
       measuredAt,
       driftFlagged: flagged,
     }));
@@ -177,6 +185,7 @@ export async function benchmarkArchitectures(
   opts: BenchmarkOptions = { ...DEFAULT_BENCHMARK_OPTIONS, chunkSize: ARCHITECTURE_CHUNK },
   hooks: BenchmarkHooks<ArchitectureUpload> = {},
 ): Promise<ArchitectureUpload[]> {
+  checkBenchmarkOptions(opts);
   if (archs.length === 0) return [];
   const { onProgress, onChunk } = hooks;
   const label = (a: ArchitectureToMeasure) => `${a.config.name}:${formatArchitecture(a.architecture)}`;
@@ -197,7 +206,7 @@ export async function benchmarkArchitectures(
       space: a.config.name,
       architecture: formatArchitecture(a.architecture),
       ...latencyStats(res.stats[i]),
-      agentVersion: AGENT_VERSION,
+      agentVersion: measurementAgentVersion(opts.clock),
       measuredAt,
       driftFlagged: flagged,
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
