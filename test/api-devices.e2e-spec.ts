@@ -256,6 +256,14 @@ describe('API: devices, tokens and measurement uploads (real Nest app over HTTP,
     expect(badSpace.status).toBe(400);
     expect(badSpace.body.errors[0]).toMatchObject({ field: 'architectures.0.space' });
     expect(badSpace.body.errors[0].reason).toMatch(/unknown macro config/);
+    const huge = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ blocks: [], padding: 'x'.repeat(9 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect(huge.body.errors[0].field).toBe('body');
     const malformed = await api
       .http()
       .post(url)
