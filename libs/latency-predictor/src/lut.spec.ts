@@ -95,6 +95,12 @@ describe('aggregateMeasurements', () => {
     expect(kept.driftFlagged).toBe(true);
   });
 
+  it('never uses rows with a non-finite or non-positive estimate; a key with only such rows stays missing', () => {
+    const e = aggregateMeasurements([row(SIG_A, 2), row(SIG_A, Number.NaN), row(SIG_A, -1), row(SIG_B, 0)]);
+    expect(e.map((x) => x.key)).toEqual([signatureKey(SIG_A)]);
+    expect(e[0]).toMatchObject({ estimateMs: 2, count: 3, used: 1, rejected: 2 });
+  });
+
   it('keeps the median overhead of used rows, a spread, and the latest measurement time', () => {
     const e = aggregateMeasurements([
       row(SIG_A, 10, { overheadMs: 0.3, measuredAt: '2026-01-02T00:00:00.000Z' }),

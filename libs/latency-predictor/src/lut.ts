@@ -50,7 +50,7 @@ export interface LutEntry {
   /** All rows seen for this signature. */
   readonly count: number;
   readonly used: number;
-  /** Rejected as outliers by the MAD rule. */
+  /** Rejected as outliers by the MAD rule, or unusable (non-finite or non-positive estimate). */
   readonly rejected: number;
   /** Left out because they were drift-flagged while enough clean rows exist. */
   readonly driftExcluded: number;
@@ -70,7 +70,19 @@ export function lutEntry(lut: LatencyLut, key: string): LutEntry | undefined {
   return Object.prototype.hasOwnProperty.call(lut, key) ? lut[key] : undefined;
 }
 
-function aggregateOne(key: string, rows: readonly BlockMeasurement[]): LutEntry {
+function usable(row: BlockMeasurement): boolean {
+  return (
+    Number.isFinite(row.estimateMs) &&
+    row.estimateMs > 0 &&
+    Number.isFinite(row.overheadMs) &&
+    row.overheadMs >= 0
+  );
+}
+
+/** Entry for one key; undefined when no row has a usable (finite, positive) estimate. */
+function aggregateOne(key: string, allRows: readonly BlockMeasurement[]): LutEntry | undefined {
+  const rows = allRows.filter(usable);
+  if (rows.length === 0) return undefined;
   const clean = rows.filter((r) => !r.driftFlagged);
   const excludeDrift = clean.length >= MIN_CLEAN_ROWS_TO_EXCLUDE_DRIFT;
   const candidates = excludeDrift ? clean : rows;
@@ -97,16 +109,19 @@ function aggregateOne(key: string, rows: readonly BlockMeasurement[]): LutEntry 
     estimateMs,
     overheadMs: median(used.map((r) => r.overheadMs)),
     spreadMs,
-    count: rows.length,
+    count: allRows.length,
     used: used.length,
-    rejected: candidates.length - used.length,
+    rejected: candidates.length - used.length + (allRows.length - rows.length),
     driftExcluded: rows.length - candidates.length,
     driftFlagged: used.some((r) => r.driftFlagged),
     lastMeasuredAt: rows.reduce((latest, r) => (r.measuredAt > latest ? r.measuredAt : latest), ''),
   };
 }
 
-/** Robust per-signature aggregation of raw uploads (rows of one device profile), sorted by key. */
+/**
+ * Robust per-signature aggregation of raw uploads (rows of one device profile), sorted by key. Rows with a
+ * non-finite or non-positive estimate are never used; a key with only such rows gets no entry (it stays missing).
+ */
 export function aggregateMeasurements(rows: readonly BlockMeasurement[]): LutEntry[] {
   const byKey = new Map<string, BlockMeasurement[]>();
   for (const row of rows) {
@@ -115,7 +130,12 @@ export function aggregateMeasurements(rows: readonly BlockMeasurement[]): LutEnt
     if (list) list.push(row);
     else byKey.set(key, [row]);
   }
-  return [...byKey.keys()].sort().map((key) => aggregateOne(key, byKey.get(key) as BlockMeasurement[]));
+  const entries: LutEntry[] = [];
+  for (const key of [...byKey.keys()].sort()) {
+    const entry = aggregateOne(key, byKey.get(key) as BlockMeasurement[]);
+    if (entry) entries.push(entry);
+  }
+  return entries;
 }
 
 export function buildLut(rows: readonly BlockMeasurement[]): LatencyLut {

@@ -1,5 +1,6 @@
 import {
   Architecture,
+  ArchitectureError,
   BlockType,
   MacroConfig,
   countCost,
@@ -137,6 +138,11 @@ describe('predictLatency', () => {
     expect(p.breakdown[3]).toMatchObject({ key: K5E6_L2, estimated: true });
     expect(p.breakdown[3].ms).toBeCloseTo(estimate, 9);
     expect(p.correctedSumMs).toBeCloseTo(0.8 + 1.8 + estimate + 0.3 + 0.2, 9);
+  });
+
+  it('refuses an architecture that does not fit the config, naming the layer', () => {
+    expect(() => predictLatency(arch('ir_k3_e1', 'skip'), TINY, FULL)).toThrow(ArchitectureError);
+    expect(() => predictLatency(arch('ir_k3_e1', 'skip', 'skip'), TINY, FULL)).toThrow(/layer 2|skip/);
   });
 
   it('with allowEstimates but nothing to estimate from, still throws', () => {

@@ -5,6 +5,7 @@ import {
   BlockType,
   MacroConfig,
   architectureSignatures,
+  assertValidArchitecture,
   blockFits,
   headSignature,
   layerSignature,
@@ -120,7 +121,8 @@ function price(lut: LatencyLut, sig: BlockSignature, allowEstimates: boolean): P
  * network pays once, so the sum is Σ (estimate − overhead) over stem, blocks and head plus one network
  * overhead — taken as the stem entry's overhead, the model whose input binding matches the network's.
  * A calibration, when given, maps the features of this sum to end-to-end latency.
- * Missing entries throw `MissingSignaturesError` naming all of them, unless `allowEstimates`.
+ * Missing entries throw `MissingSignaturesError` naming all of them, unless `allowEstimates`; an architecture
+ * that does not fit the config throws `ArchitectureError` (layer and rule).
  */
 export function predictLatency(
   arch: Architecture,
@@ -130,6 +132,7 @@ export function predictLatency(
   opts: PredictOptions = {},
 ): LatencyPrediction {
   const allowEstimates = opts.allowEstimates ?? false;
+  assertValidArchitecture(arch, config);
   const sigs = architectureSignatures(arch, config);
   const missing = new Map<string, BlockSignature>();
   const breakdown: BreakdownItem[] = [];
