@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
 import request from 'supertest';
 import { signatureFeatures } from '@edgenas/latency-predictor';
 import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
@@ -75,13 +76,45 @@ export interface ApiTestContext {
   close(): Promise<void>;
 }
 
+/**
+ * With POSTGRES_TEST_URL set (a server where that user may create databases), each app gets a fresh
+ * PostgreSQL database instead of a SQLite file, dropped on close.
+ */
+async function createScratchPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `edgenas_e2e_${randomUUID().replace(/-/g, '')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
 /** A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir. */
 export async function startApiForTest(
   port: number,
   options: Partial<ApiAppOptions> = {},
 ): Promise<ApiTestContext> {
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-api-e2e-'));
-  const databaseUrl = `sqlite:${join(dir, 'edgenas.db')}`;
+  const scratch = process.env.POSTGRES_TEST_URL
+    ? await createScratchPostgres(process.env.POSTGRES_TEST_URL)
+    : undefined;
+  const databaseUrl = scratch?.url ?? `sqlite:${join(dir, 'edgenas.db')}`;
   const app = await createApiApp({
     databaseUrl,
     apiKeys: [USER_KEY],
@@ -98,6 +131,7 @@ export async function startApiForTest(
     http: () => request(url),
     async close() {
       await app.close();
+      await scratch?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
