@@ -230,6 +230,20 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
     expect(cancel.body.cancelRequested).toBe(true);
     const after = await handle.fetchHistory();
     expect(after.events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
+
+    // a workflow that ended without a worker recording it (terminated here) cannot be cancelled again
+    await handle.terminate('test: no worker');
+    const again = await api
+      .http()
+      .post(`/v1/jobs/${jobId}/cancel`)
+      .set(...auth(USER_KEY));
+    expect(again.status).toBe(409);
+    expect(again.body.message).toMatch(/no longer running \(terminated\)/);
+    const ended = await api
+      .http()
+      .get(`/v1/jobs/${jobId}`)
+      .set(...auth(USER_KEY));
+    expect(ended.body).toMatchObject({ status: 'queued', workflowStatus: 'terminated', progress: null });
   });
 });
 

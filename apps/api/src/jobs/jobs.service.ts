@@ -208,8 +208,17 @@ export class JobsService {
       ]);
     }
     try {
+      const state = await this.workflows.describe(id);
+      if (state !== 'running') {
+        const reason =
+          state === undefined
+            ? "the job's workflow does not exist"
+            : `the job's workflow is no longer running (${state})`;
+        throw new ApiError(409, reason, [{ field: 'id', reason }]);
+      }
       await this.workflows.cancel(id);
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       this.logger.error(`cancelling workflow ${id} failed: ${String(err)}`);
       throw new ApiError(503, 'the workflow service (Temporal) is unavailable; retry the cancel later');
     }
