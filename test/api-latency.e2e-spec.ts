@@ -19,6 +19,7 @@ import {
   syntheticBlockRow,
   syntheticLatencyMs,
 } from './support/api-fixtures';
+import { openStorage } from '@edgenas/storage';
 
 const PORT = 3102;
 
@@ -192,5 +193,106 @@ describe('API: latency prediction from stored rows (rows are synthetic, made fro
       .set(...auth(USER_KEY));
     expect(lut.body.coverage.ratio).toBe(1);
     expect(lut.body.calibration.samples).toBe(6);
+  });
+});
+
+describe('API: verification requests reach the agent through /work and close with an uploaded measurement', () => {
+  let api: ApiTestContext;
+  beforeAll(async () => {
+    api = await startApiForTest(PORT + 1);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('lists pending requests for that device only and completes them from an architecture upload', async () => {
+    const reg = async (name: string) =>
+      (
+        await api
+          .http()
+          .post('/v1/devices')
+          .set(...auth(USER_KEY))
+          .send({ name, profile: PROFILE })
+      ).body as {
+        id: string;
+        token: string;
+      };
+    const a = await reg('a');
+    const b = await reg('b');
+    const [arch] = randomArchitectures(1, 3);
+    const text = formatArchitecture(arch, PROXY_28);
+    // the worker's side, through the same repositories it uses
+    const storage = await openStorage(api.databaseUrl);
+    try {
+      await storage.jobs.create({
+        jobId: 'job-v',
+        deviceIds: [a.id],
+        latencyBudgetMs: 10,
+        space: 'proxy-28',
+        input: PROXY_28.input,
+        classes: PROXY_28.classes,
+        proxy: {
+          dataset: { kind: 'synthetic', trainSize: 8, valSize: 8 },
+          epochs: 1,
+          batchSize: 8,
+          resolution: 28,
+        },
+        budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
+        strategy: 'random',
+        seed: 1,
+      });
+      await storage.verifications.create({
+        id: 'ver-1',
+        deviceId: a.id,
+        jobId: 'job-v',
+        space: 'proxy-28',
+        architecture: text,
+      });
+    } finally {
+      await storage.close();
+    }
+    const workA = await api
+      .http()
+      .get(`/v1/devices/${a.id}/work`)
+      .set(...auth(a.token));
+    expect(workA.body.verifications).toEqual([{ id: 'ver-1', space: 'proxy-28', architecture: text }]);
+    const workB = await api
+      .http()
+      .get(`/v1/devices/${b.id}/work`)
+      .set(...auth(b.token));
+    expect(workB.body.verifications).toEqual([]);
+
+    const { signature: _s, overheadMs: _o, ...stats } = syntheticBlockRow(spaceSignatures(PROXY_28)[0]);
+    const row = { ...stats, space: 'proxy-28', architecture: text, verificationId: 'ver-1' };
+    const wrongDevice = await api
+      .http()
+      .post(`/v1/devices/${b.id}/measurements`)
+      .set(...auth(b.token))
+      .send({ architectures: [row] });
+    expect(wrongDevice.status).toBe(400);
+    expect(wrongDevice.body.errors[0].field).toBe('architectures.0.verificationId');
+    const ok = await api
+      .http()
+      .post(`/v1/devices/${a.id}/measurements`)
+      .set(...auth(a.token))
+      .send({ architectures: [row] });
+    expect(ok.body).toEqual({ accepted: 1, duplicates: 0 });
+    expect(
+      (
+        await api
+          .http()
+          .get(`/v1/devices/${a.id}/work`)
+          .set(...auth(a.token))
+      ).body.verifications,
+    ).toEqual([]);
+    const check = await openStorage(api.databaseUrl);
+    try {
+      expect(await check.verifications.get('ver-1')).toMatchObject({
+        status: 'completed',
+        measurementId: row.id,
+      });
+    } finally {
+      await check.close();
+    }
   });
 });
