@@ -236,6 +236,40 @@ test('a LUT that cannot price the space fails the job fast, naming the missing s
   expect(await storage.candidates.count(input.jobId)).toBe(0);
 });
 
+test('a long search continues as new each generation and carries its state across runs', async () => {
+  const input = {
+    ...(jobBody({
+      budget: { generations: 3, population: 2, maxTrainedCandidates: 6, wallClockSeconds: 600 },
+      seed: 5,
+    }) as unknown as NasJobInput),
+    jobId: 'continue-as-new-job',
+  };
+  await storage.jobs.create(input);
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  try {
+    const client = new Client({ connection });
+    const handle = await client.workflow.start(NAS_JOB_WORKFLOW, {
+      taskQueue: TASK_QUEUES.light,
+      workflowId: input.jobId,
+      args: [input, { generationsPerRun: 1 }],
+    });
+    const result = await handle.result();
+    const description = await client.workflow.getHandle(input.jobId).describe();
+    // Three generations, one per run: the final run is not the first.
+    expect(description.runId).not.toBe(handle.firstExecutionRunId);
+    const trained = await storage.candidates.list(input.jobId, { status: 'trained' });
+    expect(result.trained).toBe(trained.length);
+    expect(result.trained).toBeGreaterThan(0);
+    // Nothing proposed twice across runs: the search state (seen ids) travelled with continue-as-new.
+    const all = await storage.candidates.list(input.jobId);
+    expect(new Set(all.map((c) => c.architectureId)).size).toBe(all.length);
+    expect(new Set(all.map((c) => c.generation))).toEqual(new Set([0, 1, 2]));
+    expect((await storage.jobs.get(input.jobId))?.status).toBe('completed');
+  } finally {
+    await connection.close();
+  }
+});
+
 test('cancelling mid-job stops the trainings and records the job as cancelled', async () => {
   const worker = stack.worker!;
   const id = await submit(
@@ -287,11 +321,11 @@ test('killing the worker (kill -9) mid-job loses no candidate and trains none tw
       proxy: {
         dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
         epochs: 1,
-        steps: 30,
+        steps: 12,
         batchSize: 16,
         resolution: 28,
       },
-      budget: { generations: 3, population: 3, maxTrainedCandidates: 9, wallClockSeconds: 600 },
+      budget: { generations: 2, population: 3, maxTrainedCandidates: 6, wallClockSeconds: 600 },
       seed: 23,
     }),
   );

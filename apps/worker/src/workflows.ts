@@ -40,7 +40,7 @@ import type { Activities, PricedArchitecture, TrainedCandidate } from './activit
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
 
-/** Continue-as-new at least this often, even when the server does not suggest it yet. */
+/** Continue-as-new at least this often (generations per run), even when the server does not suggest it yet. */
 export const GENERATIONS_PER_RUN = 10;
 
 const light = proxyActivities<Activities>({
@@ -66,6 +66,14 @@ const verification = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });
 
+/** Options of a run besides the job input (the API starts jobs without them). */
+export interface NasJobRunOptions {
+  /** Search state handed over by the previous run (continue-as-new). */
+  readonly carry?: NasJobCarry;
+  /** Generations per workflow run before continue-as-new; default GENERATIONS_PER_RUN. */
+  readonly generationsPerRun?: number;
+}
+
 /** What a run hands to the next one on continue-as-new. */
 export interface NasJobCarry {
   readonly startedAtMs: number;
@@ -78,7 +86,9 @@ export interface NasJobCarry {
 
 type StopReason = NasJobResult['stoppedBy'];
 
-export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<NasJobResult> {
+export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {}): Promise<NasJobResult> {
+  const { carry } = options;
+  const generationsPerRun = Math.max(1, options.generationsPerRun ?? GENERATIONS_PER_RUN);
   const deployment = withGeometry(getMacroConfig(input.space), {
     input: input.input,
     classes: input.classes,
@@ -220,14 +230,10 @@ export async function nasJob(input: NasJobInput, carry?: NasJobCarry): Promise<N
       generation++;
 
       if (!stopReason(input, generation, trained, startedAtMs)) {
-        if (workflowInfo().continueAsNewSuggested || generation % GENERATIONS_PER_RUN === 0) {
+        if (workflowInfo().continueAsNewSuggested || generation % generationsPerRun === 0) {
           await continueAsNew<typeof nasJob>(input, {
-            startedAtMs,
-            generation,
-            search,
-            candidates,
-            trained,
-            rejectedOverBudget,
+            generationsPerRun,
+            carry: { startedAtMs, generation, search, candidates, trained, rejectedOverBudget },
           });
         }
       }
