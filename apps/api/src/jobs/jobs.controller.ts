@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Streamable
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Repositories } from '@edgenas/storage';
 import { notFound } from '../common/api-error';
+import { CreatedJobResponse, ErrorResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
 import { CandidatesQueryDto, CreateJobDto, JobsQueryDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
@@ -24,8 +25,15 @@ export class JobsController {
       'missing signatures) and the latency budget against the fastest achievable latency (422), then starts ' +
       'the job workflow.',
   })
-  @ApiResponse({ status: 202, description: '{ id, status, input }' })
-  async create(@Body() body: CreateJobDto) {
+  @ApiResponse({ status: 202, type: CreatedJobResponse })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
+  @ApiResponse({ status: 409, type: ErrorResponse, description: 'A device LUT cannot price the space' })
+  @ApiResponse({
+    status: 422,
+    type: ErrorResponse,
+    description: 'Budget below the fastest achievable latency (fastestAchievableMs)',
+  })
+  async create(@Body() body: CreateJobDto): Promise<CreatedJobResponse> {
     const job = await this.jobs.create(body);
     return { id: job.id, status: job.status, input: job.input, createdAt: job.createdAt };
   }

@@ -1,5 +1,13 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -19,6 +27,7 @@ import { badRequest, notFound } from '../common/api-error';
 import { GEOMETRY_LIMITS, deploymentGeometry } from '../common/geometry';
 import { InputShapeDto } from '../common/input-shape.dto';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
+import { ErrorResponse, PredictionResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
 
 export class PredictLatencyDto {
@@ -75,7 +84,12 @@ export class LatencyController {
       'Σ LUT entries (overhead-corrected) + stem/head, calibrated on end-to-end measurements when there are ' +
       'enough; returns the uncertainty and the per-layer breakdown. 409 names missing LUT signatures.',
   })
-  async predict(@Body() body: PredictLatencyDto) {
+  @ApiOkResponse({ type: PredictionResponse })
+  @ApiConflictResponse({
+    type: ErrorResponse,
+    description: 'The LUT lacks signatures (missingCount, missing keys)',
+  })
+  async predict(@Body() body: PredictLatencyDto): Promise<PredictionResponse> {
     const config = deploymentGeometry(body.space, body.input, body.classes);
     let arch: Architecture;
     try {

@@ -4,6 +4,7 @@ import { parseArchitecture } from '@edgenas/search-space';
 import { Repositories, resolveGeometry } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { ApiError, FieldError } from '../common/api-error';
+import { ErrorResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
 import { MAX_MEASUREMENTS_PER_BATCH, MeasurementBatchDto, UploadResultResponse } from './measurements.dto';
 
@@ -27,6 +28,11 @@ export class MeasurementsController {
       `At most ${MAX_MEASUREMENTS_PER_BATCH} rows per batch; one invalid row rejects the whole batch.`,
   })
   @ApiResponse({ status: 200, type: UploadResultResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorResponse,
+    description: 'Invalid rows (every field named); nothing stored',
+  })
   async upload(
     @Param('id') deviceId: string,
     @Body() body: MeasurementBatchDto,
