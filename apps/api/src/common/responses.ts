@@ -23,6 +23,11 @@ export class BreakdownItemResponse {
   @ApiProperty() estimated!: boolean;
 }
 
+export class CalibrationSummaryResponse {
+  @ApiProperty({ example: 'sum+constant' }) model!: string;
+  @ApiProperty({ description: 'End-to-end measured architectures it was fitted on' }) samples!: number;
+}
+
 export class PredictionResponse {
   @ApiProperty() deviceId!: string;
   @ApiProperty({ example: 'proxy-28' }) space!: string;
@@ -32,7 +37,10 @@ export class PredictionResponse {
   @ApiProperty({ description: 'One standard deviation, ms' }) uncertaintyMs!: number;
   @ApiProperty({ description: 'Whether a calibration from end-to-end measurements was applied' })
   calibrated!: boolean;
-  @ApiPropertyOptional({ nullable: true }) calibrationNote!: string | null;
+  @ApiPropertyOptional({ nullable: true, type: CalibrationSummaryResponse })
+  calibration!: CalibrationSummaryResponse | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) calibrationNote!: string | null;
+  @ApiProperty({ description: 'Per-run overhead a whole network pays once, ms' }) networkOverheadMs!: number;
   @ApiProperty({ description: 'Raw Σ of isolated-block estimates, ms' }) lutSumMs!: number;
   @ApiProperty({ description: 'Σ (estimate − overhead) + one network overhead, ms' }) correctedSumMs!: number;
   @ApiProperty({ type: [String], description: 'LUT keys estimated from MACs (allowEstimates)' })
