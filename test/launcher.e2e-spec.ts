@@ -54,6 +54,7 @@ describe('launcher (npm start)', () => {
   let dir: string;
   let launcher: ChildProcess | undefined;
   let output = '';
+  let allOutput = '';
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   beforeAll(() => {
@@ -64,7 +65,7 @@ describe('launcher (npm start)', () => {
   afterAll(() => {
     // Should the test fail midway: leave no process behind.
     if (launcher && exit === undefined) launcher.kill('SIGKILL');
-    for (const pid of pidsIn(output)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pidsIn(allOutput)) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -72,40 +73,37 @@ describe('launcher (npm start)', () => {
     return [...text.matchAll(/started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
   }
 
-  it('starts Temporal, API, worker and agent, answers, and stops every child on SIGINT', async () => {
+  async function startLauncher(extraArgs: string[]) {
+    output = '';
+    exit = undefined;
     const apiPort = await freePort(3400, 3409);
     const temporalPort = await freePort(7340, 7349);
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
-    for (const k of ['TEMPORAL_ADDRESS', 'EDGENAS_API_KEYS', 'DATABASE_URL', 'PORT', 'EDGENAS_DATA_DIR'])
+    for (const k of ['TEMPORAL_ADDRESS', 'EDGENAS_API_KEYS', 'DATABASE_URL', 'PORT', 'EDGENAS_DATA_DIR']) {
       delete env[k];
-    const child = spawn(
-      process.execPath,
-      [
-        LAUNCHER,
-        '--port',
-        String(apiPort),
-        '--temporal-port',
-        String(temporalPort),
-        '--temporal-ui-port',
-        'off',
-        '--data-dir',
-        join(dir, 'data'),
-        '--agent-spaces',
-        'proxy-28',
-      ],
-      { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    }
+    const args = [LAUNCHER, '--port', String(apiPort), '--temporal-port', String(temporalPort)];
+    args.push('--temporal-ui-port', 'off', '--data-dir', join(dir, 'data'), ...extraArgs);
+    const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     launcher = child;
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const collect = (d: string) => {
+      output += d;
+      allOutput += d;
+    };
+    child.stdout?.setEncoding('utf8').on('data', collect);
+    child.stderr?.setEncoding('utf8').on('data', collect);
     child.once('exit', (code, signal) => (exit = { code, signal }));
-
     await waitFor(
       'launcher ready',
       () => output.includes('EdgeNAS ready'),
       150_000,
       () => (exit ? `launcher exited (${JSON.stringify(exit)}):\n${output}` : undefined),
     );
+    return { child, apiPort, temporalPort };
+  }
+
+  it('starts Temporal, API, worker and agent, answers, and stops every child on SIGINT', async () => {
+    const { child, apiPort, temporalPort } = await startLauncher(['--agent-spaces', 'proxy-28']);
     const pids = pidsIn(output);
     expect(pids.length).toBe(4); // temporal, api, worker, agent
     for (const pid of pids) expect(alive(pid)).toBe(true);
@@ -136,4 +134,15 @@ describe('launcher (npm start)', () => {
     expect(await portFree(temporalPort)).toBe(true);
     expect(output).toMatch(/stopped/);
   }, 300_000);
+
+  it('stops the rest and exits non-zero when a child dies', async () => {
+    const { temporalPort } = await startLauncher(['--no-worker', '--no-agent']);
+    const [temporalPid, apiPid] = pidsIn(output);
+    process.kill(apiPid, 'SIGKILL');
+    await waitFor('launcher exit', () => exit !== undefined, 60_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(output).toMatch(/api was killed by SIGKILL unexpectedly; stopping the rest/);
+    expect(alive(temporalPid)).toBe(false);
+    expect(await portFree(temporalPort)).toBe(true);
+  }, 200_000);
 });

@@ -12,7 +12,16 @@ import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchCo
 import { useColour } from './output';
 import { ready } from './ready';
 import { ChildExit, Supervisor, describeExit } from './supervisor';
-import { WaitAborted, httpOk, tcpAccepts, temporalAnswers, waitUntil } from './wait';
+import { TASK_QUEUES } from '@edgenas/contracts';
+import {
+  PollerKind,
+  WaitAborted,
+  httpOk,
+  taskQueuePolled,
+  tcpAccepts,
+  temporalAnswers,
+  waitUntil,
+} from './wait';
 
 /** Repository root: dist/apps/launcher/src → four levels up (or apps/launcher/src under ts-node). */
 function projectRoot(): string {
@@ -116,6 +125,11 @@ async function main(): Promise<number> {
   mkdirSync(config.dataDir, { recursive: true });
   const keys = resolveApiKeys(process.env.EDGENAS_API_KEYS, config.dataDir);
   const env = childEnv(process.env, config, keys.keys);
+  // Children write into pipes: tell them whether to colour, as the launcher does.
+  delete env.FORCE_COLOR;
+  delete env.NO_COLOR;
+  if (colour) env.FORCE_COLOR = '1';
+  else env.NO_COLOR = '1';
 
   let exitCode = 0;
   let shuttingDown: Promise<void> | undefined;
@@ -210,13 +224,28 @@ async function main(): Promise<number> {
       });
     }
     if (config.worker.enabled) {
-      supervisor.start({
+      const worker = supervisor.start({
         name: 'worker',
         command: process.execPath,
         args: [appMain('worker'), '--queues', 'light,training'],
         env,
         cwd: process.cwd(),
         stopTimeoutMs: 20_000,
+      });
+      const died = new AbortController();
+      void worker.exited.then(() => died.abort());
+      const polled = (queue: string, kind: PollerKind) => () =>
+        taskQueuePolled(temporal.address, temporal.namespace, queue, kind);
+      const signal = AbortSignal.any([died.signal, stopping.signal]);
+      await waitUntil('worker polling the light queue', polled(TASK_QUEUES.light, 'workflow'), {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        signal,
+      });
+      await waitUntil('worker polling the training queue', polled(TASK_QUEUES.training, 'activity'), {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        signal,
       });
     }
     if (config.agent.enabled) {

@@ -69,3 +69,26 @@ export async function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
   await res.arrayBuffer();
   return res.ok;
 }
+
+/** Temporal's TaskQueueType: 1 = workflow, 2 = activity. */
+export type PollerKind = 'workflow' | 'activity';
+
+/** Whether a worker polls `taskQueue` for `kind` tasks (the worker is up and connected). */
+export async function taskQueuePolled(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  kind: PollerKind,
+): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    const res = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: kind === 'workflow' ? 1 : 2,
+    });
+    return (res.pollers?.length ?? 0) > 0;
+  } finally {
+    await connection.close();
+  }
+}
