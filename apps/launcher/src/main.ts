@@ -11,7 +11,7 @@ import { resolveApiKeys } from './api-key';
 import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchConfig } from './config';
 import { useColour } from './output';
 import { ready } from './ready';
-import { ChildExit, Supervisor, describeExit } from './supervisor';
+import { ChildExit, ChildSpec, Supervisor, describeExit } from './supervisor';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import {
   PollerKind,
@@ -156,6 +156,11 @@ async function main(): Promise<number> {
     }
     return shuttingDown;
   };
+  // Once shutdown began (a signal during start-up), start nothing more.
+  const startChild = (spec: ChildSpec) => {
+    if (stopping.signal.aborted) throw new WaitAborted(`not starting ${spec.name}: shutting down`);
+    return supervisor.start(spec);
+  };
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -169,8 +174,12 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
 
   try {
+    if (config.api.enabled && (await tcpAccepts('localhost', config.api.port))) {
+      throw new Error(`port ${config.api.port} is in use: pick another API port with --port or PORT`);
+    }
     if (temporal.kind === 'dev-server') {
       if (await tcpAccepts('localhost', temporal.port)) {
         throw new Error(
@@ -181,7 +190,7 @@ async function main(): Promise<number> {
       log(
         `starting Temporal dev server (${temporal.source === 'PATH' ? 'temporal on PATH' : temporal.binary})`,
       );
-      const server = supervisor.start({
+      const server = startChild({
         name: 'temporal',
         command: temporal.binary,
         args: temporal.args,
@@ -208,7 +217,7 @@ async function main(): Promise<number> {
 
     const base = `http://localhost:${config.api.port}`;
     if (config.api.enabled) {
-      const api = supervisor.start({
+      const api = startChild({
         name: 'api',
         command: process.execPath,
         args: [appMain('api')],
@@ -224,7 +233,7 @@ async function main(): Promise<number> {
       });
     }
     if (config.worker.enabled) {
-      const worker = supervisor.start({
+      const worker = startChild({
         name: 'worker',
         command: process.execPath,
         args: [appMain('worker'), '--queues', 'light,training'],
@@ -249,7 +258,7 @@ async function main(): Promise<number> {
       });
     }
     if (config.agent.enabled) {
-      supervisor.start({
+      startChild({
         name: 'agent',
         command: process.execPath,
         args: [
@@ -266,7 +275,7 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
     }
-    out(ready(config, keys, { colour }));
+    if (!stopping.signal.aborted) out(ready(config, keys, { colour }));
   } catch (err) {
     if (!(err instanceof WaitAborted)) {
       log(`✖ ${err instanceof Error ? err.message : String(err)}`);
