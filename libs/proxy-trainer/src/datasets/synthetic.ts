@@ -10,8 +10,9 @@ export interface SyntheticSpec {
 const DEFAULT_SIDE = 16;
 
 /**
- * A small learnable set for tests: class k is a stripe pattern at orientation k·π/classes with a random phase
- * and Gaussian noise. Orientation survives global average pooling, so any of the candidate networks can learn it.
+ * A small learnable set for tests: class k is a stripe pattern at orientation k·π/classes with a random phase,
+ * a class-dependent brightness and Gaussian noise. Both cues survive global average pooling, so any candidate
+ * network can learn them; brightness makes a few dozen steps enough.
  */
 export function loadSynthetic(spec: SyntheticSpec, options: DatasetLoadOptions): Dataset {
   const classes = spec.classes ?? 4;
@@ -32,11 +33,12 @@ export function loadSynthetic(spec: SyntheticSpec, options: DatasetLoadOptions):
       const angle = (Math.PI * label) / classes;
       const [cx, cy] = [Math.cos(angle), Math.sin(angle)];
       const phase = random.next() * 2 * Math.PI;
-      const frequency = (2 * Math.PI) / 4;
+      const brightness = 0.3 + (0.4 * label) / (classes - 1);
+      const frequency = (2 * Math.PI) / 8; // a period of 8 px survives the stride-2 stem
       for (let y = 0; y < side; y++) {
         for (let x = 0; x < side; x++) {
           const stripe = Math.sin(frequency * (x * cx + y * cy) + phase);
-          images[i * side * side + y * side + x] = 0.5 + 0.35 * stripe + 0.25 * random.normal();
+          images[i * side * side + y * side + x] = brightness + 0.35 * stripe + 0.2 * random.normal();
         }
       }
     }

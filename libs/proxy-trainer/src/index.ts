@@ -1,0 +1,14 @@
+// Proxy training with TensorFlow.js: backend selection, wasm gradient kernels, datasets, the training loop and
+// a child-process runner. Node-only (fs, child_process, tfjs); never imported by workflow code.
+export * from './backend';
+export * from './datasets';
+export * from './request';
+export { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
+export type { TrainProxyOptions } from './train';
+export {
+  registerBatchNormGradient,
+  registerTrainingKernels,
+  registerWasmGradientKernels,
+} from './training-kernels';
+export { createRandom, shuffledIndices } from './random';
+export type { Random } from './random';

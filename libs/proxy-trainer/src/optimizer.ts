@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** SGD with momentum or Adam over a fixed variable list, with a per-step learning rate (for schedules). */
+export interface Optimizer {
+  step(grads: Readonly<Record<string, tf.Tensor>>, learningRate: number): void;
+  dispose(): void;
+}
+
+export interface OptimizerOptions {
+  readonly kind: 'adam' | 'sgd';
+  readonly momentum?: number;
+  /** Decoupled weight decay (AdamW / SGDW style) on variables of rank ≥ 2. */
+  readonly weightDecay?: number;
+}
+
+export function createOptimizer(variables: readonly tf.Variable[], opts: OptimizerOptions): Optimizer {
+  const slots = variables.map((v) => ({
+    v,
+    m: tf.variable(tf.zerosLike(v), false),
+    s: opts.kind === 'adam' ? tf.variable(tf.zerosLike(v), false) : undefined,
+    decays: v.rank >= 2,
+  }));
+  const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];
+  const momentum = opts.momentum ?? 0.9;
+  const weightDecay = opts.weightDecay ?? 0;
+  let t = 0;
+  return {
+    step(grads, learningRate) {
+      t++;
+      tf.tidy(() => {
+        for (const { v, m, s, decays } of slots) {
+          const g = grads[v.name];
+          if (!g) continue;
+          let update: tf.Tensor;
+          if (s) {
+            m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+            s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
+            const mHat = tf.div(m, 1 - beta1 ** t);
+            const sHat = tf.div(s, 1 - beta2 ** t);
+            update = tf.mul(tf.div(mHat, tf.add(tf.sqrt(sHat), epsilon)), learningRate);
+          } else {
+            m.assign(tf.add(tf.mul(m, momentum), g));
+            update = tf.mul(m, learningRate);
+          }
+          if (decays && weightDecay > 0) update = tf.add(update, tf.mul(v, learningRate * weightDecay));
+          v.assign(tf.sub(v, update));
+        }
+      });
+    },
+    dispose() {
+      for (const { m, s } of slots) {
+        m.dispose();
+        s?.dispose();
+      }
+    },
+  };
+}
+
+/** Cosine decay from `peak` to 0 over `total` steps, after a linear warm-up of `warmup` steps. */
+export function cosineLearningRate(step: number, total: number, peak: number, warmup = 0): number {
+  if (step < warmup) return (peak * (step + 1)) / warmup;
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return 0.5 * peak * (1 + Math.cos(Math.PI * progress));
+}

@@ -1,0 +1,101 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadDataset } from './datasets';
+import { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
+import type { ProxyTrainingRequest, TrainingProgress } from './request';
+
+/** A light proxy-28 candidate: one block per stage where the shape changes, skips elsewhere. */
+export const LIGHT_ARCHITECTURE =
+  'skip/ir_k3_e1-skip-skip-skip/ir_k3_e3-skip-skip-skip/ir_k5_e1_g2-skip-skip-skip/shuffle_k3-skip-skip-skip/ir_k3_e3-skip-skip-skip/ir_k3_e1';
+
+const synthetic: ProxyTrainingRequest = {
+  architecture: LIGHT_ARCHITECTURE,
+  dataset: { kind: 'synthetic', trainSize: 384, valSize: 192, classes: 4 },
+  epochs: 1,
+  steps: 36,
+  batchSize: 32,
+  resolution: 16,
+  seed: 11,
+  backend: 'wasm',
+  progressIntervalMs: 0,
+};
+
+describe('trainProxy', () => {
+  it('learns the synthetic task on wasm and reports the result fields', async () => {
+    const progress: TrainingProgress[] = [];
+    const r = await trainProxy(synthetic, { onProgress: (p) => progress.push(p) });
+    expect(r.backend.name).toBe('wasm');
+    expect(r.valAccuracy).toBeGreaterThan(0.6); // chance is 0.25
+    expect(r.steps).toBe(36);
+    expect(r.epochs).toBeCloseTo((36 * 32) / 384);
+    expect(r.lossCurve[r.lossCurve.length - 1].loss).toBeLessThan(r.lossCurve[0].loss);
+    expect(r.imagesPerSecond).toBeGreaterThan(0);
+    expect(r.wallTimeMs).toBeGreaterThan(0);
+    expect(r.peakRssBytes).toBeGreaterThan(10e6);
+    expect(r.params).toBeGreaterThan(1000);
+    expect(r.geometry).toBe('proxy-28@16x16x1-c4');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[progress.length - 1]).toMatchObject({ step: 36, totalSteps: 36 });
+  });
+
+  it('is seeded: the same request gives the same loss curve', async () => {
+    const req = { ...synthetic, steps: 4 };
+    const a = await trainProxy(req);
+    const b = await trainProxy(req);
+    const c = await trainProxy({ ...req, seed: 12 });
+    expect(b.lossCurve).toEqual(a.lossCurve);
+    expect(c.lossCurve).not.toEqual(a.lossCurve);
+  });
+
+  it('stops within one batch when aborted', async () => {
+    const controller = new AbortController();
+    let stepsAfterAbort = -1;
+    let abortedAt = 0;
+    const run = trainProxy(
+      { ...synthetic, steps: 1000 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.step === 3) {
+            abortedAt = p.step;
+            controller.abort();
+          }
+          if (abortedAt) stepsAfterAbort = p.step - abortedAt;
+        },
+      },
+    );
+    await expect(run).rejects.toBeInstanceOf(TrainingAbortedError);
+    await expect(run).rejects.toThrow(/aborted at step [34]$/);
+    expect(stepsAfterAbort).toBeLessThanOrEqual(1);
+  });
+
+  it('rejects a bad request naming the field, and a bad architecture naming the layer', async () => {
+    await expect(trainProxy({ ...synthetic, batchSize: 0 })).rejects.toBeInstanceOf(TrainingRequestError);
+    await expect(trainProxy({ ...synthetic, batchSize: 0 })).rejects.toThrow(/batchSize/);
+    await expect(trainProxy({ ...synthetic, architecture: 'ir_k3_e1' })).rejects.toThrow(/layer/);
+  });
+
+  it('on real Fashion-MNIST, validation accuracy tracks training accuracy (BN statistics converge)', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-train-'));
+    try {
+      const req: ProxyTrainingRequest = {
+        architecture: LIGHT_ARCHITECTURE,
+        dataset: { kind: 'fashion-mnist', trainSize: 2048, valSize: 512 },
+        epochs: 2,
+        batchSize: 64,
+        resolution: 28,
+        seed: 5,
+        dataDir,
+      };
+      const dataset = loadDataset(req.dataset, { resolution: 28, seed: 5, dataDir });
+      const r = await trainProxy(req, { dataset });
+      expect(r.steps).toBe(64);
+      expect(r.trainAccuracy).toBeGreaterThan(0.55); // chance is 0.1
+      expect(r.valAccuracy).toBeGreaterThan(0.55);
+      expect(Math.abs(r.trainAccuracy - r.valAccuracy)).toBeLessThan(0.12);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
