@@ -3,7 +3,7 @@
  * worker process hand in the database and data folder.
  */
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { CandidateSummary, JobStatus, NasJobResult, ProxyTrainingSpec } from '@edgenas/contracts';
 import {
   Architecture,
@@ -22,7 +22,6 @@ import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { missingSignatures, predictLatency as predictArchitectureLatency } from '@edgenas/latency-predictor';
-import { trainInChildProcess } from '@edgenas/proxy-trainer';
 import {
   CandidateStatus,
   Db,
@@ -32,6 +31,7 @@ import {
   createRepositories,
   loadDevicePredictor,
 } from '@edgenas/storage';
+import { trainInChildProcess } from './training-process';
 
 export interface ActivityDeps {
   readonly db: Db;
@@ -270,6 +270,12 @@ export function createActivities(deps: ActivityDeps) {
           training: { ...(JSON.parse(JSON.stringify(result)) as Record<string, JsonValue>), trainings },
         });
         return { architectureId: req.architectureId, accuracy: result.valAccuracy, reused: false };
+      } catch (err) {
+        // Cancellation (workflow cancel, worker shutdown) killed the training: report it as such.
+        const reason: unknown = ctx.cancellationSignal.reason;
+        if (ctx.cancellationSignal.aborted)
+          throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
+        throw err;
       } finally {
         clearInterval(timer);
       }

@@ -53,7 +53,7 @@ const training = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.training,
   startToCloseTimeout: '1 hour',
   // Training heartbeats every couple of seconds; a lost worker is noticed after this and the try is retried.
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 4 },
   // Cancellation waits until the activity has stopped its training process.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
