@@ -116,14 +116,22 @@ describe.each(targets)('storage on %s', (_name, url) => {
   });
 
   it('rolls back the whole batch when one row fails', async () => {
-    await expect(
-      storage.measurements.insertBatch('dev-unknown', { blocks: [block('x1', 1)] }),
-    ).rejects.toThrow();
-    await expect(
-      storage.measurements.insertBatch('dev-a', {
-        blocks: [block('m4', 1), { ...block('m5', 1), agentVersion: null as unknown as string }],
-      }),
-    ).rejects.toThrow();
+    // outcome as text: jest's toThrow does not always recognise driver errors as Errors across its sandbox
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => String(e),
+      );
+    expect(
+      await outcome(storage.measurements.insertBatch('dev-unknown', { blocks: [block('x1', 1)] })),
+    ).toMatch(/foreign key/i);
+    expect(
+      await outcome(
+        storage.measurements.insertBatch('dev-a', {
+          blocks: [block('m4', 1), { ...block('m5', 1), agentVersion: null as unknown as string }],
+        }),
+      ),
+    ).toMatch(/not.?null/i);
     expect(await storage.measurements.countRows()).toEqual({ blocks: 3, architectures: 0 });
   });
 
