@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spaceSignatures } from '@edgenas/latency-predictor';
+import { BlockMeasurement, spaceSignatures } from '@edgenas/latency-predictor';
 import { NasJobInput } from '@edgenas/contracts';
 import {
   PROXY_28,
@@ -201,6 +201,54 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     } finally {
       await check.close();
     }
+  });
+
+  it('isolates a row the server refuses: the rest of its batch is stored, that row is kept as rejected', async () => {
+    const stateDir = join(dir, 'online');
+    const store = AgentStore.open(stateDir);
+    const deviceId = store.device()!.id;
+    const before = await serverRows(api!, deviceId);
+    const template = store.pending(1)[0] ?? undefined;
+    expect(template).toBeUndefined(); // everything was synced by the previous passes
+    const sig = proxySignatures[0];
+    const good = (): BlockMeasurement => ({
+      id: randomUUID(),
+      signature: sig,
+      estimateMs: 0.05,
+      medianMs: 0.055,
+      p10Ms: 0.05,
+      p90Ms: 0.06,
+      rounds: 2,
+      repeatsPerRound: 2,
+      warmupRuns: 1,
+      overheadMs: 0.01,
+      agentVersion: 'e2e',
+      measuredAt: new Date().toISOString(),
+      driftFlagged: false,
+    });
+    const bad = { ...good(), estimateMs: -1 };
+    store.add([good(), bad, good(), good()].map((body) => ({ kind: 'block' as const, body })));
+    store.close();
+
+    const url = `http://127.0.0.1:${PORT_ONLINE}`;
+    const res = await cli([
+      'run',
+      '--once',
+      '--space',
+      'proxy-28',
+      '--api',
+      url,
+      '--name',
+      'agent-e2e',
+      '--state-dir',
+      stateDir,
+      ...QUICK,
+    ]);
+    expect(res.code).toBe(0);
+    expect(res.err.join('\n')).toMatch(/server rejected 1 measurement/);
+    expect(localDevice(stateDir).counts).toMatchObject({ pending: 0, rejected: 1 });
+    const after = await serverRows(api!, deviceId);
+    expect(after.blocks).toBe(before.blocks + 3);
   });
 
   it('works offline: measurements queue locally while the API is down and sync once, without duplicates, when it is up', async () => {

@@ -2,7 +2,14 @@ import { spaceSignatures } from '@edgenas/latency-predictor';
 import { DeviceProfile } from '@edgenas/latency-predictor';
 import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { parseArchitecture } from '@edgenas/search-space';
-import { ApiClient, ApiUnreachableError, DEFAULT_RETRY, RetryOptions, withRetry } from './api-client';
+import {
+  ApiClient,
+  ApiError,
+  ApiUnreachableError,
+  DEFAULT_RETRY,
+  RetryOptions,
+  withRetry,
+} from './api-client';
 import {
   ARCHITECTURE_CHUNK,
   ArchitectureToMeasure,
@@ -232,8 +239,14 @@ async function fetchWork(ctx: AgentContext, client: ApiClient, device: Registere
 /** Runs passes until `signal` aborts, sleeping `intervalMs` between them. */
 export async function runLoop(ctx: AgentContext, intervalMs: number, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
-    const s = await runPass(ctx);
-    ctx.log(describePass(s));
+    try {
+      ctx.log(describePass(await runPass(ctx)));
+    } catch (err) {
+      // Usage errors and refused credentials will not heal by waiting; anything else is retried next pass.
+      if (err instanceof AgentUsageError) throw err;
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) throw err;
+      ctx.log(`pass failed: ${(err as Error).message}; retrying in ${Math.round(intervalMs / 1000)} s`);
+    }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, intervalMs);
       signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });

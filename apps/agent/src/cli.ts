@@ -182,9 +182,13 @@ export function buildCli(io: CliIo = defaultIo): Command {
         return;
       }
       const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const onSignal = () => {
+        if (stop.signal.aborted) process.exit(130);
+        io.err('stopping after this pass (measurements so far are stored); interrupt again to quit now');
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         await runLoop(ctx, f.interval * 1000, stop.signal);
       } finally {

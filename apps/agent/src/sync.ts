@@ -1,8 +1,8 @@
-import { ApiClient, ApiError, RetryOptions, withRetry } from './api-client';
-import { AgentStore, ArchitectureUpload, RegisteredDevice } from './store';
 import { BlockMeasurement } from '@edgenas/latency-predictor';
+import { ApiClient, ApiError, RetryOptions, withRetry } from './api-client';
+import { AgentStore, ArchitectureUpload, QueuedMeasurement, RegisteredDevice } from './store';
 
-/** Measurements per upload request (the API limits batch sizes). */
+/** Measurements per upload request (the API accepts up to 1000). */
 export const DEFAULT_SYNC_BATCH = 100;
 
 export interface SyncResult {
@@ -13,11 +13,18 @@ export interface SyncResult {
   readonly remaining: number;
 }
 
+interface Tally {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
 /**
  * Uploads every queued measurement in batches. Each batch is retried with backoff while the server is
  * unreachable; if it stays unreachable the error propagates and the rest stays queued for the next pass.
  * Idempotent: a batch the server stored but whose answer was lost is re-sent with the same ids and counted
- * as duplicates.
+ * as duplicates. The server refuses a whole batch for one invalid row, so a refused batch is split until the
+ * invalid rows are isolated; only those are marked rejected.
  */
 export async function syncPending(
   store: AgentStore,
@@ -26,42 +33,56 @@ export async function syncPending(
   opts: { readonly batchSize?: number; readonly retry?: RetryOptions } = {},
 ): Promise<SyncResult> {
   const batchSize = opts.batchSize ?? DEFAULT_SYNC_BATCH;
-  let accepted = 0;
-  let duplicates = 0;
-  let rejected = 0;
+  const tally: Tally = { accepted: 0, duplicates: 0, rejected: 0 };
   for (;;) {
     const batch = store.pending(batchSize);
     if (batch.length === 0) break;
-    const ids = batch.map((m) => m.body.id);
-    const blocks: BlockMeasurement[] = [];
-    const architectures: ArchitectureUpload[] = [];
-    for (const m of batch) {
-      if (m.kind === 'block') blocks.push(m.body);
-      else architectures.push(m.body);
-    }
-    try {
-      const res = await withRetry(
-        () =>
-          client.upload(device.id, device.token, {
-            ...(blocks.length ? { blocks } : {}),
-            ...(architectures.length ? { architectures } : {}),
-          }),
-        opts.retry,
-      );
-      store.markSynced(ids);
-      accepted += res.accepted;
-      duplicates += res.duplicates;
-    } catch (err) {
-      if (err instanceof ApiError && !err.retryable) {
-        // The server will never take this batch as it is (401/403 aside, which mean a wrong device).
-        if (err.status === 401 || err.status === 403) throw err;
-        store.markRejected(ids, err.message);
-        rejected += ids.length;
-        continue;
-      }
-      store.markAttemptFailed(ids, (err as Error).message);
-      throw err;
-    }
+    await uploadBatch(batch, store, client, device, opts.retry, tally);
   }
-  return { accepted, duplicates, rejected, remaining: store.counts().pending };
+  return { ...tally, remaining: store.counts().pending };
+}
+
+async function uploadBatch(
+  batch: readonly QueuedMeasurement[],
+  store: AgentStore,
+  client: ApiClient,
+  device: RegisteredDevice,
+  retry: RetryOptions | undefined,
+  tally: Tally,
+): Promise<void> {
+  const ids = batch.map((m) => m.body.id);
+  const blocks: BlockMeasurement[] = [];
+  const architectures: ArchitectureUpload[] = [];
+  for (const m of batch) {
+    if (m.kind === 'block') blocks.push(m.body);
+    else architectures.push(m.body);
+  }
+  try {
+    const res = await withRetry(
+      () =>
+        client.upload(device.id, device.token, {
+          ...(blocks.length ? { blocks } : {}),
+          ...(architectures.length ? { architectures } : {}),
+        }),
+      retry,
+    );
+    store.markSynced(ids);
+    tally.accepted += res.accepted;
+    tally.duplicates += res.duplicates;
+  } catch (err) {
+    // 401/403 mean a wrong device or token: nothing in the batch is at fault.
+    if (err instanceof ApiError && !err.retryable && err.status !== 401 && err.status !== 403) {
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await uploadBatch(batch.slice(0, half), store, client, device, retry, tally);
+        await uploadBatch(batch.slice(half), store, client, device, retry, tally);
+        return;
+      }
+      store.markRejected(ids, err.message);
+      tally.rejected += ids.length;
+      return;
+    }
+    store.markAttemptFailed(ids, (err as Error).message);
+    throw err;
+  }
 }

@@ -57,21 +57,22 @@ describe('measureInterleaved', () => {
     expect(results[1].repeatsPerRound).toBeGreaterThan(3);
   });
 
-  it('on the cpu clock, counts CPU time: a run that waits costs (almost) nothing, a busy one its length', async () => {
-    const log: string[] = [];
+  it('on the cpu clock, counts CPU time: a run that waits costs (almost) nothing, a computing one its work', async () => {
     const waiting: Runnable = { run: () => new Promise((resolve) => setTimeout(resolve, 5)) };
+    let sink = 0;
+    // A fixed amount of work (not a fixed wall time: on a loaded machine part of that would be spent waiting).
+    const computing: Runnable = {
+      async run() {
+        for (let i = 0; i < 3_000_000; i++) sink += Math.sqrt(i);
+      },
+    };
     const opts = { warmupRuns: 1, rounds: 3, minRepeats: 3, maxRepeats: 3, minRoundMs: 0 };
-    const [wallWait, wallBusy] = await measureInterleaved([waiting, busyItem('busy', 5, log)], {
-      ...opts,
-      clock: 'wall',
-    });
-    const [cpuWait, cpuBusy] = await measureInterleaved([waiting, busyItem('busy', 5, log)], {
-      ...opts,
-      clock: 'cpu',
-    });
+    const [wallWait] = await measureInterleaved([waiting], { ...opts, clock: 'wall' });
+    const [cpuWait, cpuBusy] = await measureInterleaved([waiting, computing], { ...opts, clock: 'cpu' });
+    expect(sink).toBeGreaterThan(0);
     expect(wallWait.estimateMs).toBeGreaterThanOrEqual(4.5);
-    expect(wallBusy.estimateMs).toBeGreaterThanOrEqual(5);
-    expect(cpuWait.estimateMs).toBeLessThan(2);
-    expect(cpuBusy.estimateMs).toBeGreaterThan(3);
+    expect(cpuWait.estimateMs).toBeLessThan(1);
+    expect(cpuBusy.estimateMs).toBeGreaterThan(0.5);
+    expect(cpuBusy.estimateMs).toBeGreaterThan(10 * cpuWait.estimateMs);
   });
 });
