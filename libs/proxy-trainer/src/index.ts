@@ -12,3 +12,6 @@ export {
 } from './training-kernels';
 export { createRandom, shuffledIndices } from './random';
 export type { Random } from './random';
+export { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
+export type { ChildTrainingOptions } from './child-process';
+export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';

@@ -2,12 +2,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadDataset } from './datasets';
+import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
-
-/** A light proxy-28 candidate: one block per stage where the shape changes, skips elsewhere. */
-export const LIGHT_ARCHITECTURE =
-  'skip/ir_k3_e1-skip-skip-skip/ir_k3_e3-skip-skip-skip/ir_k5_e1_g2-skip-skip-skip/shuffle_k3-skip-skip-skip/ir_k3_e3-skip-skip-skip/ir_k3_e1';
 
 const synthetic: ProxyTrainingRequest = {
   architecture: LIGHT_ARCHITECTURE,

@@ -1,0 +1,130 @@
+import { ChildProcess, fork } from 'child_process';
+import * as path from 'path';
+import { DatasetError } from './datasets/dataset';
+import type { ChildMessage, SerializedError, TrainMessage } from './child-messages';
+import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import { TrainingAbortedError, TrainingRequestError } from './train';
+
+export interface ChildTrainingOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: TrainingProgress) => void;
+  /** Extra environment for the child (merged over this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The child process died (crash, out of memory, killed) before reporting a result. */
+export class TrainingProcessError extends Error {
+  override name = 'TrainingProcessError';
+}
+
+/** Errors that a retry cannot fix (bad request, dataset or architecture). */
+export function isNonRetryableTrainingError(err: unknown): boolean {
+  return (
+    err instanceof Error && ['TrainingRequestError', 'DatasetError', 'ArchitectureError'].includes(err.name)
+  );
+}
+
+function revive(e: SerializedError): Error {
+  let err: Error;
+  if (e.name === 'TrainingRequestError') err = new TrainingRequestError(e.message);
+  else if (e.name === 'DatasetError') err = new DatasetError(e.message);
+  else {
+    err = new Error(e.message);
+    err.name = e.name;
+  }
+  if (e.stack) err.stack = `${err.name}: ${e.message}\n    (in the training child process)\n${e.stack}`;
+  return err;
+}
+
+/**
+ * How to start the child: the compiled `.js` entry beside this file, or under ts-node (jest, development)
+ * the `.ts` entry with the TypeScript and path-alias hooks.
+ */
+function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.ProcessEnv } {
+  const ext = path.extname(__filename);
+  const modulePath = path.join(__dirname, `training-child${ext}`);
+  if (ext !== '.ts') return { modulePath, execArgv: [], env: {} };
+  return {
+    modulePath,
+    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
+    env: { TS_NODE_PROJECT: path.resolve(__dirname, '../../../tsconfig.json') },
+  };
+}
+
+const STDERR_TAIL = 4000;
+
+/**
+ * Runs `trainProxy` in a forked Node process: CPU-bound training never blocks this process's event loop
+ * (a Temporal worker must keep heartbeating and see cancellation). Progress and the result come over IPC;
+ * aborting kills the child; a child that dies without a result rejects with `TrainingProcessError` carrying
+ * its exit status and the tail of its stderr.
+ */
+export function trainInChildProcess(
+  request: ProxyTrainingRequest,
+  options: ChildTrainingOptions = {},
+): Promise<ProxyTrainingResult> {
+  const { signal, onProgress } = options;
+  if (signal?.aborted) return Promise.reject(new TrainingAbortedError(0));
+  const entry = childEntry();
+  return new Promise<ProxyTrainingResult>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = fork(entry.modulePath, [], {
+        execArgv: entry.execArgv,
+        env: { ...process.env, ...entry.env, ...options.env },
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        serialization: 'advanced',
+      });
+    } catch (err) {
+      reject(new TrainingProcessError(`cannot start the training process: ${(err as Error).message}`));
+      return;
+    }
+    let settled = false;
+    let lastStep = 0;
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    const finish = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      outcome();
+    };
+    const onAbort = () => {
+      child.kill('SIGKILL');
+      finish(() => reject(new TrainingAbortedError(lastStep)));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'progress') {
+        lastStep = message.progress.step;
+        if (!settled) onProgress?.(message.progress);
+      } else if (message.type === 'result') {
+        finish(() => resolve(message.result));
+      } else if (message.type === 'error') {
+        finish(() => reject(revive(message.error)));
+      }
+    });
+    child.on('error', (err) => {
+      child.kill('SIGKILL');
+      finish(() => reject(new TrainingProcessError(`training process failed: ${err.message}`)));
+    });
+    // 'close' (not 'exit'): fires after the IPC channel drained, so a result sent just before exiting is seen.
+    child.on('close', (code, sig) => {
+      const tail = stderr.trim().split('\n').slice(-8).join('\n');
+      finish(() =>
+        reject(
+          new TrainingProcessError(
+            `training process exited ${sig ? `on signal ${sig}` : `with code ${code}`} before reporting a result` +
+              ` (at step ${lastStep})${tail ? `; stderr:\n${tail}` : ''}`,
+          ),
+        ),
+      );
+    });
+    const message: TrainMessage = { type: 'train', request };
+    child.send(message);
+  });
+}
