@@ -182,8 +182,13 @@ export function buildCli(io: CliIo = defaultIo): Command {
         return;
       }
       const stop = new AbortController();
-      const onSignal = () => {
-        if (stop.signal.aborted) process.exit(130);
+      // Ctrl-C: finish the pass (a second one quits now). SIGTERM (a supervisor stopping us): quit now; every
+      // measured chunk is already in the local store, so at most the chunk in progress is lost.
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (signal === 'SIGTERM' || stop.signal.aborted) {
+          store.close();
+          process.exit(signal === 'SIGTERM' ? 0 : 130);
+        }
         io.err('stopping after this pass (measurements so far are stored); interrupt again to quit now');
         stop.abort();
       };
