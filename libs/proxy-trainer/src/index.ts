@@ -15,3 +15,5 @@ export type { Random } from './random';
 export { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
 export type { ChildTrainingOptions } from './child-process';
 export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';
+export { cosineLearningRate, createOptimizer } from './optimizer';
+export type { Optimizer, OptimizerOptions } from './optimizer';

@@ -1,0 +1,290 @@
+/**
+ * Proxy training throughput and quality, in one run:
+ *  1. Training images/s of the reference architecture at the proxy geometry (Fashion-MNIST, 28x28x1, batch 64)
+ *     on the pure-JS cpu backend (a few steps), on wasm with the project's gradient kernels, and on tfjs-node
+ *     when installed; ratios against cpu. Wall-clock and process-CPU-time figures (the machine is shared).
+ *  2. The reference architecture trained on Fashion-MNIST to ≥ 85 % validation top-1 (budget and time printed).
+ *  3. Kendall tau between short-budget proxy accuracy and 4x-budget accuracy over random architectures.
+ * Trainings of 2 and 3 run through `trainInChildProcess`, as the worker does.
+ *
+ *   npm run build && node dist/bench/proxy-training.js [--cpu-steps 2] [--accuracy-train 30000] [--tau-archs 10] …
+ */
+import { cpus } from 'node:os';
+import { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  createRng,
+  formatArchitecture,
+  getMacroConfig,
+  parseArchitecture,
+  sampleArchitecture,
+  withGeometry,
+} from '@edgenas/search-space';
+import { graphCost, lowerArchitecture } from '@edgenas/search-space/graph';
+import { initWeights } from '@edgenas/search-space/weights';
+import { buildTfjsNetwork } from '@edgenas/search-space/tfjs';
+import {
+  BackendName,
+  createOptimizer,
+  ProxyTrainingRequest,
+  ProxyTrainingResult,
+  REFERENCE_ARCHITECTURE,
+  loadDataset,
+  selectBackend,
+  trainInChildProcess,
+} from '@edgenas/proxy-trainer';
+
+interface Options {
+  architecture: string;
+  batchSize: number;
+  cpuSteps: number;
+  wasmSteps: number;
+  accuracyTrain: number;
+  accuracyVal: number;
+  accuracyEpochs: number;
+  tauArchs: number;
+  tauShortSteps: number;
+  tauFactor: number;
+  tauTrain: number;
+  tauVal: number;
+  tauConcurrency: number;
+  skip: string;
+  seed: number;
+}
+
+interface Throughput {
+  backend: BackendName;
+  reason: string;
+  steps: number;
+  wallImagesPerSecond: number;
+  cpuImagesPerSecond: number;
+}
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const fmt = (x: number, digits = 1) => x.toFixed(digits);
+
+/** Images/s of full training steps (forward, backward, Adam-style update) after `warmup` steps. */
+async function measureThroughput(
+  preference: 'cpu' | 'wasm' | 'tensorflow',
+  architecture: string,
+  batchSize: number,
+  steps: number,
+  warmup: number,
+): Promise<Throughput | undefined> {
+  const backend = await selectBackend(preference);
+  if (backend.name !== preference) return undefined;
+  const data = loadDataset(
+    { kind: 'fashion-mnist', trainSize: batchSize, valSize: 1 },
+    { seed: 1, resolution: 28 },
+  );
+  const config = withGeometry(getMacroConfig('proxy-28'), {
+    input: { height: 28, width: 28, channels: 1 },
+    classes: 10,
+  });
+  const graph = lowerArchitecture(parseArchitecture(architecture, config), config);
+  const net = buildTfjsNetwork(graph, initWeights(graph, 1));
+  const optimizer = createOptimizer(net.variables, { kind: 'adam' });
+  const x = tf.tensor4d(data.train.images, [batchSize, 28, 28, 1]);
+  const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 10);
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true })) as tf.Scalar,
+        net.variables,
+      );
+      optimizer.step(grads, 1e-3);
+      return value.dataSync()[0];
+    });
+  for (let i = 0; i < warmup; i++) step();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  net.dispose();
+  return {
+    backend: backend.name,
+    reason: backend.reason,
+    steps,
+    wallImagesPerSecond: (steps * batchSize * 1000) / wallMs,
+    cpuImagesPerSecond: (steps * batchSize * 1000) / cpuMs,
+  };
+}
+
+/** Kendall tau-b (ties in either ranking counted as in scipy). */
+export function kendallTau(a: readonly number[], b: readonly number[]): number {
+  let concordant = 0;
+  let discordant = 0;
+  let tiesA = 0;
+  let tiesB = 0;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      const da = Math.sign(a[i] - a[j]);
+      const db = Math.sign(b[i] - b[j]);
+      if (da === 0 && db === 0) continue;
+      if (da === 0) tiesA++;
+      else if (db === 0) tiesB++;
+      else if (da === db) concordant++;
+      else discordant++;
+    }
+  }
+  const denominator = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
+  return denominator === 0 ? 0 : (concordant - discordant) / denominator;
+}
+
+/** Runs `tasks` with at most `concurrency` at once, results in order. */
+async function pool<T>(tasks: (() => Promise<T>)[], concurrency: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]();
+      }
+    }),
+  );
+  return results;
+}
+
+async function main(): Promise<void> {
+  const opts = new Command()
+    .option('--architecture <arch>', 'reference architecture (proxy-28 string)', REFERENCE_ARCHITECTURE)
+    .option('--batch-size <n>', 'training batch size', Number, 64)
+    .option('--cpu-steps <n>', 'measured cpu-backend steps (after one warm-up step)', Number, 2)
+    .option('--wasm-steps <n>', 'measured wasm / tfjs-node steps (after three warm-up steps)', Number, 20)
+    .option('--accuracy-train <n>', 'Fashion-MNIST training images for the accuracy run', Number, 30000)
+    .option('--accuracy-val <n>', 'Fashion-MNIST validation images for the accuracy run', Number, 5000)
+    .option('--accuracy-epochs <n>', 'epochs of the accuracy run', Number, 2)
+    .option('--tau-archs <n>', 'random architectures for the rank correlation', Number, 10)
+    .option('--tau-short-steps <n>', 'short proxy budget in steps', Number, 30)
+    .option('--tau-factor <n>', 'long budget = factor x short', Number, 4)
+    .option('--tau-train <n>', 'training images for the rank correlation runs', Number, 8000)
+    .option('--tau-val <n>', 'validation images for the rank correlation runs', Number, 1000)
+    .option(
+      '--tau-concurrency <n>',
+      'child processes at once',
+      Number,
+      Math.max(1, Math.min(2, cpus().length)),
+    )
+    .option('--skip <parts>', 'comma-separated parts to skip: throughput,accuracy,tau', '')
+    .option('--seed <n>', 'seed', Number, 1)
+    .parse(process.argv)
+    .opts<Options>();
+  const skip = new Set(opts.skip.split(',').filter(Boolean));
+  const started = performance.now();
+  const config = getMacroConfig('proxy-28');
+  const reference = parseArchitecture(opts.architecture, config);
+  const refCost = graphCost(lowerArchitecture(reference, config));
+  console.log(
+    `proxy geometry: ${config.name} (28x28x1, stem ${config.stem.channels}/s${config.stem.stride}, stages ` +
+      `${config.stages.map((s) => `${s.channels}x${s.repeats}${s.firstStride === 2 ? 's2' : ''}`).join(' ')}, head ${config.head.channels})`,
+  );
+  console.log(`reference architecture: ${formatArchitecture(reference, config)}`);
+  console.log(
+    `  ${refCost.params} params, ${(refCost.macs / 1e6).toFixed(2)} M MACs per image; batch ${opts.batchSize}`,
+  );
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; shared with other work, so wall-clock figures are noisy — CPU-time figures (images per second of this process's CPU time) are steadier`,
+  );
+
+  if (!skip.has('throughput')) {
+    console.log('\n== 1. training throughput (same architecture, same batch) ==');
+    const results: Throughput[] = [];
+    for (const [pref, steps, warmup] of [
+      ['tensorflow', opts.wasmSteps, 3],
+      ['wasm', opts.wasmSteps, 3],
+      ['cpu', opts.cpuSteps, 1],
+    ] as const) {
+      const r = await measureThroughput(pref, opts.architecture, opts.batchSize, steps, warmup);
+      if (!r) {
+        console.log(`${pref.padEnd(10)} not available`);
+        continue;
+      }
+      results.push(r);
+      console.log(
+        `${r.backend.padEnd(10)} ${fmt(r.wallImagesPerSecond).padStart(8)} img/s wall  ${fmt(r.cpuImagesPerSecond).padStart(8)} img/s cpu-time  (${r.steps} steps)`,
+      );
+    }
+    const cpu = results.find((r) => r.backend === 'cpu');
+    if (cpu) {
+      for (const r of results.filter((x) => x.backend !== 'cpu')) {
+        console.log(
+          `ratio ${r.backend}/cpu: ${fmt(r.wallImagesPerSecond / cpu.wallImagesPerSecond, 0)}x wall, ` +
+            `${fmt(r.cpuImagesPerSecond / cpu.cpuImagesPerSecond, 0)}x cpu-time (target ≥ 100x)`,
+        );
+      }
+    }
+  }
+
+  if (!skip.has('accuracy')) {
+    console.log('\n== 2. reference architecture on Fashion-MNIST ==');
+    const req: ProxyTrainingRequest = {
+      architecture: opts.architecture,
+      dataset: { kind: 'fashion-mnist', trainSize: opts.accuracyTrain, valSize: opts.accuracyVal },
+      epochs: opts.accuracyEpochs,
+      batchSize: opts.batchSize,
+      resolution: 28,
+      seed: opts.seed,
+      progressIntervalMs: 30000,
+    };
+    console.log(
+      `budget: ${opts.accuracyEpochs} epochs of ${opts.accuracyTrain} images, batch ${opts.batchSize}, Adam 1e-2 cosine, BN momentum 0.9 + recalibration; validation ${opts.accuracyVal} held-out images`,
+    );
+    const r = await trainInChildProcess(req, {
+      onProgress: (p) =>
+        console.log(
+          `  step ${p.step}/${p.totalSteps} loss ${fmt(p.loss, 3)} ${fmt(p.imagesPerSecond)} img/s`,
+        ),
+    });
+    console.log(
+      `val top-1 ${fmt(100 * r.valAccuracy, 2)} % (train ${fmt(100 * r.trainAccuracy, 2)} %) ${r.valAccuracy >= 0.85 ? '≥' : '<'} 85 %; ` +
+        `${r.steps} steps in ${fmt(r.wallTimeMs / 60000, 1)} min wall (${fmt(r.imagesPerSecond)} img/s); backend ${r.backend.name}; peak RSS ${mb(r.peakRssBytes)}`,
+    );
+  }
+
+  if (!skip.has('tau')) {
+    console.log('\n== 3. does the short proxy rank like a 4x longer one? ==');
+    const rng = createRng(opts.seed + 1000);
+    const archs = Array.from({ length: opts.tauArchs }, () =>
+      formatArchitecture(sampleArchitecture(config, rng), config),
+    );
+    const run = (architecture: string, steps: number) => () =>
+      trainInChildProcess({
+        architecture,
+        dataset: { kind: 'fashion-mnist', trainSize: opts.tauTrain, valSize: opts.tauVal },
+        epochs: 1,
+        steps,
+        batchSize: opts.batchSize,
+        resolution: 28,
+        seed: opts.seed,
+      });
+    const longSteps = opts.tauShortSteps * opts.tauFactor;
+    const tauStarted = performance.now();
+    const tasks = archs.flatMap((a) => [run(a, opts.tauShortSteps), run(a, longSteps)]);
+    const results: ProxyTrainingResult[] = await pool(tasks, opts.tauConcurrency);
+    const short = archs.map((_, i) => results[2 * i].valAccuracy);
+    const long = archs.map((_, i) => results[2 * i + 1].valAccuracy);
+    archs.forEach((a, i) =>
+      console.log(
+        `  ${fmt(100 * short[i]).padStart(5)} % → ${fmt(100 * long[i]).padStart(5)} %  ${fmt(results[2 * i].imagesPerSecond).padStart(6)} img/s  ${a}`,
+      ),
+    );
+    console.log(
+      `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps; batch ${opts.batchSize}, ${opts.tauTrain} training images) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
+    );
+    const rss = Math.max(...results.map((r) => r.peakRssBytes));
+    console.log(`peak RSS of a training child: ${mb(rss)}`);
+  }
+  console.log(
+    `\npeak RSS of this process: ${mb(process.resourceUsage().maxRSS * 1024)}; total ${fmt((performance.now() - started) / 60000, 1)} min`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
