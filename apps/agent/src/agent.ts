@@ -183,6 +183,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     try {
       await benchmarkSignatures(missing, ctx.benchmark, {
         onProgress: (d, t, l) => progress.update(d, t, l),
+        onSkip: (key, reason) => ctx.log(`skipping ${key}: ${reason}`),
         onChunk: async (rows) => {
           ctx.store.add(rows.map((body) => ({ kind: 'block' as const, body })));
           blocksMeasured += rows.length;

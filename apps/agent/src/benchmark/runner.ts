@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
+import { lowerSignature } from '@edgenas/search-space/graph';
 import { measurementAgentVersion } from '../version';
 import {
   DEFAULT_INTERLEAVED_OPTIONS,
@@ -132,9 +133,22 @@ export function pickReference(sigs: readonly BlockSignature[]): BlockSignature {
 export async function benchmarkSignatures(
   sigs: readonly BlockSignature[],
   opts: BenchmarkOptions = DEFAULT_BENCHMARK_OPTIONS,
-  hooks: BenchmarkHooks<BlockMeasurement> & { readonly reference?: BlockSignature } = {},
+  hooks: BenchmarkHooks<BlockMeasurement> & {
+    readonly reference?: BlockSignature;
+    /** A signature that cannot be built as a model (the server asked for something invalid); it is left out. */
+    readonly onSkip?: (key: string, reason: string) => void;
+  } = {},
 ): Promise<BlockMeasurement[]> {
   checkBenchmarkOptions(opts);
+  sigs = sigs.filter((sig) => {
+    try {
+      lowerSignature(sig);
+      return true;
+    } catch (err) {
+      hooks.onSkip?.(signatureKey(sig), (err as Error).message);
+      return false;
+    }
+  });
   if (sigs.length === 0) return [];
   const { onProgress, onChunk } = hooks;
   const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
