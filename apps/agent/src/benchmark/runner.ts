@@ -13,7 +13,7 @@ import {
 } from './interleaved';
 import { BenchmarkModel, architectureModel, nullModelFor, signatureMacs, signatureModel } from './models';
 import { BoundSession, createBoundSession } from './ort-session';
-import { DRIFT_TOLERANCE, driftExceeded } from './statistics';
+import { DRIFT_TOLERANCE, DriftMonitor } from './statistics';
 import { ArchitectureUpload } from '../store';
 
 export interface BenchmarkOptions extends InterleavedOptions {
@@ -154,14 +154,13 @@ export async function benchmarkSignatures(
   const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
   await warmUpProcess(referenceModel, opts);
   const out: BlockMeasurement[] = [];
-  let baselineMs: number | undefined;
+  const drift = new DriftMonitor(opts.driftTolerance);
   let done = 0;
   for (const chunk of chunks(sigs, opts.chunkSize)) {
     onProgress?.(done, sigs.length, signatureKey(chunk[0]));
     const models = chunk.map(signatureModel);
     const res = await measureChunk(referenceModel, models, true, opts);
-    baselineMs ??= res.reference.estimateMs;
-    const flagged = driftExceeded(baselineMs, res.reference.estimateMs, opts.driftTolerance);
+    const flagged = drift.observe(res.reference.estimateMs);
     const measuredAt = new Date().toISOString();
     const results = chunk.map((signature, i): BlockMeasurement => ({
       id: randomUUID(),
@@ -206,14 +205,13 @@ export async function benchmarkArchitectures(
   const referenceModel = architectureModel(label(archs[0]), archs[0].architecture, archs[0].config);
   await warmUpProcess(referenceModel, opts);
   const out: ArchitectureUpload[] = [];
-  let baselineMs: number | undefined;
+  const drift = new DriftMonitor(opts.driftTolerance);
   let done = 0;
   for (const chunk of chunks(archs, opts.chunkSize)) {
     onProgress?.(done, archs.length, label(chunk[0]));
     const models = chunk.map((a) => architectureModel(label(a), a.architecture, a.config));
     const res = await measureChunk(referenceModel, models, false, opts);
-    baselineMs ??= res.reference.estimateMs;
-    const flagged = driftExceeded(baselineMs, res.reference.estimateMs, opts.driftTolerance);
+    const flagged = drift.observe(res.reference.estimateMs);
     const measuredAt = new Date().toISOString();
     const results = chunk.map((a, i): ArchitectureUpload => ({
       id: randomUUID(),

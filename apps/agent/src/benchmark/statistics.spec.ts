@@ -1,4 +1,5 @@
 import {
+  DriftMonitor,
   driftExceeded,
   percentile,
   relativeChange,
@@ -66,6 +67,18 @@ describe('drift check', () => {
 
   it('needs a positive baseline', () => {
     expect(() => driftExceeded(0, 1)).toThrow(/positive/);
+  });
+});
+
+describe('DriftMonitor', () => {
+  it('takes the first chunk as the baseline and flags later chunks whose reference moved > tolerance', () => {
+    const m = new DriftMonitor(0.1);
+    expect(m.observe(10)).toBe(false);
+    expect(m.observe(10.5)).toBe(false);
+    expect(m.observe(11.5)).toBe(true);
+    // The baseline stays the first chunk's: a slow drift cannot hide by small steps.
+    expect(m.observe(10.9)).toBe(false);
+    expect(m.observe(8.5)).toBe(true);
   });
 });
 

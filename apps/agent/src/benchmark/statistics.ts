@@ -73,6 +73,26 @@ export function driftExceeded(baselineMs: number, currentMs: number, tolerance =
 }
 
 /**
+ * Watches a reference item re-measured once per chunk: the first chunk sets the baseline, and a later chunk
+ * whose reference moved by more than the tolerance is flagged (its measurements were taken in a different
+ * machine state, e.g. a neighbour started hogging the cache or the clock dropped).
+ */
+export class DriftMonitor {
+  private baselineMs: number | undefined;
+
+  constructor(private readonly tolerance = DRIFT_TOLERANCE) {}
+
+  /** Records this chunk's reference estimate; true when the chunk must be flagged. */
+  observe(referenceMs: number): boolean {
+    if (this.baselineMs === undefined) {
+      this.baselineMs = referenceMs;
+      return false;
+    }
+    return driftExceeded(this.baselineMs, referenceMs, this.tolerance);
+  }
+}
+
+/**
  * Timed runs per round for an item: at least `minRepeats`, more for fast items so a round lasts about
  * `minRoundMs` (a 10th percentile of five 20 µs runs says little), at most `maxRepeats`.
  */
