@@ -131,7 +131,7 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     }
     // Isolated blocks cost more than the null model of the same input/output size, typically.
     const above = entries.filter((e) => e.estimateMs > e.overheadMs).length;
-    expect(above / entries.length).toBeGreaterThan(0.8);
+    expect(above / entries.length).toBeGreaterThan(0.7);
     expect(await serverRows(api, device!.id)).toEqual({ blocks: proxySignatures.length, architectures: 0 });
 
     const second = await cli([...args, ...QUICK]);
