@@ -202,6 +202,34 @@ describe('wasm gradient kernels vs the cpu backend', () => {
     }
   });
 
+  it('replaced Concat, Slice and SplitV copy exactly what the cpu backend copies (every axis, ranks 2-5)', async () => {
+    const forward = async (backend: string, f: () => tf.Tensor[]) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => f().map((t) => Array.from(t.dataSync())));
+    };
+    for (let trial = 0; trial < 12; trial++) {
+      const rank = 2 + (trial % 4);
+      const shape = Array.from({ length: rank }, () => 1 + rng.int(5));
+      const axis = rng.int(rank);
+      const a = input(shape);
+      const bShape = shape.slice();
+      bShape[axis] = 1 + rng.int(4);
+      const b = input(bShape);
+      const begin = shape.map((d) => rng.int(d));
+      const size = shape.map((d, i) => (rng.next() < 0.3 ? -1 : 1 + rng.int(d - begin[i])));
+      const f = () => {
+        const ta = tf.tensor(a.values, a.shape);
+        const tb = tf.tensor(b.values, b.shape);
+        const joined = tf.concat([ta, tb, ta], axis);
+        const parts = tf.split(joined, [shape[axis], bShape[axis], shape[axis]], axis);
+        return [joined, tf.slice(ta, begin, size), ...parts];
+      };
+      const expected = await forward('cpu', f);
+      const actual = await forward('wasm', f);
+      expect(actual).toEqual(expected);
+    }
+  });
+
   it('detects a wrong gradient (the comparison can fail)', async () => {
     const c: GradCase = {
       label: 'perturbed',
