@@ -13,7 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { NAS_JOB_WORKFLOW, NasJobInput, NasJobResult, SearchStrategy, TASK_QUEUES } from '@edgenas/contracts';
 import { predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
 import { createRng, getMacroConfig, sampleArchitecture, withGeometry } from '@edgenas/search-space';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-bench-search-'));
   const storage = await openStorage(`sqlite:${join(dir, 'bench.db')}`);
   const temporal = await startTemporalDevServer(opts.temporalPort);
-  Runtime.install({ shutdownSignals: [] });
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   try {
     const base = getMacroConfig(opts.space);
     const config = withGeometry(base, {});

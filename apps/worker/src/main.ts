@@ -5,7 +5,7 @@
  * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR.
  */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
 import { DEFAULT_DATABASE_URL, openDatabase } from '@edgenas/storage';
 import { QUEUE_NAMES, QueueName, createWorkers, defaultTrainingConcurrency, runWorkers } from './worker';
@@ -37,23 +37,23 @@ async function main(argv: readonly string[]): Promise<void> {
   const program = new Command()
     .name('edgenas-worker')
     .description('EdgeNAS Temporal worker (NAS job workflows, latency, training, ONNX export, verification)')
-    .option(
-      '--queues <names>',
-      `task queues to serve, comma-separated (${QUEUE_NAMES.join(', ')})`,
-      parseQueues,
-      [...QUEUE_NAMES],
+    .addOption(
+      new Option('--queues <names>', `task queues to serve, comma-separated (${QUEUE_NAMES.join(', ')})`)
+        .argParser(parseQueues)
+        .default([...QUEUE_NAMES], QUEUE_NAMES.join(',')),
     )
-    .option(
-      '--training-concurrency <n>',
-      'proxy trainings at once (default: cores - 1, at least 1)',
-      parsePositiveInt('--training-concurrency'),
-      defaultTrainingConcurrency(),
+    .addOption(
+      new Option('--training-concurrency <n>', 'proxy trainings at once, each in its own process')
+        .argParser(parsePositiveInt('--training-concurrency'))
+        .default(defaultTrainingConcurrency(), `cores - 1, at least 1: ${defaultTrainingConcurrency()} here`),
     )
-    .option(
-      '--verification-timeout <seconds>',
-      'how long a finished job waits for device agents to measure its front',
-      parsePositiveInt('--verification-timeout'),
-      120,
+    .addOption(
+      new Option(
+        '--verification-timeout <seconds>',
+        'how long a finished job waits for agents to measure its front',
+      )
+        .argParser(parsePositiveInt('--verification-timeout'))
+        .default(120),
     )
     .parse(argv);
   const opts = program.opts<{

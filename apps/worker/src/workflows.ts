@@ -89,10 +89,6 @@ type StopReason = NasJobResult['stoppedBy'];
 export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {}): Promise<NasJobResult> {
   const { carry } = options;
   const generationsPerRun = Math.max(1, options.generationsPerRun ?? GENERATIONS_PER_RUN);
-  const deployment = withGeometry(getMacroConfig(input.space), {
-    input: input.input,
-    classes: input.classes,
-  });
   let status: JobStatus = 'running';
   let generation = carry?.generation ?? 0;
   let trained = carry?.trained ?? 0;
@@ -112,6 +108,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
   }));
 
   try {
+    const deployment = withGeometry(getMacroConfig(input.space), { input: input.input, classes: input.classes });
     if (!carry) {
       await light.setJobStatus({ jobId: input.jobId, status: 'running' });
       // Fails fast (non-retryable) naming the signatures the LUTs lack.
