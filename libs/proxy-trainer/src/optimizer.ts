@@ -14,10 +14,12 @@ export interface OptimizerOptions {
 }
 
 export function createOptimizer(variables: readonly tf.Variable[], opts: OptimizerOptions): Optimizer {
+  // tf.variable keeps its own reference to the initial data: the zeros tensor itself is released.
+  const zeroSlot = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
   const slots = variables.map((v) => ({
     v,
-    m: tf.variable(tf.zerosLike(v), false),
-    s: opts.kind === 'adam' ? tf.variable(tf.zerosLike(v), false) : undefined,
+    m: zeroSlot(v),
+    s: opts.kind === 'adam' ? zeroSlot(v) : undefined,
     decays: v.rank >= 2,
   }));
   const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];

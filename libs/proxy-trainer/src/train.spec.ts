@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
 import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
@@ -39,7 +40,11 @@ describe('trainProxy', () => {
   it('is seeded: the same request gives the same loss curve', async () => {
     const req = { ...synthetic, steps: 4 };
     const a = await trainProxy(req);
+    const before = tf.memory();
     const b = await trainProxy(req);
+    // Network, optimizer state and every step's tensors are released.
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
     const c = await trainProxy({ ...req, seed: 12 });
     expect(b.lossCurve).toEqual(a.lossCurve);
     expect(c.lossCurve).not.toEqual(a.lossCurve);
