@@ -68,7 +68,12 @@ export function rankAndCrowding(
 }
 
 /** The crowded-comparison operator: lower rank wins, then larger crowding distance; ties go to `i`. */
-function crowdedBetter(i: number, j: number, rank: readonly number[], crowding: readonly number[]): boolean {
+export function crowdedBetter(
+  i: number,
+  j: number,
+  rank: readonly number[],
+  crowding: readonly number[],
+): boolean {
   if (rank[i] !== rank[j]) return rank[i] < rank[j];
   return crowding[i] >= crowding[j];
 }

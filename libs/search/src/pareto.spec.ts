@@ -1,7 +1,7 @@
 import { constrainedDominates, dominates } from './objectives';
 import { crowdingDistance, nonDominatedSort, paretoFront, paretoRanks } from './pareto';
 import { hypervolume2d, hypervolumeReference, normalizedHypervolume } from './hypervolume';
-import { selectSurvivors } from './nsga2';
+import { crowdedBetter, rankAndCrowding, selectSurvivors } from './nsga2';
 import { Candidate } from './state';
 
 const p = (accuracy: number, latencyMs: number) => ({ accuracy, latencyMs });
@@ -159,5 +159,30 @@ describe('selectSurvivors (elitist (μ+λ) survival)', () => {
         .map((x) => x.id)
         .sort(),
     ).toEqual(['fast-bad', 'ok']);
+  });
+});
+
+describe('binary tournament (crowded comparison)', () => {
+  const c = (id: string, accuracy: number, latencyMs: number): Candidate => ({
+    id,
+    architecture: { blocks: [] },
+    accuracy,
+    latencyMs,
+  });
+
+  it('prefers the lower rank, then the larger crowding distance', () => {
+    // Front 0: a, b, c, e (ranges: accuracy 0.4, latency 8); x is dominated by a. Interior crowding:
+    // b = (0.6 - 0.5)/0.4 + (4 - 2)/8 = 0.5; c = (0.9 - 0.55)/0.4 + (10 - 3)/8 = 1.75.
+    const members = [c('a', 0.5, 2), c('b', 0.55, 3), c('c', 0.6, 4), c('e', 0.9, 10), c('x', 0.4, 9)];
+    const { rank, crowding } = rankAndCrowding(members, 100);
+    expect(rank).toEqual([0, 0, 0, 0, 1]);
+    expect(crowding[1]).toBeCloseTo(0.5, 12);
+    expect(crowding[2]).toBeCloseTo(1.75, 12);
+    expect(crowding[0]).toBe(Infinity);
+    expect(crowdedBetter(2, 1, rank, crowding)).toBe(true); // same rank, less crowded wins
+    expect(crowdedBetter(1, 2, rank, crowding)).toBe(false);
+    expect(crowdedBetter(1, 4, rank, crowding)).toBe(true); // lower rank wins despite crowding
+    expect(crowdedBetter(4, 0, rank, crowding)).toBe(false);
+    expect(crowdedBetter(0, 3, rank, crowding)).toBe(true); // tie (both Infinity) goes to the first
   });
 });
