@@ -55,7 +55,7 @@ interface BenchFlags {
   warmup: number;
   chunk: number;
   roundMs: number;
-  clock: BenchmarkClock;
+  clock?: BenchmarkClock;
 }
 
 function addCommon(cmd: Command): Command {
@@ -92,9 +92,8 @@ function addBench(cmd: Command): Command {
     )
     .option(
       '--clock <clock>',
-      'wall (latency) or cpu (CPU time; 1 thread only, for shared machines)',
+      'wall (latency) or cpu (CPU time; 1 thread only, for shared machines; default $EDGENAS_AGENT_CLOCK or wall)',
       clockOption,
-      d.clock,
     )
     .option(
       '--round-ms <ms>',
@@ -104,7 +103,12 @@ function addBench(cmd: Command): Command {
     );
 }
 
-function benchOptions(f: CommonFlags & BenchFlags): BenchmarkOptions {
+function benchOptions(f: CommonFlags & BenchFlags, io: CliIo): BenchmarkOptions {
+  const fromEnv = io.env.EDGENAS_AGENT_CLOCK || DEFAULT_BENCHMARK_OPTIONS.clock;
+  if (fromEnv !== 'wall' && fromEnv !== 'cpu') {
+    throw new AgentUsageError(`EDGENAS_AGENT_CLOCK must be wall or cpu, got "${fromEnv}"`);
+  }
+  const clock = f.clock ?? fromEnv;
   return {
     ...DEFAULT_BENCHMARK_OPTIONS,
     threads: f.threads,
@@ -114,7 +118,7 @@ function benchOptions(f: CommonFlags & BenchFlags): BenchmarkOptions {
     warmupRuns: f.warmup,
     chunkSize: f.chunk,
     minRoundMs: f.roundMs,
-    clock: f.clock,
+    clock,
   };
 }
 
@@ -173,7 +177,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         apiUrl: apiUrl(f, io),
         apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
         spaces: resolveSpaces(f.space),
-        benchmark: benchOptions(f),
+        benchmark: benchOptions(f, io),
         retry: retry(f),
         log: io.err,
       };
@@ -224,9 +228,10 @@ export function buildCli(io: CliIo = defaultIo): Command {
       const config = spaces[0];
       const sigs = spaceSignatures(config);
       const profile = describeDevice(deviceName(f), f.threads);
+      const options = benchOptions(f, io);
       io.err(`profiling ${sigs.length} signatures of ${config.name} with ${f.threads} thread(s)`);
       const progress = createProgress('blocks', io.err);
-      const blocks = await benchmarkSignatures(sigs, benchOptions(f), {
+      const blocks = await benchmarkSignatures(sigs, options, {
         onProgress: (d, t, l) => progress.update(d, t, l),
       }).finally(() => progress.stop());
       writeLutFile(f.out, {
