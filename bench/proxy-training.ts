@@ -7,7 +7,7 @@
  *  3. Kendall tau between short-budget proxy accuracy and 4x-budget accuracy over random architectures.
  * Trainings of 2 and 3 run through `trainInChildProcess`, as the worker does.
  *
- *   npm run build && node dist/bench/proxy-training.js [--cpu-steps 2] [--accuracy-train 30000] [--tau-archs 10] …
+ *   npm run build && node dist/bench/proxy-training.js [--skip throughput,accuracy,tau] [--cpu-steps 2] [--tau-archs 10] …
  */
 import { cpus } from 'node:os';
 import { Command } from 'commander';
@@ -28,6 +28,7 @@ import {
   createOptimizer,
   ProxyTrainingRequest,
   ProxyTrainingResult,
+  LIGHT_ARCHITECTURE,
   REFERENCE_ARCHITECTURE,
   loadDataset,
   selectBackend,
@@ -36,6 +37,7 @@ import {
 
 interface Options {
   architecture: string;
+  accuracyArchitecture: string;
   batchSize: number;
   cpuSteps: number;
   wasmSteps: number;
@@ -44,6 +46,7 @@ interface Options {
   accuracyEpochs: number;
   tauArchs: number;
   tauShortSteps: number;
+  tauBatchSize: number;
   tauFactor: number;
   tauTrain: number;
   tauVal: number;
@@ -152,15 +155,25 @@ async function pool<T>(tasks: (() => Promise<T>)[], concurrency: number): Promis
 
 async function main(): Promise<void> {
   const opts = new Command()
-    .option('--architecture <arch>', 'reference architecture (proxy-28 string)', REFERENCE_ARCHITECTURE)
+    .option(
+      '--architecture <arch>',
+      'reference architecture for throughput (proxy-28 string)',
+      REFERENCE_ARCHITECTURE,
+    )
+    .option(
+      '--accuracy-architecture <arch>',
+      'reference architecture for the accuracy run',
+      LIGHT_ARCHITECTURE,
+    )
     .option('--batch-size <n>', 'training batch size', Number, 64)
     .option('--cpu-steps <n>', 'measured cpu-backend steps (after one warm-up step)', Number, 2)
     .option('--wasm-steps <n>', 'measured wasm / tfjs-node steps (after three warm-up steps)', Number, 20)
-    .option('--accuracy-train <n>', 'Fashion-MNIST training images for the accuracy run', Number, 30000)
-    .option('--accuracy-val <n>', 'Fashion-MNIST validation images for the accuracy run', Number, 5000)
-    .option('--accuracy-epochs <n>', 'epochs of the accuracy run', Number, 2)
+    .option('--accuracy-train <n>', 'Fashion-MNIST training images for the accuracy run', Number, 50000)
+    .option('--accuracy-val <n>', 'Fashion-MNIST validation images for the accuracy run', Number, 10000)
+    .option('--accuracy-epochs <n>', 'epochs of the accuracy run', Number, 1.5)
     .option('--tau-archs <n>', 'random architectures for the rank correlation', Number, 10)
-    .option('--tau-short-steps <n>', 'short proxy budget in steps', Number, 30)
+    .option('--tau-short-steps <n>', 'short proxy budget in steps', Number, 20)
+    .option('--tau-batch-size <n>', 'batch size of the rank correlation runs', Number, 32)
     .option('--tau-factor <n>', 'long budget = factor x short', Number, 4)
     .option('--tau-train <n>', 'training images for the rank correlation runs', Number, 8000)
     .option('--tau-val <n>', 'validation images for the rank correlation runs', Number, 1000)
@@ -222,8 +235,13 @@ async function main(): Promise<void> {
 
   if (!skip.has('accuracy')) {
     console.log('\n== 2. reference architecture on Fashion-MNIST ==');
+    const accuracyArch = parseArchitecture(opts.accuracyArchitecture, config);
+    const accuracyCost = graphCost(lowerArchitecture(accuracyArch, config));
+    console.log(
+      `architecture: ${formatArchitecture(accuracyArch, config)} (${accuracyCost.params} params, ${(accuracyCost.macs / 1e6).toFixed(2)} M MACs)`,
+    );
     const req: ProxyTrainingRequest = {
-      architecture: opts.architecture,
+      architecture: opts.accuracyArchitecture,
       dataset: { kind: 'fashion-mnist', trainSize: opts.accuracyTrain, valSize: opts.accuracyVal },
       epochs: opts.accuracyEpochs,
       batchSize: opts.batchSize,
@@ -258,7 +276,7 @@ async function main(): Promise<void> {
         dataset: { kind: 'fashion-mnist', trainSize: opts.tauTrain, valSize: opts.tauVal },
         epochs: 1,
         steps,
-        batchSize: opts.batchSize,
+        batchSize: opts.tauBatchSize,
         resolution: 28,
         seed: opts.seed,
       });
@@ -274,7 +292,7 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps; batch ${opts.batchSize}, ${opts.tauTrain} training images) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
+      `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps; batch ${opts.tauBatchSize}, ${opts.tauTrain} training images) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
     );
     const rss = Math.max(...results.map((r) => r.peakRssBytes));
     console.log(`peak RSS of a training child: ${mb(rss)}`);
