@@ -24,7 +24,8 @@ import { childPids, processAlive } from './support/jobs-worker-process';
 
 jest.setTimeout(300_000);
 
-const PORTS = { api: 3300, temporal: 7330 };
+/** This suite's port ranges (the first free port of each is used). */
+const PORTS = { api: [3300, 3319], temporal: [7330, 7334] } as const;
 /** Deployment geometry: the proxy-28 space at its own (tiny) geometry, so the LUT builds in seconds. */
 const SPACE = PROXY_28.name;
 const INPUT = { height: 28, width: 28, channels: 1 };
@@ -36,7 +37,6 @@ interface JobView {
   readonly error?: string | null;
   readonly progress?: NasJobProgress | null;
 }
-
 
 let stack: JobsStack;
 let agent: TestAgent;

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -36,7 +37,25 @@ export interface HttpResult<T> {
   readonly bytes: Buffer;
 }
 
-export async function startJobsStack(ports: { api: number; temporal: number }): Promise<JobsStack> {
+/** The first port in [from, to] that is free on 127.0.0.1 now (another run of the suite may hold the first). */
+export async function freePort(from: number, to: number): Promise<number> {
+  for (let port = from; port <= to; port++) {
+    const free = await new Promise<boolean>((resolveFree) => {
+      const server = createServer();
+      server.once('error', () => resolveFree(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
+/** Ports are taken from the given ranges (first free one), so concurrent runs of the suite do not collide. */
+export async function startJobsStack(ranges: {
+  api: readonly [number, number];
+  temporal: readonly [number, number];
+}): Promise<JobsStack> {
+  const ports = { api: await freePort(...ranges.api), temporal: await freePort(...ranges.temporal) };
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-jobs-'));
   const databaseUrl = `sqlite:${join(dir, 'edgenas.db')}`;
   const dataDir = join(dir, 'data');

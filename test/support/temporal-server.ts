@@ -1,11 +1,19 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 
-/** The Temporal CLI the project's postinstall puts under the repository root. */
-export const TEMPORAL_CLI = resolve(__dirname, '..', '..', '.tools', 'bin', 'temporal');
+/** The Temporal CLI the project's postinstall puts under the repository root (found from sources or dist/). */
+export const TEMPORAL_CLI = findTemporalCli(__dirname);
+
+function findTemporalCli(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, '.tools', 'bin', 'temporal');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return resolve(from, '..', '..', '.tools', 'bin', 'temporal');
+  }
+}
 
 export interface TemporalDevServer {
   readonly address: string;
