@@ -43,6 +43,13 @@ describe('API: devices, tokens and measurement uploads (real Nest app over HTTP,
     }
   }
 
+  it('answers the health check without credentials, and nothing else without them', async () => {
+    const health = await api.http().get('/v1/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual({ status: 'ok' });
+    expect((await api.http().get('/v1/devices')).status).toBe(401);
+  });
+
   it('registers devices with a user key and returns a token once', async () => {
     const res = await api
       .http()

@@ -4,6 +4,7 @@ import { Repositories } from '@edgenas/storage';
 import { ApiKeySet, AuthGuard } from './auth/auth';
 import { ApiExceptionFilter } from './common/exception.filter';
 import { DevicesController } from './devices/devices.controller';
+import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
@@ -50,6 +51,9 @@ export class CoreModule {
   }
 }
 
+@Module({ controllers: [HealthController] })
+export class HealthModule {}
+
 @Module({ controllers: [DevicesController] })
 export class DevicesModule {}
 
@@ -67,7 +71,14 @@ export class AppModule {
   static forRoot(deps: CoreDeps): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(deps), DevicesModule, MeasurementsModule, LatencyModule, JobsModule],
+      imports: [
+        CoreModule.forRoot(deps),
+        HealthModule,
+        DevicesModule,
+        MeasurementsModule,
+        LatencyModule,
+        JobsModule,
+      ],
     };
   }
 }

@@ -289,13 +289,8 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-/** `GET /v1/health` when the API has it; otherwise the OpenAPI page. */
 async function apiHealthy(base: string): Promise<boolean> {
-  const res = await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(2000) });
-  await res.arrayBuffer();
-  if (res.ok) return true;
-  if (res.status === 404) return httpOk(`${base}/docs`);
-  return false;
+  return httpOk(`${base}/v1/health`);
 }
 
 main().then(

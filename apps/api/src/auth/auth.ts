@@ -14,9 +14,9 @@ import { API_KEYS, REPOSITORIES } from '../tokens';
 
 /**
  * Who may call a route: `user` = a user API key; `device` = the token of the device named by the route's
- * `:id`; `user-or-device` = either.
+ * `:id`; `user-or-device` = either; `public` = anyone (health checks).
  */
-export type AuthRequirement = 'user' | 'device' | 'user-or-device';
+export type AuthRequirement = 'user' | 'device' | 'user-or-device' | 'public';
 const AUTH_REQUIREMENT = 'edgenas:auth';
 export const RequireAuth = (requirement: AuthRequirement) => SetMetadata(AUTH_REQUIREMENT, requirement);
 
@@ -89,6 +89,7 @@ export class AuthGuard implements CanActivate {
         context.getHandler(),
         context.getClass(),
       ]) ?? 'user';
+    if (requirement === 'public') return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     const token = bearer(req);
     if (!token) throw unauthorized('missing credentials: send "Authorization: Bearer <key or device token>"');

@@ -1,0 +1,15 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RequireAuth } from '../auth/auth';
+
+/** Liveness for load balancers and the launcher: no credentials, no I/O. */
+@ApiTags('health')
+@Controller('v1/health')
+export class HealthController {
+  @Get()
+  @RequireAuth('public')
+  @ApiOperation({ summary: 'Liveness check (no credentials needed)' })
+  health(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+}
