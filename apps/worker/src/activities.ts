@@ -22,6 +22,7 @@ import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { missingSignatures, predictLatency as predictArchitectureLatency } from '@edgenas/latency-predictor';
+import { isNonRetryableTrainingError, trainInChildProcess } from '@edgenas/proxy-trainer';
 import {
   CandidateStatus,
   Db,
@@ -31,7 +32,6 @@ import {
   createRepositories,
   loadDevicePredictor,
 } from '@edgenas/storage';
-import { trainInChildProcess } from './training-process';
 
 export interface ActivityDeps {
   readonly db: Db;
@@ -275,6 +275,11 @@ export function createActivities(deps: ActivityDeps) {
         const reason: unknown = ctx.cancellationSignal.reason;
         if (ctx.cancellationSignal.aborted)
           throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
+        // A bad request, dataset or architecture fails the same way on every attempt.
+        if (isNonRetryableTrainingError(err)) {
+          const e = err as Error;
+          throw ApplicationFailure.nonRetryable(`${e.name}: ${e.message}`, e.name);
+        }
         throw err;
       } finally {
         clearInterval(timer);
