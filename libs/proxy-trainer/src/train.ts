@@ -170,6 +170,7 @@ export async function trainProxy(
   let reportSteps = 0;
   let trainMs = 0;
   let lastReport = performance.now();
+  let lastReportedStep = -1;
   let order = shuffledIndices(data.train.count, random);
   const report = (step: number) => {
     const ms = performance.now() - started;
@@ -184,6 +185,7 @@ export async function trainProxy(
     reportLoss = 0;
     reportSteps = 0;
     lastReport = performance.now();
+    lastReportedStep = step;
   };
 
   try {
@@ -228,7 +230,7 @@ export async function trainProxy(
       }
       if (step === 0 || performance.now() - lastReport >= progressInterval) report(step + 1);
     }
-    report(totalSteps);
+    if (lastReportedStep !== totalSteps) report(totalSteps);
     if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
     const recalibration = req.bnRecalibrationBatches ?? 8;
     if (recalibration > 0) recalibrateBatchNorm(net, data, recalibration, batchSize, req.seed);
