@@ -1,5 +1,15 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, Max, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { GEOMETRY_LIMITS } from './geometry';
 
 export class InputShapeDto {
@@ -20,4 +30,26 @@ export class InputShapeDto {
   @Min(1)
   @Max(GEOMETRY_LIMITS.maxChannels)
   channels!: number;
+}
+
+/** A search space laid onto a deployment geometry: what jobs and latency predictions are priced on. */
+export class DeploymentGeometryDto {
+  @ApiProperty({ example: 'fbnet-224', description: 'Macro config (search space) name' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  space!: string;
+
+  @ApiPropertyOptional({ type: InputShapeDto, description: "Deployment input; default: the space's" })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => InputShapeDto)
+  input?: InputShapeDto;
+
+  @ApiPropertyOptional({ example: 10, description: "Deployment classes; default: the space's" })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(GEOMETRY_LIMITS.maxClasses)
+  classes?: number;
 }

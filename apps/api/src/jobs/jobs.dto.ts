@@ -18,8 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { SearchStrategy } from '@edgenas/contracts';
-import { GEOMETRY_LIMITS } from '../common/geometry';
-import { InputShapeDto } from '../common/input-shape.dto';
+import { DeploymentGeometryDto } from '../common/input-shape.dto';
 
 export const MAX_JOB_DEVICES = 16;
 export const STRATEGIES: readonly SearchStrategy[] = ['nsga2', 'evolution', 'random'];
@@ -127,7 +126,7 @@ export class SearchBudgetDto {
   wallClockSeconds?: number;
 }
 
-export class CreateJobDto {
+export class CreateJobDto extends DeploymentGeometryDto {
   @ApiProperty({
     type: [String],
     description: 'Target device ids; the latency objective is the worst over them',
@@ -145,25 +144,6 @@ export class CreateJobDto {
   @Min(0.001)
   @Max(600_000)
   latencyBudgetMs!: number;
-
-  @ApiProperty({ example: 'fbnet-224', description: 'Macro config (search space) name' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(100)
-  space!: string;
-
-  @ApiPropertyOptional({ type: InputShapeDto, description: "Deployment input; default: the space's" })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => InputShapeDto)
-  input?: InputShapeDto;
-
-  @ApiPropertyOptional({ example: 10, description: "Deployment classes; default: the space's" })
-  @IsOptional()
-  @IsInt()
-  @Min(2)
-  @Max(GEOMETRY_LIMITS.maxClasses)
-  classes?: number;
 
   @ApiPropertyOptional({ type: ProxyTrainingDto })
   @IsOptional()

@@ -8,29 +8,18 @@ import {
   ApiPropertyOptional,
   ApiTags,
 } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  IsBoolean,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { predictLatency } from '@edgenas/latency-predictor';
 import { Architecture, architectureId, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
 import { Repositories, loadDevicePredictor } from '@edgenas/storage';
 import { badRequest, notFound } from '../common/api-error';
-import { GEOMETRY_LIMITS, deploymentGeometry } from '../common/geometry';
-import { InputShapeDto } from '../common/input-shape.dto';
+import { deploymentGeometry } from '../common/geometry';
+import { DeploymentGeometryDto } from '../common/input-shape.dto';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
 import { ErrorResponse, PredictionResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
 
-export class PredictLatencyDto {
+export class PredictLatencyDto extends DeploymentGeometryDto {
   @ApiProperty({ description: 'Registered device id' })
   @IsString()
   @IsNotEmpty()
@@ -42,25 +31,6 @@ export class PredictLatencyDto {
   @IsNotEmpty()
   @MaxLength(2000)
   architecture!: string;
-
-  @ApiProperty({ example: 'proxy-28', description: 'Macro config name' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(100)
-  space!: string;
-
-  @ApiPropertyOptional({ type: InputShapeDto, description: "Deployment input; default: the space's" })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => InputShapeDto)
-  input?: InputShapeDto;
-
-  @ApiPropertyOptional({ example: 10 })
-  @IsOptional()
-  @IsInt()
-  @Min(2)
-  @Max(GEOMETRY_LIMITS.maxClasses)
-  classes?: number;
 
   @ApiPropertyOptional({
     description: 'Estimate missing LUT entries from MACs (flagged) instead of refusing',
