@@ -1,7 +1,12 @@
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { DeviceProfile } from '@edgenas/latency-predictor';
-import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
-import { parseArchitecture } from '@edgenas/search-space';
+import {
+  BlockSignature,
+  MacroConfig,
+  parseArchitecture,
+  resolveSpaceName,
+  signatureKey,
+} from '@edgenas/search-space';
 import {
   ApiClient,
   ApiError,
@@ -18,7 +23,6 @@ import {
   benchmarkSignatures,
 } from './benchmark/runner';
 import { Log, Progress, createProgress } from './progress';
-import { resolveSpace } from './spaces';
 import { AgentStore, RegisteredDevice } from './store';
 import { syncPending } from './sync';
 
@@ -162,7 +166,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
       .filter((v) => !answered.has(v.id))
       .flatMap((v) => {
         try {
-          const config = resolveSpace(v.space);
+          const config = resolveSpaceName(v.space);
           return [{ architecture: parseArchitecture(v.architecture, config), config, verificationId: v.id }];
         } catch (err) {
           ctx.log(`skipping verification ${v.id}: ${(err as Error).message}`);

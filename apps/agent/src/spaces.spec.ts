@@ -1,5 +1,5 @@
-import { FBNET_224, PROXY_28, withGeometry } from '@edgenas/search-space';
-import { parseInputShape, resolveSpace, resolveSpaces } from './spaces';
+import { FBNET_224, PROXY_28, resolveSpaceName as resolveSpace, withGeometry } from '@edgenas/search-space';
+import { parseInputShape, resolveSpaces } from './spaces';
 
 describe('space names', () => {
   it('resolves plain names and the canonical names of deployment geometries', () => {

@@ -1,4 +1,4 @@
-import { InputShape, MacroConfig, getMacroConfig, withGeometry } from '@edgenas/search-space';
+import { InputShape, MacroConfig, resolveSpaceName, withGeometry } from '@edgenas/search-space';
 
 /** Parses `HxWxC` (e.g. `224x224x3`); throws naming the flag and the reason. */
 export function parseInputShape(text: string, flag = '--input'): InputShape {
@@ -18,22 +18,6 @@ export function parseClasses(text: string, flag = '--classes'): number {
   return n;
 }
 
-/**
- * A space name as the API and LUT rows use it: a macro config name, optionally with a deployment geometry
- * as `withGeometry` names it (`fbnet-224@160x160x3-c10`).
- */
-export function resolveSpace(name: string): MacroConfig {
-  const at = name.indexOf('@');
-  if (at < 0) return getMacroConfig(name.trim());
-  const base = getMacroConfig(name.slice(0, at).trim());
-  const m = /^(\d+x\d+x\d+)-c(\d+)$/.exec(name.slice(at + 1).trim());
-  if (!m) throw new Error(`space "${name}": geometry must look like <config>@HxWxC-cN`);
-  return withGeometry(base, {
-    input: parseInputShape(m[1], `space "${name}" input`),
-    classes: parseClasses(m[2]),
-  });
-}
-
 /** `--space a,b` → configs, with an optional geometry applied to each. */
 export function resolveSpaces(
   list: string,
@@ -45,7 +29,7 @@ export function resolveSpaces(
     .filter(Boolean);
   if (names.length === 0) throw new Error('--space needs at least one space name (e.g. proxy-28,fbnet-224)');
   return names.map((n) => {
-    const config = resolveSpace(n);
+    const config = resolveSpaceName(n);
     return geometry.input || geometry.classes ? withGeometry(config, geometry) : config;
   });
 }

@@ -102,6 +102,22 @@ export function withGeometry(
   };
 }
 
+/**
+ * The config a space name stands for: a macro config name, or one with a deployment geometry as
+ * `withGeometry` names it (`fbnet-224@160x160x3-c10`). Throws naming the reason.
+ */
+export function resolveSpaceName(name: string): MacroConfig {
+  const at = name.indexOf('@');
+  if (at < 0) return getMacroConfig(name.trim());
+  const base = getMacroConfig(name.slice(0, at).trim());
+  const m = /^(\d+)x(\d+)x(\d+)-c(\d+)$/.exec(name.slice(at + 1).trim());
+  if (!m) throw new Error(`space "${name}": geometry must look like <config>@HxWxC-cN`);
+  return withGeometry(base, {
+    input: { height: Number(m[1]), width: Number(m[2]), channels: Number(m[3]) },
+    classes: Number(m[4]),
+  });
+}
+
 /** Number of searchable layers. */
 export function layerCount(config: MacroConfig): number {
   return config.stages.reduce((n, s) => n + s.repeats, 0);

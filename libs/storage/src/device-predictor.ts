@@ -12,8 +12,8 @@ import {
 import {
   InputShape,
   MacroConfig,
-  getMacroConfig,
   parseArchitecture,
+  resolveSpaceName,
   withGeometry,
 } from '@edgenas/search-space';
 import { Db } from './database';
@@ -21,8 +21,6 @@ import { Repositories, createRepositories } from './repositories';
 
 /** Fewer end-to-end measured architectures than this: predictions stay uncalibrated (the fit needs 3). */
 export const MIN_CALIBRATION_ARCHITECTURES = 3;
-
-const GEOMETRY_NAME_RE = /^([a-z0-9-]+)@(\d+)x(\d+)x(\d+)-c(\d+)$/;
 
 /**
  * The deployment geometry a space name denotes: a macro config name (`proxy-28`), optionally re-shaped by
@@ -33,15 +31,7 @@ export function resolveGeometry(
   space: string,
   geometry: { input?: InputShape; classes?: number } = {},
 ): MacroConfig {
-  const m = GEOMETRY_NAME_RE.exec(space);
-  const base = getMacroConfig(m ? m[1] : space);
-  const named = m
-    ? withGeometry(base, {
-        input: { height: Number(m[2]), width: Number(m[3]), channels: Number(m[4]) },
-        classes: Number(m[5]),
-      })
-    : base;
-  return withGeometry(named, geometry);
+  return withGeometry(resolveSpaceName(space), geometry);
 }
 
 /** Everything needed to price architectures of one geometry on one device, built from stored raw rows. */
