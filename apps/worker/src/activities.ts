@@ -8,13 +8,12 @@ import { CandidateSummary, JobStatus, NasJobResult, ProxyTrainingSpec } from '@e
 import {
   Architecture,
   MacroConfig,
-  PROXY_28,
   architectureId,
   countCost,
   formatArchitecture,
   getMacroConfig,
   parseArchitecture,
-  sameStageLayout,
+  proxyConfigFor,
   signatureKey,
   withGeometry,
 } from '@edgenas/search-space';
@@ -95,14 +94,6 @@ export const ONNX_MODEL_NOTE =
   'are not meaningful at the deployment geometry. Train this architecture on your data before deployment.';
 
 const MAX_KEYS_IN_MESSAGE = 12;
-
-/**
- * The macro config candidates are proxy-trained on: proxy-28 for every space with its stage layout (the same
- * block choices apply), else the space itself at the proxy resolution.
- */
-export function proxySpaceFor(space: string): string {
-  return sameStageLayout(getMacroConfig(space), PROXY_28) ? PROXY_28.name : space;
-}
 
 export function deploymentConfig(geometry: Geometry): MacroConfig {
   return withGeometry(getMacroConfig(geometry.space), { input: geometry.input, classes: geometry.classes });
@@ -241,7 +232,7 @@ export function createActivities(deps: ActivityDeps) {
         const result = await trainInChildProcess(
           {
             architecture: req.architecture,
-            space: proxySpaceFor(req.space),
+            space: proxyConfigFor(getMacroConfig(req.space)).name,
             dataset: req.proxy.dataset,
             epochs: req.proxy.epochs,
             ...(req.proxy.steps !== undefined ? { steps: req.proxy.steps } : {}),

@@ -26,7 +26,13 @@ import {
   PROGRESS_QUERY,
   TASK_QUEUES,
 } from '@edgenas/contracts';
-import { architectureId, formatArchitecture, getMacroConfig, withGeometry } from '@edgenas/search-space';
+import {
+  architectureId,
+  formatArchitecture,
+  getMacroConfig,
+  proxyConfigFor,
+  withGeometry,
+} from '@edgenas/search-space';
 import {
   Evaluation,
   SearchState,
@@ -108,7 +114,10 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
   }));
 
   try {
-    const deployment = withGeometry(getMacroConfig(input.space), { input: input.input, classes: input.classes });
+    const deployment = withGeometry(getMacroConfig(input.space), {
+      input: input.input,
+      classes: input.classes,
+    });
     if (!carry) {
       await light.setJobStatus({ jobId: input.jobId, status: 'running' });
       // Fails fast (non-retryable) naming the signatures the LUTs lack.
@@ -127,6 +136,8 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
         seed: input.seed,
         latencyBudgetMs: input.latencyBudgetMs,
         populationSize: input.budget.population,
+        // Candidates are trained on the proxy geometry: they must be valid there too.
+        alsoValidFor: [proxyConfigFor(deployment)],
       });
 
     let stoppedBy: StopReason | undefined;

@@ -1,5 +1,5 @@
 import { BlockType } from './blocks';
-import { MacroConfig } from './macro-configs';
+import { MacroConfig, PROXY_28 } from './macro-configs';
 
 /** One block choice per searchable layer, in order. Geometry comes from a MacroConfig. */
 export interface Architecture {
@@ -65,4 +65,12 @@ export function sameStageLayout(a: MacroConfig, b: MacroConfig): boolean {
   const la = layoutLayers([], a);
   const lb = layoutLayers([], b);
   return la.length === lb.length && la.every((l, i) => changesShape(l) === changesShape(lb[i]));
+}
+
+/**
+ * The geometry candidates of a space are proxy-trained on: proxy-28 for every space with its stage layout
+ * (the same block choices apply), else the space itself.
+ */
+export function proxyConfigFor(config: MacroConfig): MacroConfig {
+  return sameStageLayout(config, PROXY_28) ? PROXY_28 : config;
 }
