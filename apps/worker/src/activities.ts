@@ -21,7 +21,8 @@ import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { missingSignatures, predictLatency as predictArchitectureLatency } from '@edgenas/latency-predictor';
-import { isNonRetryableTrainingError, trainInChildProcess } from '@edgenas/proxy-trainer';
+// The runner only: a light worker never loads TensorFlow.js.
+import { isNonRetryableTrainingError, trainInChildProcess } from '@edgenas/proxy-trainer/child-process';
 import {
   CandidateStatus,
   Db,

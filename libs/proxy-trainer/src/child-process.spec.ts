@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
-import { TrainingAbortedError } from './train';
+import { TrainingAbortedError } from './errors';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { DatasetError } from './datasets/dataset';
 import type { ChildMessage, SerializedError, TrainMessage } from './child-messages';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
-import { TrainingAbortedError, TrainingRequestError } from './train';
+import { TrainingAbortedError, TrainingRequestError } from './errors';
 
 export interface ChildTrainingOptions {
   readonly signal?: AbortSignal;

@@ -3,7 +3,8 @@
 export * from './backend';
 export * from './datasets';
 export * from './request';
-export { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
+export { TrainingAbortedError, TrainingRequestError } from './errors';
+export { trainProxy } from './train';
 export type { TrainProxyOptions } from './train';
 export {
   registerBatchNormGradient,

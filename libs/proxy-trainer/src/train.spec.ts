@@ -4,7 +4,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
-import { TrainingAbortedError, TrainingRequestError, trainProxy } from './train';
+import { TrainingAbortedError, TrainingRequestError } from './errors';
+import { trainProxy } from './train';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 
 const synthetic: ProxyTrainingRequest = {

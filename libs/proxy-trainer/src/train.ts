@@ -8,23 +8,13 @@ import { Dataset, DatasetSplit, imageSize, loadDataset } from './datasets';
 import { cosineLearningRate, createOptimizer } from './optimizer';
 import { createRandom, shuffledIndices } from './random';
 import type { LossPoint, ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import { TrainingAbortedError, TrainingRequestError } from './errors';
 
 export interface TrainProxyOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainingProgress) => void;
   /** An already loaded dataset (must match the request's resolution); skips loading. */
   readonly dataset?: Dataset;
-}
-
-export class TrainingAbortedError extends Error {
-  override name = 'TrainingAbortedError';
-  constructor(readonly step: number) {
-    super(`proxy training aborted at step ${step}`);
-  }
-}
-
-export class TrainingRequestError extends Error {
-  override name = 'TrainingRequestError';
 }
 
 const DEFAULT_SPACE = 'proxy-28';
