@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { BlockSignature, PROXY_28, headSignature, stemSignature } from '@edgenas/search-space';
-import { lowerSignature } from '@edgenas/search-space/graph';
+import { BN_EPSILON, lowerSignature } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
-import { buildTfjsNetwork } from '@edgenas/search-space/tfjs';
+import { buildTfjsNetwork, trainingBatchNorm } from '@edgenas/search-space/tfjs';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -119,6 +119,138 @@ describe('buildTfjsNetwork', () => {
     expect(net.exportWeights()['fc.weight']).not.toEqual(fcBefore);
     tf.dispose([x, labels]);
     optimizer.dispose();
+    net.dispose();
+  });
+});
+
+type BatchNormFn = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor4D;
+
+const EPS = BN_EPSILON;
+
+/** BN written out with tf.moments and arithmetic; its gradient is tfjs autodiff. */
+const writtenOutBatchNorm: BatchNormFn = (x, gamma, beta) => {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, EPS))), gamma), beta);
+};
+
+const closedFormBatchNorm: BatchNormFn = (x, gamma, beta) =>
+  trainingBatchNorm(x, gamma, beta, EPS, () => undefined);
+
+/** A deliberately wrong gradient: dx drops the x̂·Σ(dy·x̂) term (forward values are right). */
+const droppedTermBatchNorm: BatchNormFn = (x, gamma, beta) =>
+  tf.customGrad((xIn, g, b, save) => {
+    const { mean, variance } = tf.moments(xIn as tf.Tensor, [0, 1, 2]);
+    const rstd = tf.rsqrt(tf.add(variance, EPS));
+    const xhat = tf.mul(tf.sub(xIn as tf.Tensor, mean), rstd);
+    (save as tf.GradSaveFunc)([xhat, rstd, g as tf.Tensor]);
+    return {
+      value: tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, [xh, r, gs]: tf.Tensor[]) => {
+        const m = dy.size / gs.size;
+        const dBeta = tf.sum(dy, [0, 1, 2]);
+        const dx = tf.mul(tf.mul(gs, r), tf.sub(dy, tf.div(dBeta, m)));
+        return [dx, tf.sum(tf.mul(dy, xh), [0, 1, 2]), dBeta];
+      },
+    };
+  })(x, gamma, beta) as tf.Tensor4D;
+
+function relativeDifference(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
+}
+
+describe('training-mode BatchNorm gradient (closed form)', () => {
+  // Two conv→BN layers (the second BN's dy flows back through the first's dx), a weighted-sum loss.
+  // Inputs: x, conv1 weight, gamma1, beta1, conv2 weight, gamma2, beta2.
+  const names = ['input', 'conv1 weight', 'gamma1', 'beta1', 'conv2 weight', 'gamma2', 'beta2'];
+  let inputs: tf.Tensor[] = [];
+  let lossWeights: tf.Tensor;
+  beforeAll(() => {
+    inputs = [
+      randomInput([4, 6, 6, 3], 11),
+      tf.randomNormal([3, 3, 3, 5], 0, 0.5, 'float32', 12),
+      tf.randomUniform([5], 0.5, 1.5, 'float32', 14),
+      tf.randomNormal([5], 0, 0.3, 'float32', 15),
+      tf.randomNormal([1, 1, 5, 4], 0, 0.5, 'float32', 13),
+      tf.randomUniform([4], 0.5, 1.5, 'float32', 16),
+      tf.randomNormal([4], 0, 0.3, 'float32', 17),
+    ];
+    lossWeights = tf.randomNormal([4, 3, 3, 4], 0, 1, 'float32', 18);
+  });
+
+  function gradients(bn: BatchNormFn): tf.Tensor[] {
+    return tf.grads((...[xi, c1, ga1, be1, c2, ga2, be2]: tf.Tensor[]) => {
+      const h = tf.relu(
+        bn(
+          tf.conv2d(xi as tf.Tensor4D, c1 as tf.Tensor4D, 2, 'same'),
+          ga1 as tf.Tensor1D,
+          be1 as tf.Tensor1D,
+        ),
+      );
+      const y = bn(
+        tf.conv2d(h as tf.Tensor4D, c2 as tf.Tensor4D, 1, 'valid'),
+        ga2 as tf.Tensor1D,
+        be2 as tf.Tensor1D,
+      );
+      return tf.sum(tf.mul(y, lossWeights));
+    })(inputs);
+  }
+
+  afterAll(() => tf.dispose([...inputs, lossWeights]));
+
+  it('equals autodiff through the written-out formula for input, gamma, beta and conv weights', () => {
+    const expected = gradients(writtenOutBatchNorm);
+    const actual = gradients(closedFormBatchNorm);
+    names.forEach((name, i) => {
+      const diff = relativeDifference(actual[i], expected[i]);
+      if (diff > 1e-4) throw new Error(`${name}: relative difference ${diff}`);
+    });
+    tf.dispose([expected, actual]);
+  });
+
+  it('would catch a gradient without the Σ(dy·x̂) term', () => {
+    const expected = gradients(writtenOutBatchNorm);
+    const wrong = gradients(droppedTermBatchNorm);
+    // The forward pass (hence dgamma/dbeta of the last layer) is right; the input and first-layer grads are not.
+    expect(relativeDifference(wrong[5], expected[5])).toBeLessThan(1e-4);
+    expect(relativeDifference(wrong[0], expected[0])).toBeGreaterThan(1e-2);
+    expect(relativeDifference(wrong[1], expected[1])).toBeGreaterThan(1e-2);
+    tf.dispose([expected, wrong]);
+  });
+
+  it('the built network trains with it: stem gradients equal the written-out formula, no tensors leak', () => {
+    const graph = lowerSignature(stemSignature(PROXY_28));
+    const weights = initWeights(graph, 7, { randomBatchNorm: true });
+    const net = buildTfjsNetwork(graph, weights);
+    const input = randomInput([4, 28, 28, 1], 7);
+    const mix = tf.randomNormal([4, 14, 14, 8], 0, 1, 'float32', 8);
+    const before = tf.memory().numTensors;
+    const netLoss = (xi: tf.Tensor4D) =>
+      tf.sum(tf.mul(net.forward(xi, { training: true }), mix)) as tf.Scalar;
+    const { grads, value } = tf.variableGrads(() => netLoss(input), net.variables);
+    const dInput = tf.grad((xi: tf.Tensor) => netLoss(xi as tf.Tensor4D))(input);
+    const filter = tf.tensor4d(initWeightsHwio(weights['stem.weight']), [3, 3, 1, 8]);
+    const gamma = tf.tensor1d(weights['stem.bn.gamma']);
+    const beta = tf.tensor1d(weights['stem.bn.beta']);
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ];
+    const expected = tf.grads((...[xi, f, g, b]: tf.Tensor[]) => {
+      const conv = tf.conv2d(xi as tf.Tensor4D, f as tf.Tensor4D, 2, pad);
+      return tf.sum(tf.mul(tf.relu(writtenOutBatchNorm(conv, g as tf.Tensor1D, b as tf.Tensor1D)), mix));
+    })([input, filter, gamma, beta]);
+    const gradOf = (param: string) =>
+      grads[net.variables.find((v) => v.name.endsWith(`/${param}`))?.name ?? ''];
+    const actual = [dInput, gradOf('stem.weight'), gradOf('stem.bn.gamma'), gradOf('stem.bn.beta')];
+    ['input', 'conv weight', 'gamma', 'beta'].forEach((name, i) => {
+      const diff = relativeDifference(actual[i], expected[i]);
+      if (diff > 1e-4) throw new Error(`${name}: relative difference ${diff}`);
+    });
+    tf.dispose([...actual, ...expected, value, filter, gamma, beta]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([input, mix]);
     net.dispose();
   });
 });
