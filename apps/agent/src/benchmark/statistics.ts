@@ -4,6 +4,8 @@
  * over rounds, is far steadier (see DESIGN.md, "Latency lookup tables and prediction").
  */
 
+import type { LatencyStats } from '@edgenas/latency-predictor';
+
 /** Percentile q ∈ [0, 1] of a sample, linear interpolation between order statistics. */
 export function percentile(samples: readonly number[], q: number): number {
   if (samples.length === 0) throw new Error('percentile of an empty sample');
@@ -29,19 +31,12 @@ export function roundStats(samples: readonly number[]): RoundStats {
   return { p10: percentile(samples, 0.1), median: percentile(samples, 0.5), p90: percentile(samples, 0.9) };
 }
 
-/** Summary of one item over all rounds (times in ms). */
-export interface RoundsSummary {
-  /** Median over rounds of each round's 10th percentile: the estimate a LUT entry is built from. */
-  readonly estimateMs: number;
-  /** Median over rounds of each round's median. */
-  readonly medianMs: number;
-  /** Median over rounds of each round's 10th / 90th percentile. */
-  readonly p10Ms: number;
-  readonly p90Ms: number;
-  readonly rounds: number;
-  /** Smallest number of timed runs in a round (rounds normally have equal size). */
-  readonly repeatsPerRound: number;
-}
+/**
+ * Summary of one item over all rounds (times in ms): the upload's statistics less the warm-up count, which the
+ * harness knows. The estimate is the median over rounds of each round's 10th percentile; median, p10 and p90 are
+ * medians over rounds; repeatsPerRound is the smallest round.
+ */
+export type RoundsSummary = Omit<LatencyStats, 'warmupRuns'>;
 
 /** `rounds[r]` = the timed runs of round r (ms). */
 export function summarizeRounds(rounds: readonly (readonly number[])[]): RoundsSummary {
