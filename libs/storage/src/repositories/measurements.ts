@@ -1,5 +1,9 @@
 import { BlockSignature, SignatureOp, signatureKey } from '@edgenas/search-space';
-import { ArchitectureMeasurement, BlockMeasurement } from '@edgenas/latency-predictor/measurement';
+import {
+  ArchitectureMeasurement,
+  BlockMeasurement,
+  LatencyStats,
+} from '@edgenas/latency-predictor/measurement';
 import { Db } from '../database';
 import { ArchitectureMeasurementsTable, BlockMeasurementsTable } from '../schema';
 import { nowIso } from './json';
@@ -38,6 +42,59 @@ export interface BatchInsertResult extends InsertCounts {
 // Rows per INSERT statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 const CHUNK_ROWS = 200;
 
+// Columns both measurement tables share: the latency statistics and where a row came from.
+type StatsColumns = Pick<
+  BlockMeasurementsTable,
+  'estimate_ms' | 'median_ms' | 'p10_ms' | 'p90_ms' | 'rounds' | 'repeats_per_round' | 'warmup_runs'
+>;
+type ProvenanceColumns = Pick<
+  BlockMeasurementsTable,
+  'agent_version' | 'measured_at' | 'drift_flagged' | 'received_at'
+>;
+type Provenance = Pick<BlockMeasurement, 'agentVersion' | 'measuredAt' | 'driftFlagged'>;
+
+function statsColumns(m: LatencyStats): StatsColumns {
+  return {
+    estimate_ms: m.estimateMs,
+    median_ms: m.medianMs,
+    p10_ms: m.p10Ms,
+    p90_ms: m.p90Ms,
+    rounds: m.rounds,
+    repeats_per_round: m.repeatsPerRound,
+    warmup_runs: m.warmupRuns,
+  };
+}
+
+function statsFields(r: StatsColumns): LatencyStats {
+  return {
+    estimateMs: r.estimate_ms,
+    medianMs: r.median_ms,
+    p10Ms: r.p10_ms,
+    p90Ms: r.p90_ms,
+    rounds: r.rounds,
+    repeatsPerRound: r.repeats_per_round,
+    warmupRuns: r.warmup_runs,
+  };
+}
+
+function provenanceColumns(m: Provenance, receivedAt: string): ProvenanceColumns {
+  return {
+    agent_version: m.agentVersion,
+    measured_at: m.measuredAt,
+    drift_flagged: m.driftFlagged ? 1 : 0,
+    received_at: receivedAt,
+  };
+}
+
+function provenanceFields(r: ProvenanceColumns): Provenance & { receivedAt: string } {
+  return {
+    agentVersion: r.agent_version,
+    measuredAt: r.measured_at,
+    driftFlagged: r.drift_flagged !== 0,
+    receivedAt: r.received_at,
+  };
+}
+
 function blockRow(deviceId: string, m: BlockMeasurement, receivedAt: string): BlockMeasurementsTable {
   const s = m.signature;
   return {
@@ -55,18 +112,9 @@ function blockRow(deviceId: string, m: BlockMeasurement, receivedAt: string): Bl
     width: s.width,
     activation: s.activation,
     classes: s.classes,
-    estimate_ms: m.estimateMs,
-    median_ms: m.medianMs,
-    p10_ms: m.p10Ms,
-    p90_ms: m.p90Ms,
-    rounds: m.rounds,
-    repeats_per_round: m.repeatsPerRound,
-    warmup_runs: m.warmupRuns,
+    ...statsColumns(m),
     overhead_ms: m.overheadMs,
-    agent_version: m.agentVersion,
-    measured_at: m.measuredAt,
-    drift_flagged: m.driftFlagged ? 1 : 0,
-    received_at: receivedAt,
+    ...provenanceColumns(m, receivedAt),
   };
 }
 
@@ -88,18 +136,9 @@ function fromBlockRow(r: BlockMeasurementsTable): StoredBlockMeasurement {
     id: r.id,
     deviceId: r.device_id,
     signature,
-    estimateMs: r.estimate_ms,
-    medianMs: r.median_ms,
-    p10Ms: r.p10_ms,
-    p90Ms: r.p90_ms,
-    rounds: r.rounds,
-    repeatsPerRound: r.repeats_per_round,
-    warmupRuns: r.warmup_runs,
+    ...statsFields(r),
     overheadMs: r.overhead_ms,
-    agentVersion: r.agent_version,
-    measuredAt: r.measured_at,
-    driftFlagged: r.drift_flagged !== 0,
-    receivedAt: r.received_at,
+    ...provenanceFields(r),
   };
 }
 
@@ -114,17 +153,8 @@ function architectureRow(
     space: m.space,
     architecture: m.architecture,
     verification_id: m.verificationId ?? null,
-    estimate_ms: m.estimateMs,
-    median_ms: m.medianMs,
-    p10_ms: m.p10Ms,
-    p90_ms: m.p90Ms,
-    rounds: m.rounds,
-    repeats_per_round: m.repeatsPerRound,
-    warmup_runs: m.warmupRuns,
-    agent_version: m.agentVersion,
-    measured_at: m.measuredAt,
-    drift_flagged: m.driftFlagged ? 1 : 0,
-    received_at: receivedAt,
+    ...statsColumns(m),
+    ...provenanceColumns(m, receivedAt),
   };
 }
 
@@ -135,17 +165,8 @@ function fromArchitectureRow(r: ArchitectureMeasurementsTable): StoredArchitectu
     space: r.space,
     architecture: r.architecture,
     verificationId: r.verification_id,
-    estimateMs: r.estimate_ms,
-    medianMs: r.median_ms,
-    p10Ms: r.p10_ms,
-    p90Ms: r.p90_ms,
-    rounds: r.rounds,
-    repeatsPerRound: r.repeats_per_round,
-    warmupRuns: r.warmup_runs,
-    agentVersion: r.agent_version,
-    measuredAt: r.measured_at,
-    driftFlagged: r.drift_flagged !== 0,
-    receivedAt: r.received_at,
+    ...statsFields(r),
+    ...provenanceFields(r),
   };
 }
 
