@@ -1,21 +1,11 @@
 import { changesShape, layoutLayers } from './architecture';
 import { BLOCK_TYPES, BlockType, FBNET_BLOCK_TYPES } from './blocks';
-import { FBNET_224, MacroConfig, PROXY_28 } from './macro-configs';
+import { FBNET_224, PROXY_28 } from './macro-configs';
 import { searchSpaceSize } from './space-size';
 import { isValidArchitecture } from './validate';
+import { ODD_CONFIG } from './odd-config.fixture';
 
-const ODD: MacroConfig = {
-  name: 'test-odd',
-  input: { height: 16, width: 16, channels: 3 },
-  stem: { channels: 7, kernel: 3, stride: 2 },
-  stages: [
-    { channels: 7, repeats: 1, firstStride: 1 },
-    { channels: 10, repeats: 2, firstStride: 2 },
-    { channels: 9, repeats: 1, firstStride: 1 },
-  ],
-  head: { channels: 16 },
-  classes: 4,
-};
+const ODD = ODD_CONFIG;
 
 describe('searchSpaceSize', () => {
   it('counts 11^(same-shape layers) · 10^(shape-changing layers) on the built-in geometries', () => {

@@ -8,20 +8,9 @@ import {
   validChoicesPerLayer,
   validateArchitecture,
 } from './validate';
+import { ODD_CONFIG } from './odd-config.fixture';
 
-/** Odd channel counts make the group and shuffle rules bite (the built-in geometries use even counts only). */
-const ODD: MacroConfig = {
-  name: 'test-odd',
-  input: { height: 16, width: 16, channels: 3 },
-  stem: { channels: 7, kernel: 3, stride: 2 },
-  stages: [
-    { channels: 7, repeats: 1, firstStride: 1 },
-    { channels: 10, repeats: 2, firstStride: 2 },
-    { channels: 9, repeats: 1, firstStride: 1 },
-  ],
-  head: { channels: 16 },
-  classes: 4,
-};
+const ODD = ODD_CONFIG;
 
 const allOf = (b: BlockType, n = 22): Architecture => ({ blocks: Array<BlockType>(n).fill(b) });
 const rules = (issues: ValidationIssue[]) => issues.map((i) => `${i.layer}:${i.rule}`);
