@@ -20,50 +20,43 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
 
-        await stats(
-          db.schema
-            .createTable('block_measurements')
-            .addColumn('id', 'text', (c) => c.primaryKey())
-            .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
-            .addColumn('signature_key', 'text', (c) => c.notNull())
-            .addColumn('op', 'text', (c) => c.notNull())
-            .addColumn('kernel', 'integer', (c) => c.notNull())
-            .addColumn('expansion', 'integer', (c) => c.notNull())
-            .addColumn('conv_groups', 'integer', (c) => c.notNull())
-            .addColumn('stride', 'integer', (c) => c.notNull())
-            .addColumn('cin', 'integer', (c) => c.notNull())
-            .addColumn('cout', 'integer', (c) => c.notNull())
-            .addColumn('height', 'integer', (c) => c.notNull())
-            .addColumn('width', 'integer', (c) => c.notNull())
-            .addColumn('activation', 'text', (c) => c.notNull())
-            .addColumn('classes', 'integer', (c) => c.notNull()),
-        )
-          .addColumn('overhead_ms', 'double precision', (c) => c.notNull())
-          .addColumn('agent_version', 'text', (c) => c.notNull())
-          .addColumn('measured_at', 'text', (c) => c.notNull())
-          .addColumn('drift_flagged', 'integer', (c) => c.notNull())
-          .addColumn('received_at', 'text', (c) => c.notNull())
-          .execute();
+        await provenance(
+          stats(
+            db.schema
+              .createTable('block_measurements')
+              .addColumn('id', 'text', (c) => c.primaryKey())
+              .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+              .addColumn('signature_key', 'text', (c) => c.notNull())
+              .addColumn('op', 'text', (c) => c.notNull())
+              .addColumn('kernel', 'integer', (c) => c.notNull())
+              .addColumn('expansion', 'integer', (c) => c.notNull())
+              .addColumn('conv_groups', 'integer', (c) => c.notNull())
+              .addColumn('stride', 'integer', (c) => c.notNull())
+              .addColumn('cin', 'integer', (c) => c.notNull())
+              .addColumn('cout', 'integer', (c) => c.notNull())
+              .addColumn('height', 'integer', (c) => c.notNull())
+              .addColumn('width', 'integer', (c) => c.notNull())
+              .addColumn('activation', 'text', (c) => c.notNull())
+              .addColumn('classes', 'integer', (c) => c.notNull()),
+          ).addColumn('overhead_ms', 'double precision', (c) => c.notNull()),
+        ).execute();
         await db.schema
           .createIndex('block_measurements_device_signature')
           .on('block_measurements')
           .columns(['device_id', 'signature_key'])
           .execute();
 
-        await stats(
-          db.schema
-            .createTable('architecture_measurements')
-            .addColumn('id', 'text', (c) => c.primaryKey())
-            .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
-            .addColumn('space', 'text', (c) => c.notNull())
-            .addColumn('architecture', 'text', (c) => c.notNull())
-            .addColumn('verification_id', 'text'),
-        )
-          .addColumn('agent_version', 'text', (c) => c.notNull())
-          .addColumn('measured_at', 'text', (c) => c.notNull())
-          .addColumn('drift_flagged', 'integer', (c) => c.notNull())
-          .addColumn('received_at', 'text', (c) => c.notNull())
-          .execute();
+        await provenance(
+          stats(
+            db.schema
+              .createTable('architecture_measurements')
+              .addColumn('id', 'text', (c) => c.primaryKey())
+              .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+              .addColumn('space', 'text', (c) => c.notNull())
+              .addColumn('architecture', 'text', (c) => c.notNull())
+              .addColumn('verification_id', 'text'),
+          ),
+        ).execute();
         await db.schema
           .createIndex('architecture_measurements_device_space')
           .on('architecture_measurements')
@@ -142,6 +135,15 @@ function stats<TB extends string, C extends string>(t: CreateTableBuilder<TB, C>
     .addColumn('rounds', 'integer', (c) => c.notNull())
     .addColumn('repeats_per_round', 'integer', (c) => c.notNull())
     .addColumn('warmup_runs', 'integer', (c) => c.notNull());
+}
+
+/** Where every measurement row came from: agent, time measured and received, drift flag. */
+function provenance<TB extends string, C extends string>(t: CreateTableBuilder<TB, C>) {
+  return t
+    .addColumn('agent_version', 'text', (c) => c.notNull())
+    .addColumn('measured_at', 'text', (c) => c.notNull())
+    .addColumn('drift_flagged', 'integer', (c) => c.notNull())
+    .addColumn('received_at', 'text', (c) => c.notNull());
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
