@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { DataId, GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+import { registerTrainingBatchNormKernels } from './batch-norm-kernels';
 
 type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -497,8 +498,14 @@ export function registerBatchNormGradient(): void {
   batchNormGradientRegistered = true;
 }
 
-/** Everything the project adds for training: wasm gradient kernels (when wasm is registered) and the BN gradient. */
+/**
+ * Everything the project adds for training: wasm gradient kernels and training BatchNorm kernels (when wasm is
+ * registered) and the FusedBatchNorm gradient.
+ */
 export function registerTrainingKernels(): void {
-  if (tf.findBackendFactory('wasm')) registerWasmGradientKernels('wasm');
+  if (tf.findBackendFactory('wasm')) {
+    registerWasmGradientKernels('wasm');
+    registerTrainingBatchNormKernels('wasm');
+  }
   registerBatchNormGradient();
 }

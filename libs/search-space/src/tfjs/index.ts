@@ -91,6 +91,19 @@ function fromTfjsLayout(spec: ParamSpec, data: Float32Array): Float32Array {
 }
 
 /**
+ * Kernel a backend may register for training-mode BatchNorm over all axes but the last:
+ * inputs { x, scale, offset }, attrs { varianceEpsilon } → [y, batch mean, biased batch variance]. When the
+ * active backend has it (and a gradient is registered for it), `trainingBatchNorm` runs it instead of its
+ * composition of tfjs ops.
+ */
+export const TRAINING_BATCH_NORM = 'EdgeNasTrainingBatchNorm';
+/**
+ * Its gradient kernel: inputs { dy, x, scale, mean, variance }, attrs { varianceEpsilon } → [dx, dScale, dOffset]
+ * (the closed form of `trainingBatchNorm`).
+ */
+export const TRAINING_BATCH_NORM_GRAD = 'EdgeNasTrainingBatchNormGrad';
+
+/**
  * Training-mode BatchNorm over the N·H·W axes of an NHWC tensor: y = γ·x̂ + β with x̂ = (x − μ)·rstd, μ and the
  * (biased) variance σ² from the batch, rstd = 1/√(σ² + ε). The batch statistics go to `onBatchStatistics`
  * (inside the forward pass, outside the gradient path). The gradient is closed-form, with M = N·H·W:
@@ -104,6 +117,17 @@ export function trainingBatchNorm(
   epsilon: number,
   onBatchStatistics: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
 ): tf.Tensor4D {
+  if (tf.getKernel(TRAINING_BATCH_NORM, tf.getBackend())) {
+    const [y, mean, variance] = tf
+      .engine()
+      .runKernel(TRAINING_BATCH_NORM, { x, scale: gamma, offset: beta }, { varianceEpsilon: epsilon }) as [
+      tf.Tensor4D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+    ];
+    onBatchStatistics(mean, variance);
+    return y;
+  }
   const op = tf.customGrad((xIn, gammaIn, betaIn, saveIn) => {
     const x4 = xIn as tf.Tensor4D;
     const save = saveIn as tf.GradSaveFunc;
