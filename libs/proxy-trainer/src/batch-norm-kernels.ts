@@ -15,18 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from '@edgenas/search-space/tfjs';
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-function heapF32(backend: HeapBackend, info: TensorInfo): Float32Array {
-  const view = backend.typedArrayFromHeap(info);
-  if (!(view instanceof Float32Array))
-    throw new Error(`training BatchNorm: expected float32, got ${info.dtype}`);
-  return view;
-}
+import { HeapBackend, heapF32 } from './wasm-heap';
 
 function channelsOf(x: TensorInfo, kernelName: string): { rows: number; channels: number } {
   const channels = x.shape[x.shape.length - 1];
@@ -131,11 +120,11 @@ const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
   const y = heap.makeOutput(x.shape.slice(), 'float32');
   const meanOut = heap.makeOutput([channels], 'float32');
   const varianceOut = heap.makeOutput([channels], 'float32');
-  const xs = heapF32(heap, x);
-  const gamma = heapF32(heap, scale);
-  const beta = heapF32(heap, offset);
-  const mean = heapF32(heap, meanOut);
-  const variance = heapF32(heap, varianceOut);
+  const xs = heapF32(heap, x, TRAINING_BATCH_NORM);
+  const gamma = heapF32(heap, scale, TRAINING_BATCH_NORM);
+  const beta = heapF32(heap, offset, TRAINING_BATCH_NORM);
+  const mean = heapF32(heap, meanOut, TRAINING_BATCH_NORM);
+  const variance = heapF32(heap, varianceOut, TRAINING_BATCH_NORM);
   const { sumA, sumAB } = channelSums(xs, xs, rows, channels);
   const a = new Float32Array(channels);
   const b = new Float32Array(channels);
@@ -147,7 +136,7 @@ const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
     a[c] = gamma[c] / Math.sqrt(v + epsilon);
     b[c] = beta[c] - mu * a[c];
   }
-  channelAffine(heapF32(heap, y), xs, a, b, rows, channels);
+  channelAffine(heapF32(heap, y, TRAINING_BATCH_NORM), xs, a, b, rows, channels);
   return [y, meanOut, varianceOut];
 };
 
@@ -163,13 +152,13 @@ const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => 
   const dxOut = heap.makeOutput(x.shape.slice(), 'float32');
   const dScaleOut = heap.makeOutput([channels], 'float32');
   const dOffsetOut = heap.makeOutput([channels], 'float32');
-  const dys = heapF32(heap, dy);
-  const xs = heapF32(heap, x);
-  const gamma = heapF32(heap, scale);
-  const mu = heapF32(heap, mean);
-  const v = heapF32(heap, variance);
-  const dScale = heapF32(heap, dScaleOut);
-  const dOffset = heapF32(heap, dOffsetOut);
+  const dys = heapF32(heap, dy, TRAINING_BATCH_NORM_GRAD);
+  const xs = heapF32(heap, x, TRAINING_BATCH_NORM_GRAD);
+  const gamma = heapF32(heap, scale, TRAINING_BATCH_NORM_GRAD);
+  const mu = heapF32(heap, mean, TRAINING_BATCH_NORM_GRAD);
+  const v = heapF32(heap, variance, TRAINING_BATCH_NORM_GRAD);
+  const dScale = heapF32(heap, dScaleOut, TRAINING_BATCH_NORM_GRAD);
+  const dOffset = heapF32(heap, dOffsetOut, TRAINING_BATCH_NORM_GRAD);
   const { sumA: sumDy, sumAB: sumDyX } = channelSums(dys, xs, rows, channels);
   const k = new Float32Array(channels);
   const p = new Float32Array(channels);
@@ -183,7 +172,7 @@ const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => 
     p[c] = (-k[c] * rstd * dGamma) / rows;
     q[c] = (-k[c] * sumDy[c]) / rows - mu[c] * p[c];
   }
-  channelAffine(heapF32(heap, dxOut), dys, k, q, rows, channels, xs, p);
+  channelAffine(heapF32(heap, dxOut, TRAINING_BATCH_NORM_GRAD), dys, k, q, rows, channels, xs, p);
   return [dxOut, dScaleOut, dOffsetOut];
 };
 
