@@ -13,6 +13,24 @@ export interface OptimizerOptions {
   readonly weightDecay?: number;
 }
 
+/**
+ * Kernel a backend may register for one Adam step of one variable: inputs { variable, gradient, m, s }, attrs
+ * `AdamUpdateAttrs` → [variable, m, s] updated. Where the active backend has it, the optimizer calls it instead
+ * of its op-by-op update (the same formulas).
+ */
+export const ADAM_UPDATE = 'EdgeNasAdamUpdate';
+
+export interface AdamUpdateAttrs {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly learningRate: number;
+  /** 1-based step count, for the bias corrections. */
+  readonly step: number;
+  /** Decoupled weight decay of this variable (0 when it does not decay). */
+  readonly weightDecay: number;
+}
+
 export function createOptimizer(variables: readonly tf.Variable[], opts: OptimizerOptions): Optimizer {
   // tf.variable keeps its own reference to the initial data: the zeros tensor itself is released.
   const zeroSlot = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
@@ -29,10 +47,32 @@ export function createOptimizer(variables: readonly tf.Variable[], opts: Optimiz
   return {
     step(grads, learningRate) {
       t++;
+      const fusedAdam = opts.kind === 'adam' && tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
       tf.tidy(() => {
         for (const { v, m, s, decays } of slots) {
           const g = grads[v.name];
           if (!g) continue;
+          if (fusedAdam && s) {
+            const attrs: AdamUpdateAttrs = {
+              beta1,
+              beta2,
+              epsilon,
+              learningRate,
+              step: t,
+              weightDecay: decays ? weightDecay : 0,
+            };
+            const [v1, m1, s1] = tf
+              .engine()
+              .runKernel(
+                ADAM_UPDATE,
+                { variable: v, gradient: g, m, s },
+                attrs as unknown as tf.NamedAttrMap,
+              ) as tf.Tensor[];
+            v.assign(v1);
+            m.assign(m1);
+            s.assign(s1);
+            continue;
+          }
           let update: tf.Tensor;
           if (s) {
             m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
