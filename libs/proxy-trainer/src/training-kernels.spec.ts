@@ -115,6 +115,25 @@ describe('wasm gradient kernels vs the cpu backend', () => {
     }
   }
 
+  it('conv2d 1x1 filter gradient in both matmul orders (expansion 3 → 12 and projection 12 → 3, strides 1 and 2)', async () => {
+    for (const [ci, co] of [
+      [3, 12],
+      [12, 3],
+    ]) {
+      for (const stride of [1, 2]) {
+        await expectWasmMatchesCpu({
+          label: `conv2d 1x1 ${ci}→${co} s${stride}`,
+          inputs: [
+            input([2, 7, 7, ci]),
+            input([1, 1, ci, co]),
+            input([2, stride === 1 ? 7 : 4, stride === 1 ? 7 : 4, co]),
+          ],
+          loss: (x, f, r) => projected(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, 0), r),
+        });
+      }
+    }
+  });
+
   it('a grouped, shuffled inverted-residual block with batch norm and a classifier', async () => {
     const [n, h, w, cin, hidden, classes] = [3, 9, 9, 4, 8, 5];
     const bn = (x: tf.Tensor4D, scale: tf.Tensor, offset: tf.Tensor): tf.Tensor4D => {

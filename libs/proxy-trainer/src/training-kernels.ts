@@ -129,10 +129,18 @@ function conv2DBackpropFilter(args: Parameters<KernelFunc>[0], backendName: stri
         },
       );
     }
-    // An explicit transpose and a plain matmul run ~5x faster on wasm than BatchMatMul with transposeA.
-    const a = c.transpose(c.reshape(xs, [1, n * oh * ow, ci]), [0, 2, 1]);
-    const b = c.reshape(dy, [1, n * oh * ow, co]);
-    const prod = c.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+    // An explicit transpose and a plain matmul run ~5x faster on wasm than BatchMatMul with transposeA. wasm
+    // packs the right operand (all n·oh·ow rows) on every call, the dominant cost here: the narrower of x and
+    // dy goes right, so expansion layers compute dWᵀ = dYᵀ·X (2x faster for 12 → 72 channels).
+    const rows = n * oh * ow;
+    const xRows = c.reshape(xs, [1, rows, ci]);
+    const dyRows = c.reshape(dy, [1, rows, co]);
+    const plain = { transposeA: false, transposeB: false };
+    if (co > ci) {
+      const prodT = c.run('BatchMatMul', { a: c.transpose(dyRows, [0, 2, 1]), b: xRows }, plain); // [1, co, ci]
+      return c.finish(c.reshape(c.transpose(prodT, [0, 2, 1]), [1, 1, ci, co]));
+    }
+    const prod = c.run('BatchMatMul', { a: c.transpose(xRows, [0, 2, 1]), b: dyRows }, plain);
     return c.finish(c.reshape(prod, [1, 1, ci, co]));
   }
 
