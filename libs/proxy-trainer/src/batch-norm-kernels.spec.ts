@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD, trainingBatchNorm } from '@edgenas/search-space/tfjs';
 import { selectBackend } from './backend';
 import { createRandom } from './random';
+import { relativeError } from './relative-error.fixture';
 
 const EPSILON = 1e-3;
 
@@ -27,8 +28,8 @@ async function runOn(
     const gamma = tf.tensor1d(values.gamma);
     const beta = tf.tensor1d(values.beta);
     const r = tf.tensor(values.r, shape);
-    let mean = new Float32Array(c);
-    let variance = new Float32Array(c);
+    let mean: Float32Array = new Float32Array(c);
+    let variance: Float32Array = new Float32Array(c);
     const normalise = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
       trainingBatchNorm(
         xi as tf.Tensor4D,
@@ -51,16 +52,6 @@ async function runOn(
       .map((t) => t.dataSync() as Float32Array);
     return { y, mean, variance, grads };
   });
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 const rng = createRandom(77);
@@ -133,8 +124,8 @@ describe('training BatchNorm kernels on wasm', () => {
   it('frees its outputs and intermediates: tf.memory() is stable across training steps', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(uniform(2 * 6 * 6 * 5, -1, 1), [2, 6, 6, 5]);
-    const gamma = tf.variable(tf.ones([5]));
-    const beta = tf.variable(tf.zeros([5]));
+    const gamma = tf.variable(tf.ones([5]) as tf.Tensor1D);
+    const beta = tf.variable(tf.zeros([5]) as tf.Tensor1D);
     const movingMean = tf.variable(tf.zeros([5]), false);
     const step = () =>
       tf.tidy(() => {

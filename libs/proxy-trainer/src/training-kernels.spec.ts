@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend';
 import { registerTrainingKernels, WASM_GRADIENT_KERNEL_NAMES } from './training-kernels';
 import { createRandom } from './random';
+import { relativeError } from './relative-error.fixture';
 
 type Pad = 'same' | 'valid' | number;
 
@@ -20,17 +21,6 @@ async function gradientsOn(backend: string, c: GradCase): Promise<Float32Array[]
     const grads = tf.grads((...args: tf.Tensor[]) => c.loss(...args))(xs);
     return grads.map((g) => g.dataSync() as Float32Array);
   });
-}
-
-/** max |a − b| / max |b| (relative to the reference's scale). */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 async function expectWasmMatchesCpu(c: GradCase, tolerance = 1e-4): Promise<void> {
