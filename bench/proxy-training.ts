@@ -270,8 +270,9 @@ async function main(): Promise<void> {
     const archs = Array.from({ length: opts.tauArchs }, () =>
       formatArchitecture(sampleArchitecture(config, rng), config),
     );
-    const run = (architecture: string, steps: number) => () =>
-      trainInChildProcess({
+    let finished = 0;
+    const run = (architecture: string, steps: number) => async () => {
+      const r = await trainInChildProcess({
         architecture,
         dataset: { kind: 'fashion-mnist', trainSize: opts.tauTrain, valSize: opts.tauVal },
         epochs: 1,
@@ -280,6 +281,12 @@ async function main(): Promise<void> {
         resolution: 28,
         seed: opts.seed,
       });
+      finished++;
+      console.log(
+        `  [${finished}/${2 * archs.length}] ${steps} steps: ${fmt(100 * r.valAccuracy)} % in ${fmt(r.wallTimeMs / 1000, 0)} s (${fmt(r.imagesPerSecond)} img/s)  ${architecture}`,
+      );
+      return r;
+    };
     const longSteps = opts.tauShortSteps * opts.tauFactor;
     const tauStarted = performance.now();
     const tasks = archs.flatMap((a) => [run(a, opts.tauShortSteps), run(a, longSteps)]);
