@@ -4,7 +4,8 @@
  *     on the pure-JS cpu backend (a few steps), on wasm with the project's gradient kernels, and on tfjs-node
  *     when installed; ratios against cpu. Wall-clock and process-CPU-time figures (the machine is shared).
  *  2. The reference architecture trained on Fashion-MNIST to ≥ 85 % validation top-1 (budget and time printed).
- *  3. Kendall tau between short-budget proxy accuracy and 4x-budget accuracy over random architectures.
+ *  3. Kendall tau between short-budget proxy accuracy and 4x-budget accuracy over random architectures, and
+ *     between two short runs of other seeds (the proxy's own repeatability, a ceiling for the first figure).
  * Trainings of 2 and 3 run through `trainInChildProcess`, as the worker does.
  *
  *   npm run build && node dist/bench/proxy-training.js [--skip throughput,accuracy,tau] [--cpu-steps 2] [--tau-archs 10] …
@@ -172,11 +173,11 @@ async function main(): Promise<void> {
     .option('--accuracy-val <n>', 'Fashion-MNIST validation images for the accuracy run', Number, 10000)
     .option('--accuracy-epochs <n>', 'epochs of the accuracy run', Number, 1.5)
     .option('--tau-archs <n>', 'random architectures for the rank correlation', Number, 10)
-    .option('--tau-short-steps <n>', 'short proxy budget in steps', Number, 20)
-    .option('--tau-batch-size <n>', 'batch size of the rank correlation runs', Number, 32)
+    .option('--tau-short-steps <n>', 'short proxy budget in steps', Number, 125)
+    .option('--tau-batch-size <n>', 'batch size of the rank correlation runs', Number, 64)
     .option('--tau-factor <n>', 'long budget = factor x short', Number, 4)
     .option('--tau-train <n>', 'training images for the rank correlation runs', Number, 8000)
-    .option('--tau-val <n>', 'validation images for the rank correlation runs', Number, 1000)
+    .option('--tau-val <n>', 'validation images for the rank correlation runs', Number, 2000)
     .option(
       '--tau-concurrency <n>',
       'child processes at once',
@@ -271,7 +272,7 @@ async function main(): Promise<void> {
       formatArchitecture(sampleArchitecture(config, rng), config),
     );
     let finished = 0;
-    const run = (architecture: string, steps: number) => async () => {
+    const run = (architecture: string, steps: number, seed: number) => async () => {
       const r = await trainInChildProcess({
         architecture,
         dataset: { kind: 'fashion-mnist', trainSize: opts.tauTrain, valSize: opts.tauVal },
@@ -279,27 +280,38 @@ async function main(): Promise<void> {
         steps,
         batchSize: opts.tauBatchSize,
         resolution: 28,
-        seed: opts.seed,
+        seed,
       });
       finished++;
       console.log(
-        `  [${finished}/${2 * archs.length}] ${steps} steps: ${fmt(100 * r.valAccuracy)} % in ${fmt(r.wallTimeMs / 1000, 0)} s (${fmt(r.imagesPerSecond)} img/s)  ${architecture}`,
+        `  [${finished}/${3 * archs.length}] ${steps} steps, seed ${seed}: ${fmt(100 * r.valAccuracy)} % in ${fmt(r.wallTimeMs / 1000, 0)} s (${fmt(r.imagesPerSecond)} img/s)  ${architecture}`,
       );
       return r;
     };
     const longSteps = opts.tauShortSteps * opts.tauFactor;
     const tauStarted = performance.now();
-    const tasks = archs.flatMap((a) => [run(a, opts.tauShortSteps), run(a, longSteps)]);
+    // Per architecture: the short proxy, the same with another seed, and the long run.
+    const tasks = archs.flatMap((a) => [
+      run(a, opts.tauShortSteps, opts.seed),
+      run(a, opts.tauShortSteps, opts.seed + 1),
+      run(a, longSteps, opts.seed),
+    ]);
     const results: ProxyTrainingResult[] = await pool(tasks, opts.tauConcurrency);
-    const short = archs.map((_, i) => results[2 * i].valAccuracy);
-    const long = archs.map((_, i) => results[2 * i + 1].valAccuracy);
+    const short = archs.map((_, i) => results[3 * i].valAccuracy);
+    const shortRepeat = archs.map((_, i) => results[3 * i + 1].valAccuracy);
+    const long = archs.map((_, i) => results[3 * i + 2].valAccuracy);
+    console.log('  short (other seed) → long   short img/s  architecture');
     archs.forEach((a, i) =>
       console.log(
-        `  ${fmt(100 * short[i]).padStart(5)} % → ${fmt(100 * long[i]).padStart(5)} %  ${fmt(results[2 * i].imagesPerSecond).padStart(6)} img/s  ${a}`,
+        `  ${fmt(100 * short[i]).padStart(5)} % (${fmt(100 * shortRepeat[i]).padStart(5)} %) → ${fmt(100 * long[i]).padStart(5)} %  ${fmt(results[3 * i].imagesPerSecond).padStart(6)}  ${a}`,
       ),
     );
+    const budget = `batch ${opts.tauBatchSize}, ${opts.tauTrain} training images, ${opts.tauVal} validation images`;
     console.log(
-      `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps; batch ${opts.tauBatchSize}, ${opts.tauTrain} training images) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
+      `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${budget})`,
+    );
+    console.log(
+      `Kendall tau(short, short with another seed) = ${kendallTau(short, shortRepeat).toFixed(3)} (the proxy's repeatability; ${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
     );
     const rss = Math.max(...results.map((r) => r.peakRssBytes));
     console.log(`peak RSS of a training child: ${mb(rss)}`);
