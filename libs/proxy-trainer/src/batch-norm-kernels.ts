@@ -1,12 +1,11 @@
 /**
- * Training-mode BatchNorm, and the ReLU after it, as two wasm kernels that loop over the wasm heap (forward: batch
- * statistics, normalisation, ReLU; backward: the closed-form gradient), registered under the names the
- * search-space tfjs builder looks for (`TRAINING_BATCH_NORM`, `TRAINING_BATCH_NORM_GRAD`).
+ * Training-mode BatchNorm as two wasm kernels that loop over the wasm heap (forward: batch statistics and the
+ * normalisation; backward: the closed-form gradient), registered under the names the search-space tfjs builder
+ * looks for (`TRAINING_BATCH_NORM`, `TRAINING_BATCH_NORM_GRAD`).
  *
  * Why: composed from wasm kernels, one training BN costs ~10 full passes over x plus reductions over the leading
  * axes, which wasm runs as a transpose then a reduce (~2.3 ms each for a 64x14x14x72 tensor here). These loops
- * make 2 passes forward and 2 backward (plus one each for a fused ReLU, which replaces wasm's Relu forward and its
- * Step·Cast·Multiply gradient).
+ * make 2 passes forward and 2 backward.
  * - Per-channel sums accumulate four rows at a time (each accumulator is read and written once per four rows;
  *   ~2.5x faster than one row at a time in V8) in float64, so the one-pass variance E[x²] − E[x]² keeps float32
  *   precision for the values BN sees.
@@ -112,32 +111,10 @@ function channelAffine(
   }
 }
 
-/** max(0, ·) in place. */
-function reluInPlace(values: Float32Array): void {
-  for (let i = 0; i < values.length; i++) if (!(values[i] > 0)) values[i] = 0;
-}
-
-/** dy where y > 0, else 0, into `out` (the ReLU's gradient: y = 0 exactly where the ReLU clipped). */
-function maskByPositive(out: Float32Array, dy: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < dy.length; i++) out[i] = y[i] > 0 ? dy[i] : 0;
-}
-
-/** Reused between calls: the masked dy of a fused ReLU (grown on demand, never shrunk). */
-let scratch = new Float32Array(0);
-
-function scratchOf(size: number): Float32Array {
-  if (scratch.length < size) scratch = new Float32Array(size);
-  return scratch.subarray(0, size);
-}
-
-/**
- * inputs x [..., C], scale [C], offset [C]; attrs varianceEpsilon, relu → y (ReLU applied when relu), batch
- * mean [C], biased variance [C].
- */
+/** inputs x [..., C], scale [C], offset [C]; attrs varianceEpsilon → y, batch mean [C], biased variance [C]. */
 const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, scale, offset } = inputs as { x: TensorInfo; scale: TensorInfo; offset: TensorInfo };
   const epsilon = (attrs as NamedAttrMap).varianceEpsilon as number;
-  const relu = (attrs as NamedAttrMap).relu === true;
   const heap = backend as unknown as HeapBackend;
   const { rows, channels } = channelsOf(x, TRAINING_BATCH_NORM);
   const y = heap.makeOutput(x.shape.slice(), 'float32');
@@ -159,32 +136,23 @@ const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
     a[c] = gamma[c] / Math.sqrt(v + epsilon);
     b[c] = beta[c] - mu * a[c];
   }
-  const ys = heapF32(heap, y, TRAINING_BATCH_NORM);
-  channelAffine(ys, xs, a, b, rows, channels);
-  if (relu) reluInPlace(ys);
+  channelAffine(heapF32(heap, y, TRAINING_BATCH_NORM), xs, a, b, rows, channels);
   return [y, meanOut, varianceOut];
 };
 
 /**
- * inputs dy, x, y, scale, mean, variance (the batch's); attrs varianceEpsilon, relu → dx, dScale, dOffset. With
- * relu, dy is zeroed where y = 0 first. With M rows:
+ * inputs dy, x, scale, mean, variance (the batch's); attrs varianceEpsilon → dx, dScale, dOffset, with M rows:
  *   dβ = Σdy,  dγ = rstd·(Σdy·x − μ·Σdy),  dx = k·dy + x·p + q,  k = γ·rstd,  p = −k·rstd·dγ/M,  q = −k·dβ/M − μ·p.
  */
 const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => {
-  const { dy, x, y, scale, mean, variance } = inputs as Record<string, TensorInfo>;
+  const { dy, x, scale, mean, variance } = inputs as Record<string, TensorInfo>;
   const epsilon = (attrs as NamedAttrMap).varianceEpsilon as number;
-  const relu = (attrs as NamedAttrMap).relu === true;
   const heap = backend as unknown as HeapBackend;
   const { rows, channels } = channelsOf(x, TRAINING_BATCH_NORM_GRAD);
   const dxOut = heap.makeOutput(x.shape.slice(), 'float32');
   const dScaleOut = heap.makeOutput([channels], 'float32');
   const dOffsetOut = heap.makeOutput([channels], 'float32');
-  const dyIn = heapF32(heap, dy, TRAINING_BATCH_NORM_GRAD);
-  let dys = dyIn;
-  if (relu) {
-    dys = scratchOf(dyIn.length);
-    maskByPositive(dys, dyIn, heapF32(heap, y, TRAINING_BATCH_NORM_GRAD));
-  }
+  const dys = heapF32(heap, dy, TRAINING_BATCH_NORM_GRAD);
   const xs = heapF32(heap, x, TRAINING_BATCH_NORM_GRAD);
   const gamma = heapF32(heap, scale, TRAINING_BATCH_NORM_GRAD);
   const mu = heapF32(heap, mean, TRAINING_BATCH_NORM_GRAD);
@@ -212,13 +180,13 @@ const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => 
 export const trainingBatchNormGradient: GradConfig = {
   kernelName: TRAINING_BATCH_NORM,
   inputsToSave: ['x', 'scale'],
-  outputsToSave: [true, true, true],
+  outputsToSave: [false, true, true],
   gradFunc: (dyIn: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
     const dy = Array.isArray(dyIn) ? dyIn[0] : dyIn;
-    const [x, scale, y, mean, variance] = saved;
+    const [x, scale, mean, variance] = saved;
     const [dx, dScale, dOffset] = tf
       .engine()
-      .runKernel(TRAINING_BATCH_NORM_GRAD, { dy, x, y, scale, mean, variance }, attrs) as Tensor[];
+      .runKernel(TRAINING_BATCH_NORM_GRAD, { dy, x, scale, mean, variance }, attrs) as Tensor[];
     return { x: () => dx, scale: () => dScale, offset: () => dOffset };
   },
 };

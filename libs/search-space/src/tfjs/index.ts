@@ -7,8 +7,7 @@
  * - BatchNorm in inference goes through tf.batchNorm (the FusedBatchNorm kernel). In training mode it
  *   normalises with the batch's moments and updates the moving statistics with a momentum; its gradient is the
  *   closed-form BN gradient (`trainingBatchNorm`): autodiff through tf.moments and FusedBatchNorm's gradient
- *   took a large share of a wasm training step. A backend may run training BN (with the ReLU that follows it)
- *   as one kernel, `TRAINING_BATCH_NORM`.
+ *   took a large share of a wasm training step.
  * - Grouped convs: split input channels, one conv per group, concat.
  * - Layouts: conv filters HWIO (depthwise [k, k, c, 1]), fc [cin, cout]; converted from the canonical OIHW /
  *   [cout, cin] by the functions in weights.ts, here only.
@@ -92,15 +91,15 @@ function fromTfjsLayout(spec: ParamSpec, data: Float32Array): Float32Array {
 }
 
 /**
- * Kernel a backend may register for training-mode BatchNorm over all axes but the last, optionally followed by a
- * ReLU: inputs { x, scale, offset }, attrs { varianceEpsilon, relu } → [y, batch mean, biased batch variance].
- * When the active backend has it (and a gradient is registered for it), `trainingBatchNorm` runs it instead of
- * its composition of tfjs ops.
+ * Kernel a backend may register for training-mode BatchNorm over all axes but the last:
+ * inputs { x, scale, offset }, attrs { varianceEpsilon } → [y, batch mean, biased batch variance]. When the
+ * active backend has it (and a gradient is registered for it), `trainingBatchNorm` runs it instead of its
+ * composition of tfjs ops.
  */
 export const TRAINING_BATCH_NORM = 'EdgeNasTrainingBatchNorm';
 /**
- * Its gradient kernel: inputs { dy, x, y, scale, mean, variance }, attrs { varianceEpsilon, relu } →
- * [dx, dScale, dOffset] (the closed form of `trainingBatchNorm`; with relu, dy is first zeroed where y = 0).
+ * Its gradient kernel: inputs { dy, x, scale, mean, variance }, attrs { varianceEpsilon } → [dx, dScale, dOffset]
+ * (the closed form of `trainingBatchNorm`).
  */
 export const TRAINING_BATCH_NORM_GRAD = 'EdgeNasTrainingBatchNormGrad';
 
@@ -109,7 +108,7 @@ export const TRAINING_BATCH_NORM_GRAD = 'EdgeNasTrainingBatchNormGrad';
  * (biased) variance σ² from the batch, rstd = 1/√(σ² + ε). The batch statistics go to `onBatchStatistics`
  * (inside the forward pass, outside the gradient path). The gradient is closed-form, with M = N·H·W:
  *   dβ = Σdy,  dγ = Σ(dy·x̂),  dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)),
- * the same values as autodiff through tf.moments at a fraction of the ops. With `relu`, a ReLU follows.
+ * the same values as autodiff through tf.moments at a fraction of the ops.
  */
 export function trainingBatchNorm(
   x: tf.Tensor4D,
@@ -117,30 +116,18 @@ export function trainingBatchNorm(
   beta: tf.Tensor1D,
   epsilon: number,
   onBatchStatistics: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
-  relu = false,
 ): tf.Tensor4D {
   if (tf.getKernel(TRAINING_BATCH_NORM, tf.getBackend())) {
     const [y, mean, variance] = tf
       .engine()
-      .runKernel(
-        TRAINING_BATCH_NORM,
-        { x, scale: gamma, offset: beta },
-        { varianceEpsilon: epsilon, relu },
-      ) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+      .runKernel(TRAINING_BATCH_NORM, { x, scale: gamma, offset: beta }, { varianceEpsilon: epsilon }) as [
+      tf.Tensor4D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+    ];
     onBatchStatistics(mean, variance);
     return y;
   }
-  const normed = compositeTrainingBatchNorm(x, gamma, beta, epsilon, onBatchStatistics);
-  return relu ? tf.relu(normed) : normed;
-}
-
-function compositeTrainingBatchNorm(
-  x: tf.Tensor4D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  epsilon: number,
-  onBatchStatistics: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
-): tf.Tensor4D {
   const op = tf.customGrad((xIn, gammaIn, betaIn, saveIn) => {
     const x4 = xIn as tf.Tensor4D;
     const save = saveIn as tf.GradSaveFunc;
@@ -191,8 +178,7 @@ export function buildTfjsNetwork(
   };
   let disposed = false;
 
-  /** BatchNorm of the op's output, and its ReLU when the op has one. */
-  function batchNormActivation(
+  function batchNorm(
     op: ConvOp | DepthwiseOp,
     x: tf.Tensor4D,
     training: boolean,
@@ -202,22 +188,12 @@ export function buildTfjsNetwork(
     const beta = v(`${op.name}.bn.beta`) as tf.Variable<tf.Rank.R1>;
     const movingMean = v(`${op.name}.bn.mean`) as tf.Variable<tf.Rank.R1>;
     const movingVar = v(`${op.name}.bn.var`) as tf.Variable<tf.Rank.R1>;
-    if (!training) {
-      const normed = tf.batchNorm4d(x, movingMean, movingVar, beta, gamma, graph.bnEpsilon);
-      return op.relu ? tf.relu(normed) : normed;
-    }
-    return trainingBatchNorm(
-      x,
-      gamma,
-      beta,
-      graph.bnEpsilon,
-      (mean, variance) => {
-        // Moving statistics are not trainable: their update does not reach the loss, so gradients ignore it.
-        movingMean.assign(tf.add(tf.mul(movingMean, momentum), tf.mul(mean, 1 - momentum)));
-        movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(variance, 1 - momentum)));
-      },
-      op.relu,
-    );
+    if (!training) return tf.batchNorm4d(x, movingMean, movingVar, beta, gamma, graph.bnEpsilon);
+    return trainingBatchNorm(x, gamma, beta, graph.bnEpsilon, (mean, variance) => {
+      // Moving statistics are not trainable: their update does not reach the loss, so gradients ignore it.
+      movingMean.assign(tf.add(tf.mul(movingMean, momentum), tf.mul(mean, 1 - momentum)));
+      movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(variance, 1 - momentum)));
+    });
   }
 
   function conv(op: ConvOp, x: tf.Tensor4D): tf.Tensor4D {
@@ -258,7 +234,8 @@ export function buildTfjsNetwork(
                 op.stride,
                 symmetricPadding(op.kernel),
               );
-        values.set(op.output, batchNormActivation(op, y, training, momentum));
+        const normed = batchNorm(op, y, training, momentum);
+        values.set(op.output, op.relu ? tf.relu(normed) : normed);
         return;
       }
       case 'shuffle':
