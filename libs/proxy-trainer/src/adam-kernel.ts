@@ -6,22 +6,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAM_UPDATE, AdamUpdateAttrs } from './optimizer';
-import { HeapBackend, heapF32 } from './wasm-heap';
+import { HeapBackend, float32KernelIo } from './wasm-heap';
 
 const adamUpdateKernel: KernelFunc = ({ inputs, attrs, backend }) => {
   const { variable, gradient, m, s } = inputs as Record<string, TensorInfo>;
   const { beta1, beta2, epsilon, learningRate, step, weightDecay } = attrs as unknown as AdamUpdateAttrs;
   const heap = backend as unknown as HeapBackend;
-  const vOut = heap.makeOutput(variable.shape.slice(), 'float32');
-  const mOut = heap.makeOutput(m.shape.slice(), 'float32');
-  const sOut = heap.makeOutput(s.shape.slice(), 'float32');
-  const v0 = heapF32(heap, variable, ADAM_UPDATE);
-  const g = heapF32(heap, gradient, ADAM_UPDATE);
-  const m0 = heapF32(heap, m, ADAM_UPDATE);
-  const s0 = heapF32(heap, s, ADAM_UPDATE);
-  const v1 = heapF32(heap, vOut, ADAM_UPDATE);
-  const m1 = heapF32(heap, mOut, ADAM_UPDATE);
-  const s1 = heapF32(heap, sOut, ADAM_UPDATE);
+  const io = float32KernelIo(
+    heap,
+    ADAM_UPDATE,
+    [variable, gradient, m, s],
+    [variable.shape, m.shape, s.shape],
+  );
+  const [v0, g, m0, s0] = io.ins;
+  const [v1, m1, s1] = io.outs;
   const mScale = 1 / (1 - beta1 ** step);
   const sScale = 1 / (1 - beta2 ** step);
   const decay = learningRate * weightDecay;
@@ -32,7 +30,7 @@ const adamUpdateKernel: KernelFunc = ({ inputs, attrs, backend }) => {
     s1[i] = si;
     v1[i] = v0[i] - (learningRate * (mi * mScale)) / (Math.sqrt(si * sScale) + epsilon) - decay * v0[i];
   }
-  return [vOut, mOut, sOut];
+  return io.outputs;
 };
 
 /** Registers the fused Adam kernel for `backendName` (a backend with wasm's heap interface). */

@@ -9,13 +9,11 @@
  * - Per-channel sums accumulate four rows at a time (each accumulator is read and written once per four rows;
  *   ~2.5x faster than one row at a time in V8) in float64, so the one-pass variance E[x²] − E[x]² keeps float32
  *   precision for the values BN sees.
- * - Outputs are allocated before any heap view is taken: an allocation may grow the wasm memory and detach
- *   views taken earlier.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from '@edgenas/search-space/tfjs';
-import { HeapBackend, heapF32 } from './wasm-heap';
+import { HeapBackend, float32KernelIo } from './wasm-heap';
 
 function channelsOf(x: TensorInfo, kernelName: string): { rows: number; channels: number } {
   const channels = x.shape[x.shape.length - 1];
@@ -117,14 +115,14 @@ const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
   const epsilon = (attrs as NamedAttrMap).varianceEpsilon as number;
   const heap = backend as unknown as HeapBackend;
   const { rows, channels } = channelsOf(x, TRAINING_BATCH_NORM);
-  const y = heap.makeOutput(x.shape.slice(), 'float32');
-  const meanOut = heap.makeOutput([channels], 'float32');
-  const varianceOut = heap.makeOutput([channels], 'float32');
-  const xs = heapF32(heap, x, TRAINING_BATCH_NORM);
-  const gamma = heapF32(heap, scale, TRAINING_BATCH_NORM);
-  const beta = heapF32(heap, offset, TRAINING_BATCH_NORM);
-  const mean = heapF32(heap, meanOut, TRAINING_BATCH_NORM);
-  const variance = heapF32(heap, varianceOut, TRAINING_BATCH_NORM);
+  const io = float32KernelIo(
+    heap,
+    TRAINING_BATCH_NORM,
+    [x, scale, offset],
+    [x.shape, [channels], [channels]],
+  );
+  const [xs, gamma, beta] = io.ins;
+  const [ys, mean, variance] = io.outs;
   const { sumA, sumAB } = channelSums(xs, xs, rows, channels);
   const a = new Float32Array(channels);
   const b = new Float32Array(channels);
@@ -136,8 +134,8 @@ const trainingBatchNormKernel: KernelFunc = ({ inputs, attrs, backend }) => {
     a[c] = gamma[c] / Math.sqrt(v + epsilon);
     b[c] = beta[c] - mu * a[c];
   }
-  channelAffine(heapF32(heap, y, TRAINING_BATCH_NORM), xs, a, b, rows, channels);
-  return [y, meanOut, varianceOut];
+  channelAffine(ys, xs, a, b, rows, channels);
+  return io.outputs;
 };
 
 /**
@@ -149,16 +147,14 @@ const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => 
   const epsilon = (attrs as NamedAttrMap).varianceEpsilon as number;
   const heap = backend as unknown as HeapBackend;
   const { rows, channels } = channelsOf(x, TRAINING_BATCH_NORM_GRAD);
-  const dxOut = heap.makeOutput(x.shape.slice(), 'float32');
-  const dScaleOut = heap.makeOutput([channels], 'float32');
-  const dOffsetOut = heap.makeOutput([channels], 'float32');
-  const dys = heapF32(heap, dy, TRAINING_BATCH_NORM_GRAD);
-  const xs = heapF32(heap, x, TRAINING_BATCH_NORM_GRAD);
-  const gamma = heapF32(heap, scale, TRAINING_BATCH_NORM_GRAD);
-  const mu = heapF32(heap, mean, TRAINING_BATCH_NORM_GRAD);
-  const v = heapF32(heap, variance, TRAINING_BATCH_NORM_GRAD);
-  const dScale = heapF32(heap, dScaleOut, TRAINING_BATCH_NORM_GRAD);
-  const dOffset = heapF32(heap, dOffsetOut, TRAINING_BATCH_NORM_GRAD);
+  const io = float32KernelIo(
+    heap,
+    TRAINING_BATCH_NORM_GRAD,
+    [dy, x, scale, mean, variance],
+    [x.shape, [channels], [channels]],
+  );
+  const [dys, xs, gamma, mu, v] = io.ins;
+  const [dx, dScale, dOffset] = io.outs;
   const { sumA: sumDy, sumAB: sumDyX } = channelSums(dys, xs, rows, channels);
   const k = new Float32Array(channels);
   const p = new Float32Array(channels);
@@ -172,8 +168,8 @@ const trainingBatchNormGradKernel: KernelFunc = ({ inputs, attrs, backend }) => 
     p[c] = (-k[c] * rstd * dGamma) / rows;
     q[c] = (-k[c] * sumDy[c]) / rows - mu[c] * p[c];
   }
-  channelAffine(heapF32(heap, dxOut, TRAINING_BATCH_NORM_GRAD), dys, k, q, rows, channels, xs, p);
-  return [dxOut, dScaleOut, dOffsetOut];
+  channelAffine(dx, dys, k, q, rows, channels, xs, p);
+  return io.outputs;
 };
 
 /** The gradient of TRAINING_BATCH_NORM: one call of the gradient kernel, shared by the three closures. */

@@ -16,7 +16,7 @@ import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { registerAdamKernel } from './adam-kernel';
 import { registerTrainingBatchNormKernels } from './batch-norm-kernels';
-import { DisposingBackend, HeapBackend, heapF32 } from './wasm-heap';
+import { DisposingBackend, HeapBackend, float32KernelIo } from './wasm-heap';
 
 type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -195,11 +195,9 @@ function depthwiseBackpropFilter(args: Parameters<KernelFunc>[0]): TensorInfo {
   const [n, inH, inW] = x.shape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-  const out = backend.makeOutput([kH, kW, ch, 1], 'float32');
-  // Views after the allocation: it may grow the heap and detach earlier views.
-  const dst = heapF32(backend, out, 'DepthwiseConv2dNativeBackpropFilter');
-  const xs = heapF32(backend, x, 'DepthwiseConv2dNativeBackpropFilter');
-  const dys = heapF32(backend, dy, 'DepthwiseConv2dNativeBackpropFilter');
+  const io = float32KernelIo(backend, 'DepthwiseConv2dNativeBackpropFilter', [x, dy], [[kH, kW, ch, 1]]);
+  const [xs, dys] = io.ins;
+  const [dst] = io.outs;
   dst.fill(0);
   const xStep = sw * ch;
   for (let r = 0; r < kH; r++) {
@@ -239,7 +237,7 @@ function depthwiseBackpropFilter(args: Parameters<KernelFunc>[0]): TensorInfo {
       }
     }
   }
-  return out;
+  return io.outputs[0];
 }
 
 /**

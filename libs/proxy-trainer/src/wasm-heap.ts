@@ -17,9 +17,27 @@ export interface HeapBackend extends DisposingBackend {
 }
 
 /** A float32 view of `info`'s data in the heap. */
-export function heapF32(backend: HeapBackend, info: TensorInfo, kernelName: string): Float32Array {
+function heapF32(backend: HeapBackend, info: TensorInfo, kernelName: string): Float32Array {
   const view = backend.typedArrayFromHeap(info);
   if (!(view instanceof Float32Array))
     throw new Error(`${kernelName}: expected float32 data, got ${info.dtype}`);
   return view;
+}
+
+/**
+ * A kernel's float32 outputs of `outputShapes`, allocated first, then views of its `inputs` and of the outputs
+ * (in that order: views taken before an allocation may be detached by it).
+ */
+export function float32KernelIo(
+  backend: HeapBackend,
+  kernelName: string,
+  inputs: readonly TensorInfo[],
+  outputShapes: readonly number[][],
+): { outputs: TensorInfo[]; ins: Float32Array[]; outs: Float32Array[] } {
+  const outputs = outputShapes.map((shape) => backend.makeOutput(shape.slice(), 'float32'));
+  return {
+    outputs,
+    ins: inputs.map((t) => heapF32(backend, t, kernelName)),
+    outs: outputs.map((t) => heapF32(backend, t, kernelName)),
+  };
 }
