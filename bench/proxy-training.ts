@@ -5,7 +5,8 @@
  *     when installed; ratios against cpu. Wall-clock and process-CPU-time figures (the machine is shared).
  *  2. The reference architecture trained on Fashion-MNIST to ≥ 85 % validation top-1 (budget and time printed).
  *  3. Kendall tau between short-budget proxy accuracy and 4x-budget accuracy over random architectures, and
- *     between two short runs of other seeds (the proxy's own repeatability, a ceiling for the first figure).
+ *     between two short runs of other seeds (the proxy's own repeatability, a ceiling for the first figure)
+ *     and, with --tau-long-repeat, between two long runs (the reference ranking's repeatability).
  * Trainings of 2 and 3 run through `trainInChildProcess`, as the worker does.
  *
  *   npm run build && node dist/bench/proxy-training.js [--skip throughput,accuracy,tau] [--cpu-steps 2] [--tau-archs 10] …
@@ -52,6 +53,7 @@ interface Options {
   tauTrain: number;
   tauVal: number;
   tauConcurrency: number;
+  tauLongRepeat: boolean;
   skip: string;
   seed: number;
 }
@@ -184,6 +186,11 @@ async function main(): Promise<void> {
       Number,
       Math.max(1, Math.min(2, cpus().length)),
     )
+    .option(
+      '--tau-long-repeat',
+      "also repeat each long run with another seed: the reference ranking's own repeatability",
+      false,
+    )
     .option('--skip <parts>', 'comma-separated parts to skip: throughput,accuracy,tau', '')
     .option('--seed <n>', 'seed', Number, 1)
     .parse(process.argv)
@@ -284,26 +291,29 @@ async function main(): Promise<void> {
       });
       finished++;
       console.log(
-        `  [${finished}/${3 * archs.length}] ${steps} steps, seed ${seed}: ${fmt(100 * r.valAccuracy)} % in ${fmt(r.wallTimeMs / 1000, 0)} s (${fmt(r.imagesPerSecond)} img/s)  ${architecture}`,
+        `  [${finished}/${tasks.length}] ${steps} steps, seed ${seed}: ${fmt(100 * r.valAccuracy)} % in ${fmt(r.wallTimeMs / 1000, 0)} s (${fmt(r.imagesPerSecond)} img/s)  ${architecture}`,
       );
       return r;
     };
     const longSteps = opts.tauShortSteps * opts.tauFactor;
     const tauStarted = performance.now();
-    // Per architecture: the short proxy, the same with another seed, and the long run.
+    // Per architecture: the short proxy, the same with another seed, the long run (and its repeat).
+    const perArch = opts.tauLongRepeat ? 4 : 3;
     const tasks = archs.flatMap((a) => [
       run(a, opts.tauShortSteps, opts.seed),
       run(a, opts.tauShortSteps, opts.seed + 1),
       run(a, longSteps, opts.seed),
+      ...(opts.tauLongRepeat ? [run(a, longSteps, opts.seed + 1)] : []),
     ]);
     const results: ProxyTrainingResult[] = await pool(tasks, opts.tauConcurrency);
-    const short = archs.map((_, i) => results[3 * i].valAccuracy);
-    const shortRepeat = archs.map((_, i) => results[3 * i + 1].valAccuracy);
-    const long = archs.map((_, i) => results[3 * i + 2].valAccuracy);
-    console.log('  short (other seed) → long   short img/s  architecture');
+    const accuracies = (k: number) => archs.map((_, i) => results[perArch * i + k].valAccuracy);
+    const [short, shortRepeat, long] = [accuracies(0), accuracies(1), accuracies(2)];
+    const longRepeat = opts.tauLongRepeat ? accuracies(3) : undefined;
+    console.log('  short (other seed) → long (other seed)   short img/s  architecture');
     archs.forEach((a, i) =>
       console.log(
-        `  ${fmt(100 * short[i]).padStart(5)} % (${fmt(100 * shortRepeat[i]).padStart(5)} %) → ${fmt(100 * long[i]).padStart(5)} %  ${fmt(results[3 * i].imagesPerSecond).padStart(6)}  ${a}`,
+        `  ${fmt(100 * short[i]).padStart(5)} % (${fmt(100 * shortRepeat[i]).padStart(5)} %) → ${fmt(100 * long[i]).padStart(5)} %` +
+          `${longRepeat ? ` (${fmt(100 * longRepeat[i]).padStart(5)} %)` : ''}  ${fmt(results[perArch * i].imagesPerSecond).padStart(6)}  ${a}`,
       ),
     );
     const budget = `batch ${opts.tauBatchSize}, ${opts.tauTrain} training images, ${opts.tauVal} validation images`;
@@ -311,7 +321,15 @@ async function main(): Promise<void> {
       `Kendall tau(short ${opts.tauShortSteps} steps, long ${longSteps} steps) = ${kendallTau(short, long).toFixed(3)} over ${archs.length} random architectures (${budget})`,
     );
     console.log(
-      `Kendall tau(short, short with another seed) = ${kendallTau(short, shortRepeat).toFixed(3)} (the proxy's repeatability; ${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes)`,
+      `Kendall tau(short, short with another seed) = ${kendallTau(short, shortRepeat).toFixed(3)} (the proxy's repeatability)`,
+    );
+    if (longRepeat) {
+      console.log(
+        `Kendall tau(long, long with another seed) = ${kendallTau(long, longRepeat).toFixed(3)} (the reference ranking's repeatability)`,
+      );
+    }
+    console.log(
+      `${results.length} trainings in ${fmt((performance.now() - tauStarted) / 60000, 1)} min, ${opts.tauConcurrency} processes`,
     );
     const rss = Math.max(...results.map((r) => r.peakRssBytes));
     console.log(`peak RSS of a training child: ${mb(rss)}`);
