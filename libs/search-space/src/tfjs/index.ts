@@ -7,7 +7,8 @@
  * - BatchNorm in inference goes through tf.batchNorm (the FusedBatchNorm kernel). In training mode it
  *   normalises with the batch's moments and updates the moving statistics with a momentum; its gradient is the
  *   closed-form BN gradient (`trainingBatchNorm`): autodiff through tf.moments and FusedBatchNorm's gradient
- *   took a large share of a wasm training step.
+ *   took a large share of a wasm training step. A backend may register training BN as one kernel
+ *   (`TRAINING_BATCH_NORM`), which is then used instead.
  * - Grouped convs: split input channels, one conv per group, concat.
  * - Layouts: conv filters HWIO (depthwise [k, k, c, 1]), fc [cin, cout]; converted from the canonical OIHW /
  *   [cout, cin] by the functions in weights.ts, here only.
