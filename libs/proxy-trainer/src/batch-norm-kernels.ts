@@ -187,11 +187,11 @@ export const trainingBatchNormGradient: GradConfig = {
   },
 };
 
-const registered = new Set<string>();
-
-/** Registers both kernels for `backendName` (a backend with wasm's heap interface) and the gradient. */
+/**
+ * Registers both kernels for `backendName` (a backend with wasm's heap interface) and the gradient; what is
+ * already registered is left as it is.
+ */
 export function registerTrainingBatchNormKernels(backendName = 'wasm'): void {
-  if (registered.has(backendName)) return;
   if (!tf.getKernel(TRAINING_BATCH_NORM, backendName)) {
     tf.registerKernel({ kernelName: TRAINING_BATCH_NORM, backendName, kernelFunc: trainingBatchNormKernel });
   }
@@ -203,5 +203,4 @@ export function registerTrainingBatchNormKernels(backendName = 'wasm'): void {
     });
   }
   if (!tf.getGradient(TRAINING_BATCH_NORM)) tf.registerGradient(trainingBatchNormGradient);
-  registered.add(backendName);
 }
