@@ -31,6 +31,23 @@ const PORT_LATE = 3202;
 /** Few, short rounds: enough for real numbers in a few seconds. */
 const QUICK = ['--rounds', '2', '--repeats', '2', '--warmup', '1', '--round-ms', '1'];
 
+/** One pass of the agent `agent-e2e` on proxy-28 against the API on PORT_ONLINE. */
+function onlineRunArgs(stateDir: string): string[] {
+  const url = `http://127.0.0.1:${PORT_ONLINE}`;
+  return [
+    'run',
+    '--once',
+    '--space',
+    'proxy-28',
+    '--api',
+    url,
+    '--name',
+    'agent-e2e',
+    '--state-dir',
+    stateDir,
+  ];
+}
+
 interface Captured {
   code: number;
   out: string[];
@@ -81,20 +98,8 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
 
   it('registers, runs once and fills the LUT of the requested space to 100 %; a second pass adds nothing', async () => {
     api = await startApiForTest(PORT_ONLINE);
-    const url = `http://127.0.0.1:${PORT_ONLINE}`;
     const stateDir = join(dir, 'online');
-    const args = [
-      'run',
-      '--once',
-      '--space',
-      'proxy-28',
-      '--api',
-      url,
-      '--name',
-      'agent-e2e',
-      '--state-dir',
-      stateDir,
-    ];
+    const args = onlineRunArgs(stateDir);
 
     const before = await cli([...args, ...QUICK]);
     expect(before.err.join('\n')).not.toMatch(/at .*\.ts:\d+/); // no stack traces
@@ -177,20 +182,7 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     } finally {
       await storage.close();
     }
-    const url = `http://127.0.0.1:${PORT_ONLINE}`;
-    const res = await cli([
-      'run',
-      '--once',
-      '--space',
-      'proxy-28',
-      '--api',
-      url,
-      '--name',
-      'agent-e2e',
-      '--state-dir',
-      stateDir,
-      ...QUICK,
-    ]);
+    const res = await cli([...onlineRunArgs(stateDir), ...QUICK]);
     expect(res.code).toBe(0);
     expect(res.out.join('\n')).toMatch(/measured 0 block\(s\), 1 architecture/);
     expect(await serverRows(api!, device!.id)).toEqual({ blocks: proxySignatures.length, architectures: 1 });
@@ -230,20 +222,7 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     store.add([good(), bad, good(), good()].map((body) => ({ kind: 'block' as const, body })));
     store.close();
 
-    const url = `http://127.0.0.1:${PORT_ONLINE}`;
-    const res = await cli([
-      'run',
-      '--once',
-      '--space',
-      'proxy-28',
-      '--api',
-      url,
-      '--name',
-      'agent-e2e',
-      '--state-dir',
-      stateDir,
-      ...QUICK,
-    ]);
+    const res = await cli([...onlineRunArgs(stateDir), ...QUICK]);
     expect(res.code).toBe(0);
     expect(res.err.join('\n')).toMatch(/server rejected 1 measurement/);
     expect(localDevice(stateDir).counts).toMatchObject({ pending: 0, rejected: 1 });
