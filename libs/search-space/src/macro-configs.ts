@@ -112,10 +112,11 @@ export function resolveSpaceName(name: string): MacroConfig {
   const base = getMacroConfig(name.slice(0, at).trim());
   const m = /^(\d+)x(\d+)x(\d+)-c(\d+)$/.exec(name.slice(at + 1).trim());
   if (!m) throw new Error(`space "${name}": geometry must look like <config>@HxWxC-cN`);
-  return withGeometry(base, {
-    input: { height: Number(m[1]), width: Number(m[2]), channels: Number(m[3]) },
-    classes: Number(m[4]),
-  });
+  const [height, width, channels, classes] = m.slice(1, 5).map(Number);
+  if (Math.min(height, width, channels, classes) < 1) {
+    throw new Error(`space "${name}": sizes and classes must be at least 1`);
+  }
+  return withGeometry(base, { input: { height, width, channels }, classes });
 }
 
 /** Number of searchable layers. */
