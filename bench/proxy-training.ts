@@ -35,6 +35,7 @@ import {
   loadDataset,
   selectBackend,
   trainInChildProcess,
+  trainingStep,
 } from '@edgenas/proxy-trainer';
 
 interface Options {
@@ -91,16 +92,8 @@ async function measureThroughput(
   const net = buildTfjsNetwork(graph, initWeights(graph, 1));
   const optimizer = createOptimizer(net.variables, { kind: 'adam' });
   const x = tf.tensor4d(data.train.images, [batchSize, 28, 28, 1]);
-  const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 10);
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true })) as tf.Scalar,
-        net.variables,
-      );
-      optimizer.step(grads, 1e-3);
-      return value.dataSync()[0];
-    });
+  const y = tf.oneHot(tf.tensor1d(data.train.labels, 'int32'), 10) as tf.Tensor2D;
+  const step = () => trainingStep(net, optimizer, x, y, 1e-3);
   for (let i = 0; i < warmup; i++) step();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
