@@ -249,7 +249,7 @@ export async function runLoop(ctx: AgentContext, intervalMs: number, signal: Abo
     } catch (err) {
       // Usage errors and refused credentials will not heal by waiting; anything else is retried next pass.
       if (err instanceof AgentUsageError) throw err;
-      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) throw err;
+      if (err instanceof ApiError && err.credentialsRefused) throw err;
       ctx.log(`pass failed: ${(err as Error).message}; retrying in ${Math.round(intervalMs / 1000)} s`);
     }
     await new Promise<void>((resolve) => {

@@ -22,6 +22,11 @@ export class ApiError extends Error {
   get retryable(): boolean {
     return this.status >= 500 || this.status === 429 || this.status === 408;
   }
+
+  /** 401/403: the key or device token was refused; nothing in the request itself is at fault. */
+  get credentialsRefused(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
 }
 
 function describeBody(body: unknown): string {

@@ -339,7 +339,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    if (err instanceof ApiError && err.credentialsRefused) {
       io.err(`edgenas-agent: ${err.message} (wrong API key or device token?)`);
     } else {
       io.err(`edgenas-agent: ${(err as Error).message}`);

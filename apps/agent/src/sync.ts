@@ -70,8 +70,7 @@ async function uploadBatch(
     tally.accepted += res.accepted;
     tally.duplicates += res.duplicates;
   } catch (err) {
-    // 401/403 mean a wrong device or token: nothing in the batch is at fault.
-    if (err instanceof ApiError && !err.retryable && err.status !== 401 && err.status !== 403) {
+    if (err instanceof ApiError && !err.retryable && !err.credentialsRefused) {
       if (batch.length > 1) {
         const half = Math.ceil(batch.length / 2);
         await uploadBatch(batch.slice(0, half), store, client, device, retry, tally);
