@@ -1,8 +1,15 @@
 import { ChildProcess, fork } from 'child_process';
 import * as path from 'path';
 import { DatasetError } from './datasets/dataset';
-import type { ChildMessage, SerializedError, TrainMessage } from './child-messages';
+import type { ChildMessage, JobMessage, SerializedError, SupernetChildOptions } from './child-messages';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import type {
+  SupernetCheckpoint,
+  SupernetTrainingProgress,
+  SupernetTrainingRequest,
+  SupernetTrainingResult,
+} from './supernet/train-supernet';
+import type { SubnetScoringRequest, SubnetScoringResult } from './supernet/score-subnets';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 
 export interface ChildTrainingOptions {
@@ -10,6 +17,13 @@ export interface ChildTrainingOptions {
   readonly onProgress?: (progress: TrainingProgress) => void;
   /** Extra environment for the child (merged over this process's). */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+interface ChildJobOptions {
+  readonly signal?: AbortSignal;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Every message but the result and the error; returns the step reached, if the message tells it. */
+  readonly onMessage?: (message: ChildMessage) => number | undefined;
 }
 
 /** The child process died (crash, out of memory, killed) before reporting a result. */
@@ -20,7 +34,8 @@ export class TrainingProcessError extends Error {
 /** Errors that a retry cannot fix (bad request, dataset or architecture). */
 export function isNonRetryableTrainingError(err: unknown): boolean {
   return (
-    err instanceof Error && ['TrainingRequestError', 'DatasetError', 'ArchitectureError'].includes(err.name)
+    err instanceof Error &&
+    ['TrainingRequestError', 'DatasetError', 'ArchitectureError', 'SupernetError'].includes(err.name)
   );
 }
 
@@ -54,19 +69,16 @@ function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.Pro
 const STDERR_TAIL = 4000;
 
 /**
- * Runs `trainProxy` in a forked Node process: CPU-bound training never blocks this process's event loop
- * (a Temporal worker must keep heartbeating and see cancellation). Progress and the result come over IPC;
+ * Runs one job in a forked Node process: CPU-bound training never blocks this process's event loop (a
+ * Temporal worker must keep heartbeating and see cancellation). Messages and the result come over IPC;
  * aborting kills the child; a child that dies without a result rejects with `TrainingProcessError` carrying
  * its exit status and the tail of its stderr.
  */
-export function trainInChildProcess(
-  request: ProxyTrainingRequest,
-  options: ChildTrainingOptions = {},
-): Promise<ProxyTrainingResult> {
-  const { signal, onProgress } = options;
+function runInChildProcess<R>(job: JobMessage, options: ChildJobOptions): Promise<R> {
+  const { signal } = options;
   if (signal?.aborted) return Promise.reject(new TrainingAbortedError(0));
   const entry = childEntry();
-  return new Promise<ProxyTrainingResult>((resolve, reject) => {
+  return new Promise<R>((resolve, reject) => {
     let child: ChildProcess;
     try {
       child = fork(entry.modulePath, [], {
@@ -99,14 +111,9 @@ export function trainInChildProcess(
     signal?.addEventListener('abort', onAbort, { once: true });
 
     child.on('message', (message: ChildMessage) => {
-      if (message.type === 'progress') {
-        lastStep = message.progress.step;
-        if (!settled) onProgress?.(message.progress);
-      } else if (message.type === 'result') {
-        finish(() => resolve(message.result));
-      } else if (message.type === 'error') {
-        finish(() => reject(revive(message.error)));
-      }
+      if (message.type === 'result') finish(() => resolve(message.result as R));
+      else if (message.type === 'error') finish(() => reject(revive(message.error)));
+      else if (!settled) lastStep = options.onMessage?.(message) ?? lastStep;
     });
     child.on('error', (err) => {
       child.kill('SIGKILL');
@@ -124,7 +131,76 @@ export function trainInChildProcess(
         ),
       );
     });
-    const message: TrainMessage = { type: 'train', request };
-    child.send(message);
+    child.send(job);
   });
+}
+
+/** `trainProxy` in a child process (see `runInChildProcess`). */
+export function trainInChildProcess(
+  request: ProxyTrainingRequest,
+  options: ChildTrainingOptions = {},
+): Promise<ProxyTrainingResult> {
+  return runInChildProcess<ProxyTrainingResult>(
+    { type: 'train', request },
+    {
+      signal: options.signal,
+      env: options.env,
+      onMessage: (m) => {
+        if (m.type !== 'progress') return undefined;
+        options.onProgress?.(m.progress);
+        return m.progress.step;
+      },
+    },
+  );
+}
+
+export interface ChildSupernetOptions extends SupernetChildOptions {
+  readonly signal?: AbortSignal;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onProgress?: (progress: SupernetTrainingProgress) => void;
+  readonly onCheckpoint?: (checkpoint: SupernetCheckpoint) => void;
+  readonly onResumeRefused?: (reason: string) => void;
+}
+
+/** `trainSupernet` in a child process; checkpoints are reported as they are written. */
+export function trainSupernetInChildProcess(
+  request: SupernetTrainingRequest,
+  options: ChildSupernetOptions,
+): Promise<SupernetTrainingResult> {
+  const { signal, env, onProgress, onCheckpoint, onResumeRefused, ...files } = options;
+  return runInChildProcess<SupernetTrainingResult>(
+    { type: 'train-supernet', request, options: files },
+    {
+      signal,
+      env,
+      onMessage: (m) => {
+        if (m.type === 'supernet-progress') {
+          onProgress?.(m.progress);
+          return m.progress.step;
+        }
+        if (m.type === 'checkpoint') onCheckpoint?.(m.checkpoint);
+        if (m.type === 'resume-refused') onResumeRefused?.(m.reason);
+        return undefined;
+      },
+    },
+  );
+}
+
+/** `scoreSubnets` in a child process. */
+export function scoreSubnetsInChildProcess(
+  request: SubnetScoringRequest,
+  options: { signal?: AbortSignal; env?: NodeJS.ProcessEnv; onProgress?: (done: number, total: number) => void } = {},
+): Promise<SubnetScoringResult> {
+  return runInChildProcess<SubnetScoringResult>(
+    { type: 'score-subnets', request },
+    {
+      signal: options.signal,
+      env: options.env,
+      onMessage: (m) => {
+        if (m.type !== 'scoring-progress') return undefined;
+        options.onProgress?.(m.done, m.total);
+        return m.done;
+      },
+    },
+  );
 }

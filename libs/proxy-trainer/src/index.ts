@@ -18,3 +18,6 @@ export type { ChildTrainingOptions } from './child-process';
 export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';
 export { cosineLearningRate, createOptimizer } from './optimizer';
 export type { Optimizer, OptimizerOptions } from './optimizer';
+export * from './supernet';
+export type { OptimizerState } from './optimizer';
+export { evaluateTop1, gatherBatch, recalibrateBatchNorm } from './train';

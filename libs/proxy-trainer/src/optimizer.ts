@@ -3,7 +3,19 @@ import * as tf from '@tensorflow/tfjs-core';
 /** SGD with momentum or Adam over a fixed variable list, with a per-step learning rate (for schedules). */
 export interface Optimizer {
   step(grads: Readonly<Record<string, tf.Tensor>>, learningRate: number): void;
+  /** Steps taken (including those of the state it started from) and every slot, in variable order. */
+  exportState(): OptimizerState;
   dispose(): void;
+}
+
+/**
+ * Optimizer slots in the variables' own (tfjs) layouts: `m` is Adam's first moment or SGD's momentum, `s`
+ * Adam's second moment. Lets a caller keep the state of variables that are rebuilt between steps (a supernet
+ * path's weights live in a bank, not in long-lived variables).
+ */
+export interface OptimizerState {
+  readonly step: number;
+  readonly slots: readonly { readonly m: Float32Array; readonly s?: Float32Array }[];
 }
 
 export interface OptimizerOptions {
@@ -31,19 +43,27 @@ export interface AdamUpdateAttrs {
   readonly weightDecay: number;
 }
 
-export function createOptimizer(variables: readonly tf.Variable[], opts: OptimizerOptions): Optimizer {
+export function createOptimizer(
+  variables: readonly tf.Variable[],
+  opts: OptimizerOptions,
+  initial?: OptimizerState,
+): Optimizer {
+  if (initial && initial.slots.length !== variables.length) {
+    throw new Error(`optimizer state has ${initial.slots.length} slots for ${variables.length} variables`);
+  }
   // tf.variable keeps its own reference to the initial data: the zeros tensor itself is released.
-  const zeroSlot = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
-  const slots = variables.map((v) => ({
+  const slot = (v: tf.Variable, data: Float32Array | undefined) =>
+    tf.tidy(() => tf.variable(data ? tf.tensor(data, v.shape, 'float32') : tf.zerosLike(v), false));
+  const slots = variables.map((v, i) => ({
     v,
-    m: zeroSlot(v),
-    s: opts.kind === 'adam' ? zeroSlot(v) : undefined,
+    m: slot(v, initial?.slots[i].m),
+    s: opts.kind === 'adam' ? slot(v, initial?.slots[i].s) : undefined,
     decays: v.rank >= 2,
   }));
   const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];
   const momentum = opts.momentum ?? 0.9;
   const weightDecay = opts.weightDecay ?? 0;
-  let t = 0;
+  let t = initial?.step ?? 0;
   return {
     step(grads, learningRate) {
       t++;
@@ -88,6 +108,15 @@ export function createOptimizer(variables: readonly tf.Variable[], opts: Optimiz
           v.assign(tf.sub(v, update));
         }
       });
+    },
+    exportState() {
+      return {
+        step: t,
+        slots: slots.map(({ m, s }) => ({
+          m: m.dataSync() as Float32Array,
+          s: s ? (s.dataSync() as Float32Array) : undefined,
+        })),
+      };
     },
     dispose() {
       for (const { m, s } of slots) {

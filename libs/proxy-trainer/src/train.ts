@@ -73,12 +73,12 @@ function checkRequest(req: ProxyTrainingRequest): void {
   }
 }
 
-function peakRssBytes(): number {
+export function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
 /** Copies the images of `indices` into one NHWC batch. */
-function gather(split: DatasetSplit, indices: ArrayLike<number>, pixels: number): [Float32Array, Int32Array] {
+export function gatherBatch(split: DatasetSplit, indices: ArrayLike<number>, pixels: number): [Float32Array, Int32Array] {
   const images = new Float32Array(indices.length * pixels);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
@@ -89,7 +89,8 @@ function gather(split: DatasetSplit, indices: ArrayLike<number>, pixels: number)
   return [images, labels];
 }
 
-function evaluate(net: TfjsNetwork, data: Dataset, split: DatasetSplit, limit: number): number {
+/** Top-1 over the first `limit` images of `split`, in inference mode. */
+export function evaluateTop1(net: TfjsNetwork, data: Dataset, split: DatasetSplit, limit: number): number {
   const pixels = imageSize(data);
   const count = Math.min(limit, split.count);
   let correct = 0;
@@ -109,7 +110,7 @@ function evaluate(net: TfjsNetwork, data: Dataset, split: DatasetSplit, limit: n
  * Replaces BN's moving statistics by the average of the batch statistics over `batches` training batches
  * (momentum (k−1)/k at the k-th batch gives the running mean), so evaluation never uses half-converged ones.
  */
-function recalibrateBatchNorm(
+export function recalibrateBatchNorm(
   net: TfjsNetwork,
   data: Dataset,
   batches: number,
@@ -120,7 +121,7 @@ function recalibrateBatchNorm(
   const order = shuffledIndices(data.train.count, createRandom(seed ^ 0x5bd1e995));
   const size = Math.min(batchSize, data.train.count);
   for (let k = 0; k < batches && k * size < data.train.count; k++) {
-    const [images] = gather(
+    const [images] = gatherBatch(
       data.train,
       order.subarray(k * size, Math.min(data.train.count, (k + 1) * size)),
       pixels,
@@ -132,7 +133,7 @@ function recalibrateBatchNorm(
   }
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Trains one candidate on the proxy task and reports validation top-1. Builds the network with the search
@@ -214,7 +215,7 @@ export async function trainProxy(
       if (signal?.aborted) throw new TrainingAbortedError(step);
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step > 0) order = shuffledIndices(data.train.count, random);
-      const [images, labels] = gather(
+      const [images, labels] = gatherBatch(
         data.train,
         order.subarray(inEpoch * batchSize, (inEpoch + 1) * batchSize),
         pixels,
@@ -243,8 +244,8 @@ export async function trainProxy(
     if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
     const recalibration = req.bnRecalibrationBatches ?? 8;
     if (recalibration > 0) recalibrateBatchNorm(net, data, recalibration, batchSize, req.seed);
-    const valAccuracy = evaluate(net, data, data.val, data.val.count);
-    const trainAccuracy = evaluate(net, data, data.train, data.val.count);
+    const valAccuracy = evaluateTop1(net, data, data.val, data.val.count);
+    const trainAccuracy = evaluateTop1(net, data, data.train, data.val.count);
     return {
       architecture: req.architecture,
       geometry: config.name,

@@ -1,8 +1,10 @@
 /**
- * Entry point of the forked training process: receives one `train` message, runs `trainProxy`, streams
- * progress and the result (or the error) back over IPC, then exits.
+ * Entry point of a forked training process: receives one job message (proxy training, supernet training or
+ * subnet scoring), runs it, streams progress and the result (or the error) back over IPC, then exits.
  */
-import type { ChildMessage, TrainMessage } from './child-messages';
+import type { ChildMessage, JobMessage } from './child-messages';
+import { scoreSubnets } from './supernet/score-subnets';
+import { trainSupernet } from './supernet/train-supernet';
 import { trainProxy } from './train';
 
 function send(message: ChildMessage): Promise<void> {
@@ -12,16 +14,31 @@ function send(message: ChildMessage): Promise<void> {
   });
 }
 
-process.once('message', (message: TrainMessage) => {
-  if (message?.type !== 'train') {
-    void send({
-      type: 'error',
-      error: { name: 'Error', message: 'training child: expected a "train" message' },
-    }).then(() => process.exit(1));
-    return;
+function run(message: JobMessage): Promise<ChildMessage> {
+  switch (message.type) {
+    case 'train':
+      return trainProxy(message.request, {
+        onProgress: (progress) => void send({ type: 'progress', progress }),
+      }).then((result) => ({ type: 'result', result }));
+    case 'train-supernet':
+      return trainSupernet(message.request, {
+        ...message.options,
+        onProgress: (progress) => void send({ type: 'supernet-progress', progress }),
+        onCheckpoint: (checkpoint) => void send({ type: 'checkpoint', checkpoint }),
+        onResumeRefused: (reason) => void send({ type: 'resume-refused', reason }),
+      }).then((result) => ({ type: 'result', result }));
+    case 'score-subnets':
+      return scoreSubnets(message.request, {
+        onProgress: (done, total) => void send({ type: 'scoring-progress', done, total }),
+      }).then((result) => ({ type: 'result', result }));
+    default:
+      return Promise.reject(new Error(`training child: unknown job message ${JSON.stringify(message)}`));
   }
-  trainProxy(message.request, { onProgress: (progress) => void send({ type: 'progress', progress }) })
-    .then((result) => send({ type: 'result', result }))
+}
+
+process.once('message', (message: JobMessage) => {
+  run(message)
+    .then((reply) => send(reply))
     .catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       return send({ type: 'error', error: { name: e.name, message: e.message, stack: e.stack } });

@@ -59,26 +59,37 @@ function symmetricPadding(kernel: number): Padding {
   ];
 }
 
-/** Canonical layout → tfjs layout, as a tensor of the tfjs shape. */
-function toTfjsLayout(spec: ParamSpec, data: Float32Array, depthwise: boolean): tf.Tensor {
+/** The tfjs shape of a parameter (conv HWIO, depthwise [k, k, c, 1], fc [cin, cout]). */
+function tfjsShape(spec: ParamSpec, depthwise: boolean): number[] {
   switch (spec.role) {
     case 'conv_weight': {
       const [o, i, h, w] = spec.shape;
       // A depthwise filter [c, 1, k, k] becomes [k, k, 1, c] in HWIO, the same memory as [k, k, c, 1].
-      const shape = depthwise ? [h, w, o, 1] : [h, w, i, o];
-      return tf.tensor(oihwToHwio(data, spec.shape), shape, 'float32');
+      return depthwise ? [h, w, o, 1] : [h, w, i, o];
     }
+    case 'fc_weight':
+      return [spec.shape[1], spec.shape[0]];
+    default:
+      return [...spec.shape];
+  }
+}
+
+/** Canonical layout → tfjs layout, as plain data (the same element order a tfjs variable of it holds). */
+export function toTfjsLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+  switch (spec.role) {
+    case 'conv_weight':
+      return oihwToHwio(data, spec.shape);
     case 'fc_weight': {
       const [cout, cin] = spec.shape;
-      return tf.tensor2d(transpose2d(data, cout, cin), [cin, cout], 'float32');
+      return transpose2d(data, cout, cin);
     }
     default:
-      return tf.tensor1d(data, 'float32');
+      return data;
   }
 }
 
 /** tfjs layout → canonical layout. */
-function fromTfjsLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+export function fromTfjsLayout(spec: ParamSpec, data: Float32Array): Float32Array {
   switch (spec.role) {
     case 'conv_weight':
       return hwioToOihw(data, spec.shape);
@@ -168,7 +179,11 @@ export function buildTfjsNetwork(
   const defaultMomentum = opts.bnMomentum ?? DEFAULT_BN_MOMENTUM;
   const vars = new Map<string, tf.Variable>();
   for (const spec of graph.params) {
-    const initial = toTfjsLayout(spec, weights[spec.name], depthwiseOps.has(spec.op));
+    const initial = tf.tensor(
+      toTfjsLayout(spec, weights[spec.name]),
+      tfjsShape(spec, depthwiseOps.has(spec.op)),
+      'float32',
+    );
     vars.set(spec.name, tf.variable(initial, spec.trainable, `${prefix}/${spec.name}`));
     initial.dispose();
   }
