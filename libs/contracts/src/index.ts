@@ -90,7 +90,8 @@ export const PRESET_NAMES: readonly PresetName[] = ['quick', 'standard', 'thorou
 /** What a preset fixes; a request's explicit fields win over it. */
 export interface JobPreset {
   readonly budget: SearchBudget;
-  readonly evaluation: EvaluationSpec;
+  /** Names supernet and finalist budgets even where its mode would not need them, so a request may switch modes. */
+  readonly evaluation: EvaluationSpec & { readonly supernet: SupernetSpec; readonly finalists: FinalistSpec };
   /** Proxy dataset sizes (Fashion-MNIST / synthetic). */
   readonly trainSize: number;
   readonly valSize: number;

@@ -64,15 +64,8 @@ function budgetSpec(b: SearchBudgetDto | undefined, preset: JobPreset): SearchBu
   };
 }
 
-/** Every preset names both; a preset without them would be a programming error. */
-function presetParts(preset: JobPreset): { supernet: SupernetSpec; finalists: FinalistSpec } {
-  const { supernet, finalists } = preset.evaluation;
-  if (!supernet || !finalists) throw new Error('job presets must name supernet and finalist budgets');
-  return { supernet, finalists };
-}
-
 function finalistSpec(e: EvaluationDto | undefined, preset: JobPreset): FinalistSpec {
-  const d = presetParts(preset).finalists;
+  const d = preset.evaluation.finalists;
   const f = e?.finalists;
   return {
     count: f?.count ?? d.count,
@@ -88,7 +81,7 @@ function supernetSpec(
   preset: JobPreset,
   valSize: number | undefined,
 ): SupernetSpec {
-  const d = presetParts(preset).supernet;
+  const d = preset.evaluation.supernet;
   const s = e?.supernet;
   return {
     steps: s?.steps ?? d.steps,

@@ -157,7 +157,7 @@ const QUICK = JOB_PRESETS.quick.evaluation;
 
 export class SupernetDto {
   @ApiPropertyOptional({
-    example: QUICK.supernet?.steps,
+    example: QUICK.supernet.steps,
     description: 'Supernet training steps (one path per step)',
   })
   @IsOptional()
@@ -166,7 +166,7 @@ export class SupernetDto {
   @Max(10_000_000)
   steps?: number;
 
-  @ApiPropertyOptional({ example: QUICK.supernet?.batchSize })
+  @ApiPropertyOptional({ example: QUICK.supernet.batchSize })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -175,7 +175,7 @@ export class SupernetDto {
 
   @ApiPropertyOptional({
     enum: SUPERNET_SAMPLINGS,
-    example: QUICK.supernet?.sampling,
+    example: QUICK.supernet.sampling,
     description:
       'Path sampling: uniform (SPOS), fair (FairNAS), sandwich (largest + smallest + random paths)',
   })
@@ -184,7 +184,7 @@ export class SupernetDto {
   sampling?: SupernetSampling;
 
   @ApiPropertyOptional({
-    example: QUICK.supernet?.recalibrationBatches,
+    example: QUICK.supernet.recalibrationBatches,
     description: "Training batches that recompute BatchNorm statistics before a subnet's score",
   })
   @IsOptional()
@@ -194,7 +194,7 @@ export class SupernetDto {
   recalibrationBatches?: number;
 
   @ApiPropertyOptional({
-    example: QUICK.supernet?.scoreImages,
+    example: QUICK.supernet.scoreImages,
     description:
       "Validation images each subnet is scored on; at most proxy.dataset.valSize (default: the preset's, " +
       'capped at valSize)',
@@ -208,7 +208,7 @@ export class SupernetDto {
 
 export class FinalistsDto {
   @ApiPropertyOptional({
-    example: QUICK.finalists?.count,
+    example: QUICK.finalists.count,
     description: 'Search-front members retrained stand-alone, spread by crowding distance',
   })
   @IsOptional()
@@ -218,7 +218,7 @@ export class FinalistsDto {
   count?: number;
 
   @ApiPropertyOptional({
-    example: QUICK.finalists?.seeds,
+    example: QUICK.finalists.seeds,
     minimum: 2,
     maximum: 10,
     description: 'Seeds per finalist (at least 2, so differences can be told from seed noise)',
@@ -230,7 +230,7 @@ export class FinalistsDto {
   seeds?: number;
 
   @ApiPropertyOptional({
-    example: QUICK.finalists?.steps,
+    example: QUICK.finalists.steps,
     description: 'Training steps per finalist and seed',
   })
   @IsOptional()
@@ -239,7 +239,7 @@ export class FinalistsDto {
   @Max(10_000_000)
   steps?: number;
 
-  @ApiPropertyOptional({ example: QUICK.finalists?.batchSize })
+  @ApiPropertyOptional({ example: QUICK.finalists.batchSize })
   @IsOptional()
   @IsInt()
   @Min(1)
