@@ -61,6 +61,8 @@ function jobBody(overrides: Partial<Record<string, unknown>> = {}): Record<strin
     budget: { generations: 2, population: 3, maxTrainedCandidates: 6, wallClockSeconds: 600 },
     strategy: 'nsga2',
     seed: 7,
+    // Every candidate trained on its own (this suite tests per-candidate training), no baselines.
+    evaluation: { mode: 'standalone', baselines: false },
     ...overrides,
   };
 }

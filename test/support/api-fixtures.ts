@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import request from 'supertest';
+import { NasJobProgress } from '@edgenas/contracts';
 import { signatureFeatures } from '@edgenas/latency-predictor';
 import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
 import { BlockSignature } from '@edgenas/search-space';
@@ -61,7 +62,7 @@ export class RecordingJobWorkflows implements JobWorkflows {
   async describe(): Promise<string | undefined> {
     return 'running';
   }
-  async progress(): Promise<undefined> {
+  async progress(): Promise<NasJobProgress | undefined> {
     return undefined;
   }
   async cancel(): Promise<void> {}

@@ -90,7 +90,8 @@ export const PRESET_NAMES: readonly PresetName[] = ['quick', 'standard', 'thorou
 /** What a preset fixes; a request's explicit fields win over it. */
 export interface JobPreset {
   readonly budget: SearchBudget;
-  readonly evaluation: EvaluationSpec;
+  /** Names supernet and finalist budgets even where its mode would not need them, so a request may switch modes. */
+  readonly evaluation: EvaluationSpec & { readonly supernet: SupernetSpec; readonly finalists: FinalistSpec };
   /** Proxy dataset sizes (Fashion-MNIST / synthetic). */
   readonly trainSize: number;
   readonly valSize: number;
@@ -101,7 +102,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 8, population: 32, maxTrainedCandidates: 256, wallClockSeconds: 1800 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 1200, batchSize: 64, sampling: 'uniform', recalibrationBatches: 8, scoreImages: 1000 },
+      supernet: {
+        steps: 1200,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 8,
+        scoreImages: 1000,
+      },
       finalists: { count: 4, seeds: 2, steps: 300, batchSize: 64 },
       baselines: true,
     },
@@ -112,7 +119,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 20, population: 64, maxTrainedCandidates: 1280, wallClockSeconds: 7200 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 6000, batchSize: 64, sampling: 'uniform', recalibrationBatches: 8, scoreImages: 2000 },
+      supernet: {
+        steps: 6000,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 8,
+        scoreImages: 2000,
+      },
       finalists: { count: 8, seeds: 2, steps: 800, batchSize: 64 },
       baselines: true,
     },
@@ -123,7 +136,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 40, population: 100, maxTrainedCandidates: 4000, wallClockSeconds: 21600 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 20000, batchSize: 64, sampling: 'uniform', recalibrationBatches: 16, scoreImages: 5000 },
+      supernet: {
+        steps: 20000,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 16,
+        scoreImages: 5000,
+      },
       finalists: { count: 8, seeds: 3, steps: 2000, batchSize: 64 },
       baselines: true,
     },

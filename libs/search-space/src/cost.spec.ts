@@ -1,5 +1,6 @@
 import { Architecture, layoutLayers } from './architecture';
-import { parseArchitecture } from './architecture-string';
+import { formatArchitecture, parseArchitecture } from './architecture-string';
+import { FBNET_B_BLOCKS } from './baselines';
 import { BLOCK_TYPES } from './blocks';
 import { countCost, signatureCost } from './cost';
 import { graphCost, lowerArchitecture, lowerSignature } from './graph';
@@ -9,19 +10,11 @@ import { sampleArchitecture } from './sample';
 import { distinctSignatures, headSignature, stemSignature } from './signature';
 
 /**
- * FBNet-B (Wu et al., CVPR 2019, Fig. 4 / Table 2: 295 M multiply-adds, 4.5 M parameters at 224×224) as listed
- * in FBNet's public model definitions (maskrcnn-benchmark `fbnet_modeldef.py`, "fbnet_b" block_op_type).
- * mobile-vision's later fbnet_v2 definition differs at one layer (stage 3, #1: ir_k5_e6 instead of ir_k5_e1);
- * with this counter that variant has 306.2 M MACs against 296.6 M for this list, which matches the paper.
+ * FBNet-B (baselines.ts): mobile-vision's later fbnet_v2 definition differs at one layer (stage 3, #1: ir_k5_e6
+ * instead of ir_k5_e1); with this counter that variant has 306.2 M MACs against 296.6 M for this list, which
+ * matches the paper's 295 M multiply-adds and 4.5 M parameters at 224×224 (Wu et al., CVPR 2019, Table 2).
  */
-const FBNET_B =
-  'ir_k3_e1/' +
-  'ir_k3_e6-ir_k5_e1-ir_k3_e1-ir_k3_e1/' +
-  'ir_k5_e6-ir_k5_e3-ir_k3_e6-ir_k5_e6/' +
-  'ir_k5_e6-ir_k5_e1-skip-ir_k5_e3/' +
-  'ir_k5_e6-ir_k3_e1-ir_k5_e1-ir_k5_e3/' +
-  'ir_k5_e6-ir_k5_e1-ir_k5_e6-ir_k5_e6/' +
-  'ir_k3_e6';
+const FBNET_B = formatArchitecture({ blocks: FBNET_B_BLOCKS }, FBNET_224);
 
 describe('countCost', () => {
   const fbnetB = parseArchitecture(FBNET_B, FBNET_224);

@@ -12,3 +12,4 @@ export * from './cost';
 export * from './space-size';
 export * from './sample';
 export * from './evolve';
+export * from './baselines';

@@ -9,3 +9,4 @@ export * from './aging-evolution';
 export * from './random-search';
 export * from './search';
 export * from './budget';
+export * from './finalists';

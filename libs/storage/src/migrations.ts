@@ -122,6 +122,30 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .execute();
       },
     },
+    // Stand-alone retrainings of a supernet job's finalists and of the hand-designed baselines, one row per
+    // (architecture, seed, purpose). Candidates gain the status 'scored' (text column: no schema change).
+    '0002_standalone_trainings': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('standalone_trainings')
+          .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+          .addColumn('architecture_id', 'text', (c) => c.notNull())
+          .addColumn('architecture', 'text', (c) => c.notNull())
+          .addColumn('seed', 'integer', (c) => c.notNull())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('baseline', 'text')
+          .addColumn('accuracy', 'double precision', (c) => c.notNull())
+          .addColumn('training_json', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('standalone_trainings_pk', [
+            'job_id',
+            'architecture_id',
+            'seed',
+            'purpose',
+          ])
+          .execute();
+      },
+    },
   };
 }
 

@@ -103,6 +103,18 @@ export interface ModelsTable {
   created_at: string;
 }
 
+export interface StandaloneTrainingsTable {
+  job_id: string;
+  architecture_id: string;
+  architecture: string;
+  seed: number;
+  purpose: string;
+  baseline: string | null;
+  accuracy: number;
+  training_json: string | null;
+  created_at: string;
+}
+
 export interface EdgeNasDatabase {
   devices: DevicesTable;
   block_measurements: BlockMeasurementsTable;
@@ -111,4 +123,5 @@ export interface EdgeNasDatabase {
   jobs: JobsTable;
   candidates: CandidatesTable;
   models: ModelsTable;
+  standalone_trainings: StandaloneTrainingsTable;
 }

@@ -1,10 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { NasJobInput } from '@edgenas/contracts';
 import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
 import { PROXY_28, signatureKey, stemSignature } from '@edgenas/search-space';
 import {
+  buildMigrations,
+  EdgeNasDatabase,
+  JobRepository,
   loadDeviceLatencyModel,
   loadDevicePredictor,
   openStorage,
@@ -68,6 +73,7 @@ describe.each(targets)('storage on %s', (_name, url) => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
     storage = await openStorage(url());
+    await storage.handle.db.deleteFrom('standalone_trainings').execute();
     await storage.handle.db.deleteFrom('models').execute();
     await storage.handle.db.deleteFrom('candidates').execute();
     await storage.handle.db.deleteFrom('verification_requests').execute();
@@ -208,6 +214,111 @@ describe.each(targets)('storage on %s', (_name, url) => {
     // Terminal status is final.
     expect(await storage.jobs.setStatus('job-1', 'cancelled')).toBe(false);
     expect((await storage.jobs.get('job-1'))?.status).toBe('completed');
+  });
+
+  it('keeps scored candidates and stand-alone retrainings, idempotent per (architecture, seed, purpose)', async () => {
+    await storage.jobs.create(jobInput('job-2', 'dev-a'));
+    await storage.candidates.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-s',
+      architecture: 's',
+      generation: 0,
+      status: 'scored',
+      accuracy: 0.61,
+    });
+    expect((await storage.candidates.list('job-2', { status: 'scored' })).map((c) => c.accuracy)).toEqual([
+      0.61,
+    ]);
+
+    const first = await storage.standaloneTrainings.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-s',
+      architecture: 's',
+      seed: 1,
+      purpose: 'finalist',
+      accuracy: 0.7,
+      training: { steps: 300, backend: 'wasm' },
+    });
+    expect(first).toMatchObject({ baseline: null, accuracy: 0.7, training: { steps: 300, backend: 'wasm' } });
+    // A retried activity writes the same key again: one row, the new result, the first creation time.
+    const again = await storage.standaloneTrainings.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-s',
+      architecture: 's',
+      seed: 1,
+      purpose: 'finalist',
+      accuracy: 0.71,
+    });
+    expect(again).toMatchObject({ accuracy: 0.71, training: null, createdAt: first.createdAt });
+    await storage.standaloneTrainings.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-s',
+      architecture: 's',
+      seed: 2,
+      purpose: 'finalist',
+      accuracy: 0.73,
+    });
+    // The same architecture as a baseline is another row.
+    await storage.standaloneTrainings.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-s',
+      architecture: 's',
+      seed: 1,
+      purpose: 'baseline',
+      baseline: 'smallest',
+      accuracy: 0.69,
+    });
+    await storage.standaloneTrainings.upsert({
+      jobId: 'job-2',
+      architectureId: 'arch-m',
+      architecture: 'm',
+      seed: 1,
+      purpose: 'baseline',
+      baseline: 'mobilenetv2-like',
+      accuracy: 0.77,
+    });
+    expect(await storage.standaloneTrainings.get('job-2', 'arch-s', 1, 'baseline')).toMatchObject({
+      baseline: 'smallest',
+      accuracy: 0.69,
+    });
+    expect(await storage.standaloneTrainings.get('job-2', 'arch-s', 3, 'finalist')).toBeUndefined();
+    const rows = await storage.standaloneTrainings.listForJob('job-2');
+    expect(rows.map((r) => [r.purpose, r.architectureId, r.seed, r.accuracy])).toEqual([
+      ['finalist', 'arch-s', 1, 0.71],
+      ['finalist', 'arch-s', 2, 0.73],
+      ['baseline', 'arch-m', 1, 0.77],
+      ['baseline', 'arch-s', 1, 0.69],
+    ]);
+    expect(await storage.standaloneTrainings.listForJob('job-1')).toEqual([]);
+  });
+});
+
+describe('migrations', () => {
+  it('upgrades a database written before stand-alone retrainings existed, keeping its rows', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'edgenas-migrate-'));
+    const url = `sqlite:${join(scratch, 'old.db')}`;
+    try {
+      const sqlite = new BetterSqlite3(join(scratch, 'old.db'));
+      const old = new Kysely<EdgeNasDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+      const { '0001_initial': initial } = buildMigrations('sqlite');
+      const migrator = new Migrator({
+        db: old,
+        provider: { getMigrations: async () => ({ '0001_initial': initial }) },
+      });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      await new JobRepository(old).create(jobInput('old-job', 'dev-x'));
+      await old.destroy();
+
+      const upgraded = await openStorage(url);
+      try {
+        expect((await upgraded.jobs.get('old-job'))?.input.jobId).toBe('old-job');
+        expect(await upgraded.standaloneTrainings.listForJob('old-job')).toEqual([]);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
 

@@ -47,11 +47,3 @@ export class PredictionResponse {
   estimated!: readonly string[];
   @ApiProperty({ type: [BreakdownItemResponse] }) breakdown!: readonly BreakdownItemResponse[];
 }
-
-export class CreatedJobResponse {
-  @ApiProperty() id!: string;
-  @ApiProperty({ example: 'queued' }) status!: string;
-  @ApiProperty({ description: 'The NasJobInput the workflow was started with (defaults filled in)' })
-  input!: object;
-  @ApiProperty() createdAt!: string;
-}

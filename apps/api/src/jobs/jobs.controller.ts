@@ -2,9 +2,10 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Streamable
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Repositories } from '@edgenas/storage';
 import { notFound } from '../common/api-error';
-import { CreatedJobResponse, ErrorResponse } from '../common/responses';
+import { ErrorResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
 import { CandidatesQueryDto, CreateJobDto, JobsQueryDto } from './jobs.dto';
+import { CreatedJobResponse, JobViewResponse, ParetoResponse } from './jobs.responses';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
@@ -21,11 +22,18 @@ export class JobsController {
   @ApiOperation({
     summary: 'Submit a NAS job',
     description:
-      'Validates devices (404), geometry (400), LUT coverage of the space on every device (409, naming the ' +
-      'missing signatures) and the latency budget against the fastest achievable latency (422), then starts ' +
-      'the job workflow.',
+      'Fills the preset (quick, standard, thorough; default quick) under the explicit fields, validates them ' +
+      '(400: unknown evaluation.mode, fewer than 2 finalist seeds, a score subset larger than the validation ' +
+      'set, a training set smaller than a batch), devices (404), geometry (400), LUT coverage of the space on ' +
+      'every device (409, naming the missing signatures) and the latency budget against the fastest ' +
+      'achievable latency (422), then starts the job workflow with the resolved input.',
   })
   @ApiResponse({ status: 202, type: CreatedJobResponse })
+  @ApiResponse({
+    status: 400,
+    type: ErrorResponse,
+    description: 'Invalid or inconsistent fields, each named',
+  })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   @ApiResponse({ status: 409, type: ErrorResponse, description: 'A device LUT cannot price the space' })
   @ApiResponse({
@@ -56,9 +64,10 @@ export class JobsController {
 
   @Get(':id')
   @ApiOperation({
-    summary: 'A job: status, progress while running (generation, trained, front so far), result',
+    summary: 'A job: status, progress while running (generation, trained, front so far, activity), result',
   })
-  view(@Param('id') id: string) {
+  @ApiResponse({ status: 200, type: JobViewResponse })
+  view(@Param('id') id: string): Promise<JobViewResponse> {
     return this.jobs.view(id);
   }
 
@@ -70,8 +79,11 @@ export class JobsController {
   }
 
   @Get(':id/pareto')
-  @ApiOperation({ summary: 'Pareto front (final, or so far while running) with model download links' })
-  pareto(@Param('id') id: string) {
+  @ApiOperation({
+    summary: 'Pareto front (final, or so far while running) with baselines and model download links',
+  })
+  @ApiResponse({ status: 200, type: ParetoResponse })
+  pareto(@Param('id') id: string): Promise<ParetoResponse> {
     return this.jobs.pareto(id);
   }
 

@@ -5,6 +5,7 @@ import {
   ArrayMinSize,
   ArrayUnique,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -17,7 +18,17 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { SearchStrategy } from '@edgenas/contracts';
+import {
+  EVALUATION_MODES,
+  EvaluationMode,
+  JOB_PRESETS,
+  PRESET_NAMES,
+  PresetName,
+  SUPERNET_SAMPLINGS,
+  SearchStrategy,
+  SupernetSampling,
+} from '@edgenas/contracts';
+import { CANDIDATE_STATUSES, CandidateStatus } from '@edgenas/storage';
 import { DeploymentGeometryDto } from '../common/input-shape.dto';
 
 export const MAX_JOB_DEVICES = 16;
@@ -29,14 +40,20 @@ export class ProxyDatasetDto {
   @IsIn(DATASET_KINDS)
   kind!: (typeof DATASET_KINDS)[number];
 
-  @ApiPropertyOptional({ example: 2000, description: 'fashion-mnist | synthetic: training subset size' })
+  @ApiPropertyOptional({
+    example: JOB_PRESETS.quick.trainSize,
+    description: "fashion-mnist | synthetic: training subset size (default: the preset's)",
+  })
   @IsOptional()
   @IsInt()
   @Min(8)
   @Max(60000)
   trainSize?: number;
 
-  @ApiPropertyOptional({ example: 500, description: 'fashion-mnist | synthetic: validation subset size' })
+  @ApiPropertyOptional({
+    example: JOB_PRESETS.quick.valSize,
+    description: "fashion-mnist | synthetic: validation subset size (default: the preset's)",
+  })
   @IsOptional()
   @IsInt()
   @Min(8)
@@ -67,21 +84,21 @@ export class ProxyTrainingDto {
   @Type(() => ProxyDatasetDto)
   dataset?: ProxyDatasetDto;
 
-  @ApiPropertyOptional({ example: 1 })
+  @ApiPropertyOptional({ example: 1, description: 'Standalone mode: epochs per candidate' })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(100)
   epochs?: number;
 
-  @ApiPropertyOptional({ description: 'Training steps (overrides epochs)' })
+  @ApiPropertyOptional({ description: 'Standalone mode: training steps per candidate (overrides epochs)' })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(1_000_000)
   steps?: number;
 
-  @ApiPropertyOptional({ example: 32 })
+  @ApiPropertyOptional({ example: 32, description: 'Standalone mode: batch size per candidate' })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -97,33 +114,178 @@ export class ProxyTrainingDto {
 }
 
 export class SearchBudgetDto {
-  @ApiPropertyOptional({ example: 5 })
+  @ApiPropertyOptional({
+    example: JOB_PRESETS.quick.budget.generations,
+    description: "Default: the preset's",
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(10_000)
   generations?: number;
 
-  @ApiPropertyOptional({ example: 8 })
+  @ApiPropertyOptional({ example: JOB_PRESETS.quick.budget.population, description: "Default: the preset's" })
   @IsOptional()
   @IsInt()
   @Min(2)
   @Max(10_000)
   population?: number;
 
-  @ApiPropertyOptional({ example: 40 })
+  @ApiPropertyOptional({
+    example: JOB_PRESETS.quick.budget.maxTrainedCandidates,
+    description:
+      "Candidates evaluated (trained in standalone mode, scored in supernet mode); default: the preset's",
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(1_000_000)
   maxTrainedCandidates?: number;
 
-  @ApiPropertyOptional({ example: 3600 })
+  @ApiPropertyOptional({
+    example: JOB_PRESETS.quick.budget.wallClockSeconds,
+    description: "Default: the preset's",
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(30 * 86400)
   wallClockSeconds?: number;
+}
+
+const QUICK = JOB_PRESETS.quick.evaluation;
+
+export class SupernetDto {
+  @ApiPropertyOptional({
+    example: QUICK.supernet.steps,
+    description: 'Supernet training steps (one path per step)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  steps?: number;
+
+  @ApiPropertyOptional({ example: QUICK.supernet.batchSize })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  batchSize?: number;
+
+  @ApiPropertyOptional({
+    enum: SUPERNET_SAMPLINGS,
+    example: QUICK.supernet.sampling,
+    description:
+      'Path sampling: uniform (SPOS), fair (FairNAS), sandwich (largest + smallest + random paths)',
+  })
+  @IsOptional()
+  @IsIn(SUPERNET_SAMPLINGS)
+  sampling?: SupernetSampling;
+
+  @ApiPropertyOptional({
+    example: QUICK.supernet.recalibrationBatches,
+    description: "Training batches that recompute BatchNorm statistics before a subnet's score",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  recalibrationBatches?: number;
+
+  @ApiPropertyOptional({
+    example: QUICK.supernet.scoreImages,
+    description:
+      "Validation images each subnet is scored on; at most proxy.dataset.valSize (default: the preset's, " +
+      'capped at valSize)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  scoreImages?: number;
+}
+
+export class FinalistsDto {
+  @ApiPropertyOptional({
+    example: QUICK.finalists.count,
+    description: 'Search-front members retrained stand-alone, spread by crowding distance',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  count?: number;
+
+  @ApiPropertyOptional({
+    example: QUICK.finalists.seeds,
+    minimum: 2,
+    maximum: 10,
+    description: 'Seeds per finalist (at least 2, so differences can be told from seed noise)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(10)
+  seeds?: number;
+
+  @ApiPropertyOptional({
+    example: QUICK.finalists.steps,
+    description: 'Training steps per finalist and seed',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  steps?: number;
+
+  @ApiPropertyOptional({ example: QUICK.finalists.batchSize })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  batchSize?: number;
+}
+
+export class EvaluationDto {
+  @ApiPropertyOptional({
+    enum: EVALUATION_MODES,
+    example: 'supernet',
+    description:
+      "supernet (default): one weight-sharing supernet scores the candidates, the front's finalists are " +
+      'retrained stand-alone over seeds; standalone: every candidate is proxy-trained (proxy.epochs/steps)',
+  })
+  @IsOptional()
+  @IsIn(EVALUATION_MODES)
+  mode?: EvaluationMode;
+
+  @ApiPropertyOptional({
+    type: SupernetDto,
+    description: 'Supernet mode only; unset fields come from the preset',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => SupernetDto)
+  supernet?: SupernetDto;
+
+  @ApiPropertyOptional({
+    type: FinalistsDto,
+    description:
+      'Finalists (supernet mode) and the budget baselines are trained with; unset fields from the preset',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => FinalistsDto)
+  finalists?: FinalistsDto;
+
+  @ApiPropertyOptional({
+    example: true,
+    description:
+      'Train hand-designed baselines beside the front (default: true in supernet mode, false in standalone)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  baselines?: boolean;
 }
 
 export class CreateJobDto extends DeploymentGeometryDto {
@@ -162,6 +324,22 @@ export class CreateJobDto extends DeploymentGeometryDto {
   @IsIn(STRATEGIES)
   strategy?: SearchStrategy;
 
+  @ApiPropertyOptional({
+    enum: PRESET_NAMES,
+    example: 'quick',
+    description:
+      'Budgets, evaluation and dataset sizes to start from (default quick); explicit request fields win',
+  })
+  @IsOptional()
+  @IsIn(PRESET_NAMES)
+  preset?: PresetName;
+
+  @ApiPropertyOptional({ type: EvaluationDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EvaluationDto)
+  evaluation?: EvaluationDto;
+
   @ApiPropertyOptional({ example: 1, description: 'Seed (default: random, reported with the job)' })
   @IsOptional()
   @IsInt()
@@ -171,9 +349,10 @@ export class CreateJobDto extends DeploymentGeometryDto {
 }
 
 export class CandidatesQueryDto {
+  @ApiPropertyOptional({ enum: CANDIDATE_STATUSES })
   @IsOptional()
-  @IsIn(['proposed', 'over-budget', 'trained', 'failed'])
-  status?: 'proposed' | 'over-budget' | 'trained' | 'failed';
+  @IsIn(CANDIDATE_STATUSES)
+  status?: CandidateStatus;
 }
 
 export class JobsQueryDto {

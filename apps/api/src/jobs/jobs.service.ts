@@ -1,14 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
-import {
-  CandidateSummary,
-  JobStatus,
-  NasJobInput,
-  NasJobProgress,
-  ProxyDatasetSpec,
-  ProxyTrainingSpec,
-  SearchBudget,
-} from '@edgenas/contracts';
+import { CandidateSummary, JobStatus, NasJobInput, NasJobProgress } from '@edgenas/contracts';
 import { fastestAchievableLatency, missingSignatures } from '@edgenas/latency-predictor';
 import { MacroConfig } from '@edgenas/search-space';
 import { JobRecord, Repositories, TERMINAL_JOB_STATUSES, loadDevicePredictor } from '@edgenas/storage';
@@ -17,52 +9,11 @@ import { deploymentGeometry } from '../common/geometry';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
 import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
 import { JobWorkflows } from './job-workflows';
-import { CreateJobDto, ProxyDatasetDto, ProxyTrainingDto, SearchBudgetDto } from './jobs.dto';
+import { JOB_DEFAULTS, resolveJobRequest } from './job-request';
+import { CreateJobDto } from './jobs.dto';
+import { JobViewResponse, ParetoResponse } from './jobs.responses';
 
-/** Defaults for what a job request may leave out (documented in the OpenAPI schema examples). */
-export const JOB_DEFAULTS = {
-  dataset: { kind: 'fashion-mnist', trainSize: 2000, valSize: 500 } as ProxyDatasetSpec,
-  valFraction: 0.2,
-  epochs: 1,
-  batchSize: 32,
-  resolution: 28,
-  budget: { generations: 5, population: 8, maxTrainedCandidates: 40, wallClockSeconds: 3600 } as SearchBudget,
-  strategy: 'nsga2',
-} as const;
-
-function datasetSpec(d: ProxyDatasetDto | undefined): ProxyDatasetSpec {
-  if (!d) return JOB_DEFAULTS.dataset;
-  if (d.kind === 'image-folder') {
-    return {
-      kind: 'image-folder',
-      path: d.path as string,
-      valFraction: d.valFraction ?? JOB_DEFAULTS.valFraction,
-    };
-  }
-  return { kind: d.kind, trainSize: d.trainSize ?? 2000, valSize: d.valSize ?? 500 };
-}
-
-function proxySpec(p: ProxyTrainingDto | undefined): ProxyTrainingSpec {
-  return {
-    dataset: datasetSpec(p?.dataset),
-    epochs: p?.epochs ?? JOB_DEFAULTS.epochs,
-    ...(p?.steps !== undefined ? { steps: p.steps } : {}),
-    batchSize: p?.batchSize ?? JOB_DEFAULTS.batchSize,
-    resolution: p?.resolution ?? JOB_DEFAULTS.resolution,
-  };
-}
-
-function budgetSpec(b: SearchBudgetDto | undefined): SearchBudget {
-  const d = JOB_DEFAULTS.budget;
-  return {
-    generations: b?.generations ?? d.generations,
-    population: b?.population ?? d.population,
-    maxTrainedCandidates: b?.maxTrainedCandidates ?? d.maxTrainedCandidates,
-    wallClockSeconds: b?.wallClockSeconds ?? d.wallClockSeconds,
-  };
-}
-
-export interface JobView {
+export interface JobView extends JobViewResponse {
   readonly id: string;
   readonly status: JobStatus;
   /** Temporal's view of the workflow (running, completed, canceled, …) when it could be asked. */
@@ -85,7 +36,8 @@ export class JobsService {
   ) {}
 
   /**
-   * Checks the request against the stored devices and their LUTs, then records the job and starts its
+   * Resolves the preset under the request (400 naming fields that cannot work together), checks it against
+   * the stored devices and their LUTs, then records the job and starts its
    * workflow. 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the fastest achievable
    * latency; 503 Temporal unreachable (the job row is then removed again).
    */
@@ -105,6 +57,7 @@ export class JobsService {
         { field: 'proxy.dataset.path', reason: 'only for kind image-folder' },
       ]);
     }
+    const { proxy, budget, evaluation } = resolveJobRequest(body);
 
     const fastestByDevice: Record<string, number> = {};
     for (const [i, deviceId] of body.deviceIds.entries()) {
@@ -130,10 +83,11 @@ export class JobsService {
       space: body.space.split('@')[0],
       input: config.input,
       classes: config.classes,
-      proxy: proxySpec(body.proxy),
-      budget: budgetSpec(body.budget),
+      proxy,
+      budget,
       strategy: body.strategy ?? JOB_DEFAULTS.strategy,
       seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
+      evaluation,
     };
     const job = await this.repos.jobs.create(input, 'queued');
     try {
@@ -225,30 +179,40 @@ export class JobsService {
     return { id, status: job.status, cancelRequested: true };
   }
 
-  /** The final front when the job completed, else the front so far from the progress query. */
-  async pareto(id: string) {
+  /**
+   * The final front when the job completed, else the front so far from the progress query; beside it the
+   * baselines and, in supernet mode, the search front as the supernet scored it.
+   */
+  async pareto(id: string): Promise<ParetoResponse> {
     const view = await this.view(id);
-    const final = view.result !== null;
-    const front: readonly CandidateSummary[] = view.result?.front ?? view.progress?.front ?? [];
+    const result = view.result;
+    const front: readonly CandidateSummary[] = result?.front ?? view.progress?.front ?? [];
     const models = new Set((await this.repos.models.list(id)).map((m) => m.architectureId));
     // verifications recorded after the front was computed live in the candidate rows
     const rows = new Map((await this.repos.candidates.list(id)).map((c) => [c.architectureId, c]));
+    const member = <T extends CandidateSummary>(c: T) => ({
+      ...c,
+      measuredLatencyByDevice: {
+        ...(c.measuredLatencyByDevice ?? {}),
+        ...(rows.get(c.architectureId)?.measuredLatencyByDevice ?? {}),
+      },
+      modelUrl: models.has(c.architectureId)
+        ? `/v1/jobs/${id}/architectures/${c.architectureId}/model.onnx`
+        : null,
+    });
+    const history = view.progress?.hypervolumeHistory;
     return {
       jobId: id,
       status: view.status,
-      final,
+      final: result !== null,
       latencyBudgetMs: view.input.latencyBudgetMs,
-      hypervolume: view.result?.hypervolume ?? view.progress?.hypervolume ?? null,
-      front: front.map((c) => ({
-        ...c,
-        measuredLatencyByDevice: {
-          ...(c.measuredLatencyByDevice ?? {}),
-          ...(rows.get(c.architectureId)?.measuredLatencyByDevice ?? {}),
-        },
-        modelUrl: models.has(c.architectureId)
-          ? `/v1/jobs/${id}/architectures/${c.architectureId}/model.onnx`
-          : null,
-      })),
+      evaluationMode: result?.evaluationMode ?? view.input.evaluation?.mode ?? 'standalone',
+      hypervolume: result?.hypervolume ?? view.progress?.hypervolume ?? null,
+      front: front.map(member),
+      searchFront: result?.searchFront?.map(member) ?? null,
+      baselines: (result?.baselines ?? []).map(member),
+      supernet: result?.supernet ?? null,
+      ...(history ? { hypervolumeHistory: history } : {}),
     };
   }
 }

@@ -2,8 +2,18 @@ import { Db } from '../database';
 import { CandidatesTable } from '../schema';
 import { fromJson, JsonValue, nowIso, toJson } from './json';
 
-/** proposed → (over-budget | trained | failed). */
-export type CandidateStatus = 'proposed' | 'over-budget' | 'trained' | 'failed';
+/**
+ * proposed → (over-budget | trained | scored | failed). `trained`: proxy-trained stand-alone (accuracy = its
+ * validation top-1); `scored`: scored with inherited supernet weights (accuracy = the supernet score).
+ */
+export type CandidateStatus = 'proposed' | 'over-budget' | 'trained' | 'scored' | 'failed';
+export const CANDIDATE_STATUSES: readonly CandidateStatus[] = [
+  'proposed',
+  'over-budget',
+  'trained',
+  'scored',
+  'failed',
+];
 
 export interface CandidateRecord {
   readonly jobId: string;
@@ -18,7 +28,7 @@ export interface CandidateRecord {
   readonly measuredLatencyByDevice: Readonly<Record<string, number>> | null;
   readonly macs: number | null;
   readonly params: number | null;
-  /** The proxy-training result as the trainer returned it (curve, backend, wall time, …). */
+  /** The proxy-training (or scoring) result as the trainer returned it (curve, backend, wall time, …). */
   readonly training: JsonValue | null;
   readonly createdAt: string;
   readonly updatedAt: string;

@@ -4,6 +4,7 @@ import { DeviceRepository } from './devices';
 import { JobRepository } from './jobs';
 import { MeasurementRepository } from './measurements';
 import { ModelRepository } from './models';
+import { StandaloneTrainingRepository } from './standalone-trainings';
 import { VerificationRepository } from './verifications';
 
 export * from './json';
@@ -13,6 +14,7 @@ export * from './jobs';
 export * from './candidates';
 export * from './models';
 export * from './verifications';
+export * from './standalone-trainings';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -21,6 +23,7 @@ export interface Repositories {
   readonly candidates: CandidateRepository;
   readonly models: ModelRepository;
   readonly verifications: VerificationRepository;
+  readonly standaloneTrainings: StandaloneTrainingRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -31,5 +34,6 @@ export function createRepositories(db: Db): Repositories {
     candidates: new CandidateRepository(db),
     models: new ModelRepository(db),
     verifications: new VerificationRepository(db),
+    standaloneTrainings: new StandaloneTrainingRepository(db),
   };
 }
