@@ -3,8 +3,16 @@
  * worker process hand in the database and data folder.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { CandidateSummary, JobStatus, NasJobResult, ProxyTrainingSpec } from '@edgenas/contracts';
+import {
+  CandidateSummary,
+  JobStatus,
+  NasJobResult,
+  ProxyTrainingSpec,
+  SupernetSpec,
+} from '@edgenas/contracts';
 import {
   Architecture,
   MacroConfig,
@@ -21,8 +29,15 @@ import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { missingSignatures, predictLatency as predictArchitectureLatency } from '@edgenas/latency-predictor';
-// The runner only: a light worker never loads TensorFlow.js.
-import { isNonRetryableTrainingError, trainInChildProcess } from '@edgenas/proxy-trainer/child-process';
+// The runners and the supernet file checks only: a light worker never loads TensorFlow.js.
+import {
+  isNonRetryableTrainingError,
+  scoreSubnetsInChildProcess,
+  trainInChildProcess,
+  trainSupernetInChildProcess,
+} from '@edgenas/proxy-trainer/child-process';
+import { checkSupernetFile, supernetKey } from '@edgenas/proxy-trainer/supernet/artifact';
+import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
 import {
   CandidateStatus,
   Db,
@@ -88,7 +103,57 @@ export interface TrainedCandidate {
 export interface TrainingProgress {
   readonly step: number;
   readonly loss: number;
+  /** Supernet training: the last checkpoint written, which a retried attempt resumes from. */
+  readonly checkpoint?: { readonly step: number; readonly file: string };
 }
+
+export interface SupernetTrainRequest {
+  readonly jobId: string;
+  /** The job's space; the supernet is laid on its proxy geometry. */
+  readonly space: string;
+  readonly proxy: ProxyTrainingSpec;
+  readonly supernet: SupernetSpec;
+  readonly seed: number;
+}
+
+/** A finished supernet file in the data dir, by content key. */
+export interface SupernetArtifact {
+  readonly key: string;
+  /** Relative to the data dir (workers that share the data dir share supernets). */
+  readonly file: string;
+  readonly sha256: string;
+  readonly steps: number;
+  /** A complete file with this key existed: nothing was trained. */
+  readonly reused: boolean;
+  readonly trainingMs: number;
+  readonly resumedFromStep: number;
+}
+
+export interface ScoreSubnetsRequest {
+  readonly jobId: string;
+  readonly generation: number;
+  readonly supernet: SupernetArtifact;
+  readonly space: string;
+  readonly proxy: ProxyTrainingSpec;
+  readonly spec: SupernetSpec;
+  /** The supernet's seed (its dataset split: scored images were never trained on). */
+  readonly seed: number;
+  readonly candidates: readonly { readonly architectureId: string; readonly architecture: string }[];
+}
+
+export interface StandaloneTrainRequest {
+  readonly jobId: string;
+  readonly architectureId: string;
+  readonly architecture: string;
+  readonly space: string;
+  readonly proxy: ProxyTrainingSpec;
+  readonly seed: number;
+  readonly purpose: 'finalist' | 'baseline';
+  readonly baseline?: string;
+}
+
+/** Heartbeat interval of training activities (the first step can take longer than the heartbeat timeout). */
+const HEARTBEAT_EVERY_MS = 2000;
 
 export const ONNX_MODEL_NOTE =
   'Weights are initialised (seeded), not trained: proxy-trained weights belong to the smaller proxy geometry and ' +
@@ -216,40 +281,11 @@ export function createActivities(deps: ActivityDeps) {
       if (recorded?.status === 'trained' && recorded.accuracy !== null) {
         return { architectureId: req.architectureId, accuracy: recorded.accuracy, reused: true };
       }
-      const ctx = Context.current();
-      const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
-      if (previous) {
-        ctx.log.info('retrying proxy training after a lost attempt', {
-          architectureId: req.architectureId,
-          attempt: ctx.info.attempt,
-          previousStep: previous.step,
+      return withTrainingContext(`proxy training of ${req.architectureId}`, async (ctx, beat) => {
+        const result = await trainInChildProcess(proxyRequest(req, deps.dataDir), {
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => beat({ step: p.step, loss: p.loss }),
         });
-      }
-      let progress: TrainingProgress = { step: 0, loss: NaN };
-      ctx.heartbeat(progress);
-      // Heartbeat on a timer too: the first training step can take longer than the heartbeat timeout allows.
-      const timer = setInterval(() => ctx.heartbeat(progress), 2000);
-      try {
-        const result = await trainInChildProcess(
-          {
-            architecture: req.architecture,
-            space: proxyConfigFor(getMacroConfig(req.space)).name,
-            dataset: req.proxy.dataset,
-            epochs: req.proxy.epochs,
-            ...(req.proxy.steps !== undefined ? { steps: req.proxy.steps } : {}),
-            batchSize: req.proxy.batchSize,
-            resolution: req.proxy.resolution,
-            seed: req.seed,
-            dataDir: deps.dataDir,
-          },
-          {
-            signal: ctx.cancellationSignal,
-            onProgress: (p) => {
-              progress = { step: p.step, loss: p.loss };
-              ctx.heartbeat(progress);
-            },
-          },
-        );
         const before = await repos.candidates.get(req.jobId, req.architectureId);
         const trainings = trainingCount(before?.training ?? null) + 1;
         await repos.candidates.upsert({
@@ -262,20 +298,160 @@ export function createActivities(deps: ActivityDeps) {
           training: { ...(JSON.parse(JSON.stringify(result)) as Record<string, JsonValue>), trainings },
         });
         return { architectureId: req.architectureId, accuracy: result.valAccuracy, reused: false };
-      } catch (err) {
-        // Cancellation (workflow cancel, worker shutdown) killed the training: report it as such.
-        const reason: unknown = ctx.cancellationSignal.reason;
-        if (ctx.cancellationSignal.aborted)
-          throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
-        // A bad request, dataset or architecture fails the same way on every attempt.
-        if (isNonRetryableTrainingError(err)) {
-          const e = err as Error;
-          throw ApplicationFailure.nonRetryable(`${e.name}: ${e.message}`, e.name);
-        }
-        throw err;
-      } finally {
-        clearInterval(timer);
+      });
+    },
+
+    /**
+     * Trains the job's supernet, or reuses a complete one with the same content key. A retried attempt resumes
+     * from the checkpoint its predecessor's heartbeat named (or, failing that, the key's checkpoint file); a
+     * corrupt file is retrained, never used. Cancelling kills the training and leaves no complete file.
+     */
+    async trainSupernet(req: SupernetTrainRequest): Promise<SupernetArtifact> {
+      const request = {
+        space: proxyConfigFor(getMacroConfig(req.space)).name,
+        dataset: req.proxy.dataset,
+        resolution: req.proxy.resolution,
+        steps: req.supernet.steps,
+        batchSize: req.supernet.batchSize,
+        sampling: req.supernet.sampling,
+        seed: req.seed,
+      };
+      const key = supernetKey(request);
+      const file = path.join('supernets', `${key}.supernet`);
+      const absolute = path.join(deps.dataDir, file);
+      const checkpoint = `${absolute}.ckpt`;
+      const ctx = Context.current();
+      const existing = checkSupernetFile(absolute);
+      if (existing.state === 'complete') {
+        return {
+          key,
+          file,
+          sha256: existing.sha256,
+          steps: request.steps,
+          reused: true,
+          trainingMs: 0,
+          resumedFromStep: 0,
+        };
       }
+      if (existing.state === 'corrupt') {
+        ctx.log.warn('supernet file is corrupt: training it again', { key });
+        fs.rmSync(absolute, { force: true });
+      }
+      const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
+      const fromHeartbeat = previous?.checkpoint
+        ? path.join(deps.dataDir, previous.checkpoint.file)
+        : undefined;
+      const resumeFrom = [fromHeartbeat, checkpoint].find((f): f is string => !!f && fs.existsSync(f));
+      return withTrainingContext(`supernet training ${key}`, async (_ctx, beat, current) => {
+        const result = await trainSupernetInChildProcess(
+          { ...request, dataDir: deps.dataDir },
+          {
+            outputPath: absolute,
+            checkpointPath: checkpoint,
+            resumeFrom,
+            checkpointIntervalMs: 20_000,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => beat({ ...current(), step: p.step, loss: p.loss }),
+            onCheckpoint: (c) =>
+              beat({ ...current(), checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) } }),
+            onResumeRefused: (reason) =>
+              ctx.log.warn('supernet checkpoint not usable; training from step 0', { reason }),
+          },
+        );
+        fs.rmSync(checkpoint, { force: true });
+        fs.rmSync(`${checkpoint}.sha256`, { force: true });
+        return {
+          key,
+          file,
+          sha256: result.sha256,
+          steps: result.steps,
+          reused: false,
+          trainingMs: result.wallTimeMs,
+          resumedFromStep: result.resumedFromStep,
+        };
+      });
+    },
+
+    /**
+     * Scores a batch of candidates with the supernet's inherited weights (one child process loads it once) and
+     * records them as `scored`. Idempotent: candidates already scored in this job are not scored again.
+     */
+    async scoreSubnets(req: ScoreSubnetsRequest): Promise<number[]> {
+      const known = new Map<string, number>();
+      for (const c of req.candidates) {
+        const r = await repos.candidates.get(req.jobId, c.architectureId);
+        if (r?.status === 'scored' && r.accuracy !== null) known.set(c.architectureId, r.accuracy);
+      }
+      const todo = req.candidates.filter((c) => !known.has(c.architectureId));
+      if (todo.length > 0) {
+        await withTrainingContext(`scoring ${todo.length} subnets`, async (ctx, beat) => {
+          const result = await scoreSubnetsInChildProcess(
+            {
+              supernetPath: path.join(deps.dataDir, req.supernet.file),
+              space: proxyConfigFor(getMacroConfig(req.space)).name,
+              dataset: req.proxy.dataset,
+              resolution: req.proxy.resolution,
+              seed: req.seed,
+              architectures: todo.map((c) => c.architecture),
+              recalibrationBatches: req.spec.recalibrationBatches,
+              batchSize: req.spec.batchSize,
+              scoreImages: req.spec.scoreImages,
+              dataDir: deps.dataDir,
+            },
+            { signal: ctx.cancellationSignal, onProgress: (done) => beat({ step: done, loss: NaN }) },
+          );
+          for (let i = 0; i < todo.length; i++) {
+            const s = result.scores[i];
+            known.set(todo[i].architectureId, s.accuracy);
+            await repos.candidates.upsert({
+              jobId: req.jobId,
+              architectureId: todo[i].architectureId,
+              architecture: todo[i].architecture,
+              generation: req.generation,
+              status: 'scored',
+              accuracy: s.accuracy,
+              training: {
+                supernet: req.supernet.key,
+                scoreMs: s.ms,
+                scoredImages: result.scoredImages,
+                backend: result.backend.name,
+              },
+            });
+          }
+        });
+      }
+      return req.candidates.map((c) => known.get(c.architectureId) as number);
+    },
+
+    /**
+     * Trains one finalist or baseline stand-alone from scratch with one seed. Idempotent per (job,
+     * architecture, seed, purpose).
+     */
+    async trainStandalone(req: StandaloneTrainRequest): Promise<{ accuracy: number; reused: boolean }> {
+      const recorded = await repos.standaloneTrainings.get(
+        req.jobId,
+        req.architectureId,
+        req.seed,
+        req.purpose,
+      );
+      if (recorded) return { accuracy: recorded.accuracy, reused: true };
+      return withTrainingContext(`stand-alone training of ${req.architectureId}`, async (ctx, beat) => {
+        const result = await trainInChildProcess(proxyRequest(req, deps.dataDir), {
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => beat({ step: p.step, loss: p.loss }),
+        });
+        await repos.standaloneTrainings.upsert({
+          jobId: req.jobId,
+          architectureId: req.architectureId,
+          architecture: req.architecture,
+          seed: req.seed,
+          purpose: req.purpose,
+          baseline: req.baseline ?? null,
+          accuracy: result.valAccuracy,
+          training: JSON.parse(JSON.stringify(result)) as JsonValue,
+        });
+        return { accuracy: result.valAccuracy, reused: false };
+      });
     },
 
     /** ONNX model of an architecture at the deployment geometry, with initialised weights (see the note). */
@@ -357,6 +533,74 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The proxy-training request of a candidate at its proxy geometry. */
+function proxyRequest(
+  req: { architecture: string; space: string; proxy: ProxyTrainingSpec; seed: number },
+  dataDir: string,
+): ProxyTrainingRequest {
+  return {
+    architecture: req.architecture,
+    space: proxyConfigFor(getMacroConfig(req.space)).name,
+    dataset: req.proxy.dataset,
+    epochs: req.proxy.epochs,
+    ...(req.proxy.steps !== undefined ? { steps: req.proxy.steps } : {}),
+    batchSize: req.proxy.batchSize,
+    resolution: req.proxy.resolution,
+    seed: req.seed,
+    dataDir,
+  };
+}
+
+/**
+ * Runs a training activity's work with heartbeats: every progress report and a timer (the first step can take
+ * longer than the heartbeat timeout), carrying the last progress so a retry can say where its predecessor
+ * stopped. Cancellation is reported as such; errors a retry cannot fix fail non-retryably.
+ */
+async function withTrainingContext<T>(
+  what: string,
+  work: (
+    ctx: Context,
+    beat: (progress: TrainingProgress) => void,
+    current: () => TrainingProgress,
+  ) => Promise<T>,
+): Promise<T> {
+  const ctx = Context.current();
+  const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
+  if (previous) {
+    ctx.log.info(`retrying ${what} after a lost attempt`, {
+      attempt: ctx.info.attempt,
+      previousStep: previous.step,
+    });
+  }
+  let progress: TrainingProgress = {
+    step: 0,
+    loss: NaN,
+    ...(previous?.checkpoint ? { checkpoint: previous.checkpoint } : {}),
+  };
+  const beat = (p: TrainingProgress) => {
+    progress = p;
+    ctx.heartbeat(progress);
+  };
+  beat(progress);
+  const timer = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
+  try {
+    return await work(ctx, beat, () => progress);
+  } catch (err) {
+    // Cancellation (workflow cancel, worker shutdown) killed the training: report it as such.
+    const reason: unknown = ctx.cancellationSignal.reason;
+    if (ctx.cancellationSignal.aborted)
+      throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
+    // A bad request, dataset or architecture fails the same way on every attempt.
+    if (isNonRetryableTrainingError(err)) {
+      const e = err as Error;
+      throw ApplicationFailure.nonRetryable(`${e.name}: ${e.message}`, e.name);
+    }
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 function trainingCount(training: JsonValue | null): number {
   if (training && typeof training === 'object' && !Array.isArray(training)) {

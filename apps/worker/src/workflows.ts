@@ -18,16 +18,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  BaselineSummary,
   CandidateSummary,
+  FinalistSpec,
   JobStatus,
   NasJobInput,
   NasJobProgress,
   NasJobResult,
   PROGRESS_QUERY,
+  SupernetArtifactSummary,
+  SupernetSpec,
   TASK_QUEUES,
 } from '@edgenas/contracts';
 import {
+  MacroConfig,
   architectureId,
+  baselineArchitectures,
   formatArchitecture,
   getMacroConfig,
   proxyConfigFor,
@@ -37,12 +43,15 @@ import {
   Evaluation,
   SearchState,
   initSearch,
+  markTies,
   normalizedHypervolume,
   paretoFront,
   proposeWithinBudget,
+  selectFinalists,
+  summarizeSeeds,
   tell,
 } from '@edgenas/search';
-import type { Activities, PricedArchitecture, TrainedCandidate } from './activities';
+import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
 
@@ -62,6 +71,15 @@ const training = proxyActivities<Activities>({
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 4 },
   // Cancellation waits until the activity has stopped its training process.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Supernet training: long, checkpointed; a retry resumes from the checkpoint its heartbeat names. */
+const supernetTraining = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.training,
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 4 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
@@ -85,23 +103,34 @@ export interface NasJobCarry {
   readonly startedAtMs: number;
   readonly generation: number;
   readonly search: SearchState;
+  /** The evaluated candidates that are on the front so far (the others can never return to it). */
   readonly candidates: readonly CandidateSummary[];
   readonly trained: number;
   readonly rejectedOverBudget: number;
+  readonly hypervolumeHistory?: readonly number[];
+  /** Supernet mode: the trained supernet the search scores with. */
+  readonly supernet?: SupernetArtifact;
 }
+
+/** Per round of the search: each candidate's accuracy, or the reason it could not be evaluated. */
+type RoundResults = PromiseSettledResult<{ accuracy: number }>[];
 
 type StopReason = NasJobResult['stoppedBy'];
 
 export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {}): Promise<NasJobResult> {
   const { carry } = options;
   const generationsPerRun = Math.max(1, options.generationsPerRun ?? GENERATIONS_PER_RUN);
+  const mode = input.evaluation?.mode ?? 'standalone';
   let status: JobStatus = 'running';
+  let activity = carry ? 'searching' : 'starting';
   let generation = carry?.generation ?? 0;
   let trained = carry?.trained ?? 0;
   let rejectedOverBudget = carry?.rejectedOverBudget ?? 0;
-  const candidates: CandidateSummary[] = [...(carry?.candidates ?? [])];
+  let candidates: CandidateSummary[] = [...(carry?.candidates ?? [])];
   let front: CandidateSummary[] = frontOf(candidates);
+  const hypervolumeHistory: number[] = [...(carry?.hypervolumeHistory ?? [])];
   const startedAtMs = carry?.startedAtMs ?? Date.now();
+  let supernet = carry?.supernet;
 
   setHandler(progressQuery, () => ({
     status,
@@ -111,6 +140,8 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
     rejectedOverBudget,
     front,
     hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
+    activity,
+    hypervolumeHistory,
   }));
 
   try {
@@ -118,14 +149,30 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       input: input.input,
       classes: input.classes,
     });
+    const devices = {
+      deviceIds: input.deviceIds,
+      space: input.space,
+      input: input.input,
+      classes: input.classes,
+    };
     if (!carry) {
       await light.setJobStatus({ jobId: input.jobId, status: 'running' });
       // Fails fast (non-retryable) naming the signatures the LUTs lack.
-      await light.checkLutCoverage({
-        deviceIds: input.deviceIds,
+      activity = 'checking latency tables';
+      await light.checkLutCoverage(devices);
+    }
+    const supernetSpec = input.evaluation?.supernet;
+    if (mode === 'supernet' && !supernet) {
+      const spec = supernetSpec;
+      if (!spec)
+        throw ApplicationFailure.nonRetryable('supernet mode needs evaluation.supernet', 'BadJobInput');
+      activity = `supernet training (${spec.steps} steps)`;
+      supernet = await supernetTraining.trainSupernet({
+        jobId: input.jobId,
         space: input.space,
-        input: input.input,
-        classes: input.classes,
+        proxy: input.proxy,
+        supernet: spec,
+        seed: input.seed,
       });
     }
     let search =
@@ -140,54 +187,25 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
         alsoValidFor: [proxyConfigFor(deployment)],
       });
 
-    let stoppedBy: StopReason | undefined;
-    for (;;) {
-      stoppedBy = stopReason(input, generation, trained, startedAtMs);
-      if (stoppedBy) break;
-
-      // Propose until a population's worth is predicted within the budget (over-budget ones are never trained).
-      const priced = new Map<string, PricedArchitecture>();
-      const maxToTrain = Math.min(input.budget.population, input.budget.maxTrainedCandidates - trained);
-      const round = await proposeWithinBudget(search, maxToTrain, async (architectures) => {
-        const prices = await light.predictLatency({
-          deviceIds: input.deviceIds,
+    /** Evaluates one round: one scoring activity for the whole batch, or a training per candidate. */
+    const evaluate = async (round: readonly Omit<CandidateSummary, 'accuracy'>[]): Promise<RoundResults> => {
+      if (supernet) {
+        activity = `scoring generation ${generation + 1}: ${round.length} subnets`;
+        const scores = await training.scoreSubnets({
+          jobId: input.jobId,
+          generation,
+          supernet,
           space: input.space,
-          input: input.input,
-          classes: input.classes,
-          architectures: architectures.map((a) => formatArchitecture(a, deployment)),
+          proxy: input.proxy,
+          spec: supernetSpec as SupernetSpec,
+          seed: input.seed,
+          candidates: round.map((c) => ({ architectureId: c.architectureId, architecture: c.architecture })),
         });
-        architectures.forEach((a, i) => priced.set(architectureId(a), prices[i]));
-        return prices.map((p) => p.worstLatencyMs);
-      });
-      search = round.state;
-      if (round.candidates.length === 0 && round.rejected.length === 0) {
-        // The space is exhausted: nothing new to propose.
-        stoppedBy = 'budget';
-        break;
+        return scores.map((accuracy) => ({ status: 'fulfilled', value: { accuracy } }));
       }
-      const summary = (id: string): Omit<CandidateSummary, 'accuracy'> => {
-        const p = priced.get(id) as PricedArchitecture;
-        return {
-          architectureId: id,
-          architecture: p.architecture,
-          predictedLatencyMs: p.worstLatencyMs,
-          predictedLatencyByDevice: p.latencyByDevice,
-          macs: p.macs,
-          params: p.params,
-        };
-      };
-      const toTrain = round.candidates.map((c) => summary(c.id));
-      await light.recordCandidates({
-        jobId: input.jobId,
-        generation,
-        candidates: [
-          ...round.rejected.map((c) => ({ ...summary(c.id), status: 'over-budget' as const })),
-          ...toTrain.map((r) => ({ ...r, status: 'proposed' as const })),
-        ],
-      });
-
-      const results = await Promise.allSettled(
-        toTrain.map((r) =>
+      activity = `training generation ${generation + 1}: ${round.length} candidates`;
+      return Promise.allSettled(
+        round.map((r) =>
           training.proxyTrain({
             jobId: input.jobId,
             generation,
@@ -199,21 +217,59 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
           }),
         ),
       );
+    };
+
+    let stoppedBy: StopReason | undefined;
+    for (;;) {
+      stoppedBy = stopReason(input, generation, trained, startedAtMs);
+      if (stoppedBy) break;
+
+      // Propose until a population's worth is predicted within the budget (over-budget ones are never trained).
+      activity = `proposing generation ${generation + 1}`;
+      const priced = new Map<string, PricedArchitecture>();
+      const maxToTrain = Math.min(input.budget.population, input.budget.maxTrainedCandidates - trained);
+      const round = await proposeWithinBudget(search, maxToTrain, async (architectures) => {
+        const prices = await light.predictLatency({
+          ...devices,
+          architectures: architectures.map((a) => formatArchitecture(a, deployment)),
+        });
+        architectures.forEach((a, i) => priced.set(architectureId(a), prices[i]));
+        return prices.map((p) => p.worstLatencyMs);
+      });
+      search = round.state;
+      if (round.candidates.length === 0 && round.rejected.length === 0) {
+        // The space is exhausted: nothing new to propose.
+        stoppedBy = 'budget';
+        break;
+      }
+      const summary = (id: string) => summaryOf(priced.get(id) as PricedArchitecture, id);
+      const toTrain = round.candidates.map((c) => summary(c.id));
+      await light.recordCandidates({
+        jobId: input.jobId,
+        generation,
+        candidates: [
+          ...round.rejected.map((c) => ({ ...summary(c.id), status: 'over-budget' as const })),
+          ...toTrain.map((r) => ({ ...r, status: 'proposed' as const })),
+        ],
+      });
+
+      const results = await evaluate(toTrain);
       const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
       if (cancelled && cancelled.status === 'rejected') throw cancelled.reason;
 
       const evaluations: Evaluation[] = [];
       const failed: Omit<CandidateSummary, 'accuracy'>[] = [];
+      const source = supernet ? ('supernet' as const) : ('standalone' as const);
+      const evaluated: CandidateSummary[] = [];
       round.candidates.forEach((c, i) => {
         const r = results[i];
         if (r.status === 'fulfilled') {
-          const done: TrainedCandidate = r.value;
-          evaluations.push({ ...c, accuracy: done.accuracy });
-          candidates.push({ ...toTrain[i], accuracy: done.accuracy });
+          evaluations.push({ ...c, accuracy: r.value.accuracy });
+          evaluated.push({ ...toTrain[i], accuracy: r.value.accuracy, accuracySource: source });
           trained++;
         } else {
           failed.push(toTrain[i]);
-          log.warn('proxy training failed; candidate left out', {
+          log.warn('evaluation failed; candidate left out', {
             architectureId: c.id,
             error: String(r.reason),
           });
@@ -234,28 +290,57 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       rejectedOverBudget += round.rejected.length;
 
       search = tell(search, evaluations);
-      front = frontOf(candidates);
+      candidates = frontOf([...candidates, ...evaluated]);
+      front = candidates;
+      hypervolumeHistory.push(hypervolumeOf(front, input.latencyBudgetMs));
       generation++;
 
       if (!stopReason(input, generation, trained, startedAtMs)) {
         if (workflowInfo().continueAsNewSuggested || generation % generationsPerRun === 0) {
           await continueAsNew<typeof nasJob>(input, {
             generationsPerRun,
-            carry: { startedAtMs, generation, search, candidates, trained, rejectedOverBudget },
+            carry: {
+              startedAtMs,
+              generation,
+              search,
+              candidates,
+              trained,
+              rejectedOverBudget,
+              hypervolumeHistory,
+              supernet,
+            },
           });
         }
       }
     }
 
+    let searchFront: CandidateSummary[] | undefined;
+    let baselines: BaselineSummary[] | undefined;
+    if (supernet) {
+      searchFront = front;
+      const finalists = input.evaluation?.finalists as FinalistSpec;
+      const retrained = await retrainFinalistsAndBaselines(input, deployment, searchFront, finalists, (a) => {
+        activity = a;
+      });
+      front = retrained.front;
+      baselines = retrained.baselines;
+    }
+
+    activity = 'exporting and verifying the front';
     front = await finalise(input, front);
     const result: NasJobResult = {
       front,
       trained,
       hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
       stoppedBy,
+      evaluationMode: mode,
+      ...(searchFront ? { searchFront } : {}),
+      ...(baselines ? { baselines } : {}),
+      ...(supernet ? { supernet: supernetSummary(supernet), scored: trained } : {}),
     };
     await light.setJobStatus({ jobId: input.jobId, status: 'completed', result });
     status = 'completed';
+    activity = 'completed';
     return result;
   } catch (err) {
     if (isCancellation(err)) {
@@ -273,6 +358,147 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
     if (err instanceof TemporalFailure || isContinueAsNew(err)) throw err;
     throw ApplicationFailure.nonRetryable(failureMessage(err), 'NasJobError');
   }
+}
+
+function summaryOf(p: PricedArchitecture, id: string): Omit<CandidateSummary, 'accuracy'> {
+  return {
+    architectureId: id,
+    architecture: p.architecture,
+    predictedLatencyMs: p.worstLatencyMs,
+    predictedLatencyByDevice: p.latencyByDevice,
+    macs: p.macs,
+    params: p.params,
+  };
+}
+
+function supernetSummary(a: SupernetArtifact): SupernetArtifactSummary {
+  return {
+    key: a.key,
+    steps: a.steps,
+    reused: a.reused,
+    trainingMs: a.trainingMs,
+    sha256: a.sha256,
+    resumedFromStep: a.resumedFromStep,
+  };
+}
+
+/**
+ * The supernet front's finalists (spread by crowding) and the hand-designed baselines, each trained
+ * stand-alone from scratch over the finalists' seeds; the job's front is the finalists' Pareto front by mean
+ * accuracy, with ties (differences within the seed spread) named.
+ */
+async function retrainFinalistsAndBaselines(
+  input: NasJobInput,
+  deployment: MacroConfig,
+  searchFront: readonly CandidateSummary[],
+  spec: FinalistSpec,
+  setActivity: (activity: string) => void,
+): Promise<{ front: CandidateSummary[]; baselines?: BaselineSummary[] }> {
+  const finalists = selectFinalists(
+    searchFront.map((c) => ({ ...c, latencyMs: c.predictedLatencyMs })),
+    spec.count,
+  ).map(({ latencyMs: _latencyMs, ...c }) => c as CandidateSummary);
+  const withBaselines = input.evaluation?.baselines ?? false;
+  const laidOut = withBaselines ? baselineArchitectures(deployment, [proxyConfigFor(deployment)]) : [];
+  const baselinePrices = laidOut.length
+    ? await light.predictLatency({
+        deviceIds: input.deviceIds,
+        space: input.space,
+        input: input.input,
+        classes: input.classes,
+        architectures: laidOut.map((b) => formatArchitecture(b.architecture, deployment)),
+      })
+    : [];
+  const baselineSummaries = laidOut.map((b, i) => ({
+    name: b.name,
+    summary: summaryOf(baselinePrices[i], architectureId(b.architecture)),
+  }));
+  const proxy = { ...input.proxy, steps: spec.steps, batchSize: spec.batchSize };
+  const seeds = Array.from({ length: spec.seeds }, (_, s) => input.seed + s);
+  const jobs = [
+    ...finalists.map((c) => ({ c, purpose: 'finalist' as const, baseline: undefined as string | undefined })),
+    ...baselineSummaries.map((b) => ({ c: b.summary, purpose: 'baseline' as const, baseline: b.name })),
+  ];
+  const total = jobs.length * seeds.length;
+  let done = 0;
+  setActivity(`training finalists and baselines: 0/${total}`);
+  const results = await Promise.allSettled(
+    jobs.flatMap(({ c, purpose, baseline }) =>
+      seeds.map(async (seed) => {
+        const r = await training.trainStandalone({
+          jobId: input.jobId,
+          architectureId: c.architectureId,
+          architecture: c.architecture,
+          space: input.space,
+          proxy,
+          seed,
+          purpose,
+          baseline,
+        });
+        done++;
+        setActivity(`training finalists and baselines: ${done}/${total}`);
+        return r.accuracy;
+      }),
+    ),
+  );
+  const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
+  if (cancelled && cancelled.status === 'rejected') throw cancelled.reason;
+  const accuraciesOf = (index: number): number[] =>
+    results
+      .slice(index * seeds.length, (index + 1) * seeds.length)
+      .flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const retrained = (
+    c: Omit<CandidateSummary, 'accuracy'>,
+    accuracies: number[],
+    supernetAccuracy?: number,
+  ) => {
+    const s = summarizeSeeds(accuracies);
+    return {
+      ...c,
+      accuracy: s.mean,
+      accuracySd: s.sd,
+      seedAccuracies: accuracies,
+      accuracySource: 'retrained' as const,
+      ...(supernetAccuracy !== undefined ? { supernetAccuracy } : {}),
+    };
+  };
+  const finalistResults = finalists
+    .map((c, i) => ({ c, accuracies: accuraciesOf(i) }))
+    .filter((f) => f.accuracies.length > 0)
+    .map((f) => retrained(f.c, f.accuracies, f.c.accuracy));
+  if (finalistResults.length === 0) {
+    const first = results.find((r) => r.status === 'rejected');
+    throw first && first.status === 'rejected' ? first.reason : new Error('no finalist could be trained');
+  }
+  const front = frontOf(finalistResults);
+  const ties = markTies(
+    front.map((c) => ({ id: c.architectureId, seeds: c.seedAccuracies ?? [c.accuracy] })),
+  );
+  const tiedFront = front.map((c) => {
+    const tiedWith = ties.get(c.architectureId) ?? [];
+    return tiedWith.length > 0 ? { ...c, tiedWith } : c;
+  });
+  if (!withBaselines) return { front: tiedFront };
+  const baselines: BaselineSummary[] = baselineSummaries.flatMap((b, i) => {
+    const accuracies = accuraciesOf(finalists.length + i);
+    if (accuracies.length === 0) return [];
+    const r = retrained(b.summary, accuracies);
+    return [{ ...r, baseline: b.name, coveredByFront: coveredByFront(r, tiedFront) }];
+  });
+  return { front: tiedFront, baselines };
+}
+
+/** A baseline is covered when a front member is as fast and as accurate, up to the larger seed range. */
+function coveredByFront(b: CandidateSummary, front: readonly CandidateSummary[]): boolean {
+  const range = (c: CandidateSummary) => {
+    const xs = c.seedAccuracies ?? [c.accuracy];
+    return Math.max(...xs) - Math.min(...xs);
+  };
+  return front.some(
+    (f) =>
+      f.predictedLatencyMs <= b.predictedLatencyMs * (1 + 1e-9) &&
+      f.accuracy >= b.accuracy - Math.max(range(f), range(b)),
+  );
 }
 
 /** ONNX export and on-device verification of the front; a missing agent never fails the job. */

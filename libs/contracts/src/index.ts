@@ -227,6 +227,8 @@ export interface SupernetArtifactSummary {
   readonly reused: boolean;
   readonly trainingMs: number;
   readonly sha256: string;
+  /** Step the last training attempt started from (> 0 when it resumed from a checkpoint). */
+  readonly resumedFromStep?: number;
 }
 
 export interface NasJobResult {

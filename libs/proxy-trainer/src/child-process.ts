@@ -189,7 +189,11 @@ export function trainSupernetInChildProcess(
 /** `scoreSubnets` in a child process. */
 export function scoreSubnetsInChildProcess(
   request: SubnetScoringRequest,
-  options: { signal?: AbortSignal; env?: NodeJS.ProcessEnv; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    signal?: AbortSignal;
+    env?: NodeJS.ProcessEnv;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<SubnetScoringResult> {
   return runInChildProcess<SubnetScoringResult>(
     { type: 'score-subnets', request },

@@ -78,7 +78,11 @@ export function peakRssBytes(): number {
 }
 
 /** Copies the images of `indices` into one NHWC batch. */
-export function gatherBatch(split: DatasetSplit, indices: ArrayLike<number>, pixels: number): [Float32Array, Int32Array] {
+export function gatherBatch(
+  split: DatasetSplit,
+  indices: ArrayLike<number>,
+  pixels: number,
+): [Float32Array, Int32Array] {
   const images = new Float32Array(indices.length * pixels);
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {

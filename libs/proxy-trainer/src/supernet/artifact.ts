@@ -73,7 +73,9 @@ export function supernetKey(content: Readonly<Record<string, unknown>>): string 
  */
 export function checkSupernetFile(
   file: string,
-): { readonly state: 'complete'; readonly sha256: string; readonly bytes: number } | { readonly state: 'missing' | 'corrupt' } {
+):
+  | { readonly state: 'complete'; readonly sha256: string; readonly bytes: number }
+  | { readonly state: 'missing' | 'corrupt' } {
   let expected: string;
   let data: Buffer;
   try {
@@ -148,7 +150,9 @@ export function readSupernetFile(file: string, config: MacroConfig): SupernetFil
   }
   const sha256 = createHash('sha256').update(data).digest('hex');
   if (sha256 !== expected) {
-    throw new SupernetFileError(`supernet file ${path.basename(file)} is corrupt: its SHA-256 does not match`);
+    throw new SupernetFileError(
+      `supernet file ${path.basename(file)} is corrupt: its SHA-256 does not match`,
+    );
   }
   if (data.subarray(0, MAGIC.length).toString('utf8') !== MAGIC) {
     throw new SupernetFileError(`${path.basename(file)} is not a supernet file`);
@@ -159,7 +163,9 @@ export function readSupernetFile(file: string, config: MacroConfig): SupernetFil
     data.subarray(headerStart, headerStart + headerLength).toString('utf8'),
   ) as SupernetFileHeader;
   if (header.config !== config.name) {
-    throw new SupernetFileError(`supernet file ${path.basename(file)} is for ${header.config}, not ${config.name}`);
+    throw new SupernetFileError(
+      `supernet file ${path.basename(file)} is for ${header.config}, not ${config.name}`,
+    );
   }
   // Copy the payload into an aligned buffer so entries can be Float32Array views.
   const payload = new Uint8Array(data.length - headerStart - headerLength);
@@ -167,7 +173,8 @@ export function readSupernetFile(file: string, config: MacroConfig): SupernetFil
   const floats = new Float32Array(payload.buffer, 0, Math.floor(payload.byteLength / 4));
   let offset = 0;
   const take = (n: number) => {
-    if (offset + n > floats.length) throw new SupernetFileError(`supernet file ${path.basename(file)} is truncated`);
+    if (offset + n > floats.length)
+      throw new SupernetFileError(`supernet file ${path.basename(file)} is truncated`);
     const view = floats.subarray(offset, offset + n);
     offset += n;
     return view;

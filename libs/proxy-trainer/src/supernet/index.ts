@@ -22,4 +22,9 @@ export type {
   TrainSupernetOptions,
 } from './train-supernet';
 export { scoreSubnets, scoreWithBank } from './score-subnets';
-export type { ScoreSubnetsOptions, SubnetScore, SubnetScoringRequest, SubnetScoringResult } from './score-subnets';
+export type {
+  ScoreSubnetsOptions,
+  SubnetScore,
+  SubnetScoringRequest,
+  SubnetScoringResult,
+} from './score-subnets';

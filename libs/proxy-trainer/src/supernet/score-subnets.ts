@@ -70,7 +70,13 @@ export function scoreWithBank(
   const net = buildTfjsNetwork(view.graph, bank.gatherWeights(view));
   try {
     if (opts.recalibrationBatches > 0) {
-      recalibrateBatchNorm(net, data, opts.recalibrationBatches, opts.batchSize, opts.seed ^ RECALIBRATION_SEED_STREAM);
+      recalibrateBatchNorm(
+        net,
+        data,
+        opts.recalibrationBatches,
+        opts.batchSize,
+        opts.seed ^ RECALIBRATION_SEED_STREAM,
+      );
     }
     return evaluateTop1(net, data, data.val, opts.scoreImages);
   } finally {
@@ -87,7 +93,8 @@ export async function scoreSubnets(
   const backend = await selectBackend(req.backend ?? 'auto');
   const t0 = performance.now();
   const data =
-    options.dataset ?? loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
+    options.dataset ??
+    loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
   const config = supernetConfig(req.space, data);
   const file = options.bank ? undefined : readSupernetFile(req.supernetPath, config);
   const bank = options.bank ?? (file?.bank as WeightBank);

@@ -47,7 +47,9 @@ describe('WeightBank', () => {
 
   it('lets two architectures that share (layer, block) share the same weights', () => {
     const bank = WeightBank.create(CONFIG, 3);
-    const a = bank.view({ blocks: withBlock(5, 'ir_k5_e3').blocks.map((b, i) => (i === 10 ? 'ir_k3_e6' : b)) });
+    const a = bank.view({
+      blocks: withBlock(5, 'ir_k5_e3').blocks.map((b, i) => (i === 10 ? 'ir_k3_e6' : b)),
+    });
     const b = bank.view({ blocks: withBlock(5, 'ir_k5_e3').blocks.map((b, i) => (i === 10 ? 'skip' : b)) });
     const wa = bank.gatherWeights(a);
     const wb = bank.gatherWeights(b);
@@ -81,8 +83,12 @@ describe('WeightBank', () => {
 
   it('starts the output BN γ of residual layers at zero and of the others at one', () => {
     const bank = WeightBank.create(CONFIG, 5);
-    expect([...(bank.entries.get('layers.6.project.bn.gamma')?.value ?? [])].every((v) => v === 0)).toBe(true);
-    expect([...(bank.entries.get('layers.5.project.bn.gamma')?.value ?? [])].every((v) => v === 1)).toBe(true);
+    expect([...(bank.entries.get('layers.6.project.bn.gamma')?.value ?? [])].every((v) => v === 0)).toBe(
+      true,
+    );
+    expect([...(bank.entries.get('layers.5.project.bn.gamma')?.value ?? [])].every((v) => v === 1)).toBe(
+      true,
+    );
   });
 
   it('keeps each channel its filters through the g2 shuffle: with block-diagonal bank weights g2 equals the dense block', () => {
@@ -93,7 +99,8 @@ describe('WeightBank', () => {
     // Zero the bank's off-diagonal blocks (rows/columns of different groups) of the e1 slice.
     const expand = bank.entries.get(`layers.${layer}.expand.weight`)?.value as Float32Array;
     for (let o = 0; o < cin; o++) {
-      for (let i = 0; i < cin; i++) if (Math.floor(o / half) !== Math.floor(i / half)) expand[o * cin + i] = 0;
+      for (let i = 0; i < cin; i++)
+        if (Math.floor(o / half) !== Math.floor(i / half)) expand[o * cin + i] = 0;
     }
     // The g2 path's project group g reads bank columns σ(g·half + j): zero the rest for its rows.
     const project = bank.entries.get(`layers.${layer}.project.weight`)?.value as Float32Array;
@@ -122,7 +129,9 @@ describe('WeightBank', () => {
     expect(maxAbsDiff(grouped, dense)).toBeLessThan(1e-5);
     // …and differs once the off-diagonal blocks hold weights again (the test can fail).
     expand[12] = 3; // row 0 (group 0), input channel 12 (group 1)
-    expect(maxAbsDiff(logits(withBlock(layer, 'ir_k3_e1_g2')), logits(withBlock(layer, 'ir_k3_e1')))).toBeGreaterThan(1e-4);
+    expect(
+      maxAbsDiff(logits(withBlock(layer, 'ir_k3_e1_g2')), logits(withBlock(layer, 'ir_k3_e1'))),
+    ).toBeGreaterThan(1e-4);
     x.dispose();
   });
 
@@ -147,7 +156,10 @@ describe('WeightBank', () => {
 
   it('BN recalibration changes only BatchNorm statistics', async () => {
     const bank = WeightBank.create(CONFIG, 8);
-    const data = loadDataset({ kind: 'synthetic', trainSize: 128, valSize: 32, classes: 4 }, { resolution: 16, seed: 1 });
+    const data = loadDataset(
+      { kind: 'synthetic', trainSize: 128, valSize: 32, classes: 4 },
+      { resolution: 16, seed: 1 },
+    );
     const v = bank.view(arch(CONFIG, 4));
     const net = buildTfjsNetwork(v.graph, bank.gatherWeights(v));
     const before = net.exportWeights();
@@ -250,11 +262,17 @@ describe('trainSupernet', () => {
     ).rejects.toThrow(/abort/i);
     expect(checkpoints).toEqual([3]);
     expect(fs.existsSync(resumedPath)).toBe(false);
-    const resumed = await trainSupernet(request, { outputPath: resumedPath, resumeFrom: `${resumedPath}.ckpt` });
+    const resumed = await trainSupernet(request, {
+      outputPath: resumedPath,
+      resumeFrom: `${resumedPath}.ckpt`,
+    });
     expect(resumed.resumedFromStep).toBe(3);
     expect(resumed.sha256).toBe(straight.sha256);
     // A different seed trains a different supernet (the comparison above can fail).
-    const other = await trainSupernet({ ...request, seed: 4 }, { outputPath: path.join(dir, 'other.supernet') });
+    const other = await trainSupernet(
+      { ...request, seed: 4 },
+      { outputPath: path.join(dir, 'other.supernet') },
+    );
     expect(other.sha256).not.toBe(straight.sha256);
   });
 

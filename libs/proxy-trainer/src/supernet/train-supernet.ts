@@ -95,7 +95,10 @@ const MAX_LOSS_POINTS = 100;
 const BATCH_ORDER_STREAM = 3;
 
 /** The proxy geometry of a supernet: the space's macro config at the dataset's size, channels and classes. */
-export function supernetConfig(space: string | undefined, data: Pick<Dataset, 'height' | 'width' | 'channels' | 'classes'>): MacroConfig {
+export function supernetConfig(
+  space: string | undefined,
+  data: Pick<Dataset, 'height' | 'width' | 'channels' | 'classes'>,
+): MacroConfig {
   return withGeometry(getMacroConfig(space ?? 'proxy-28'), {
     input: { height: data.height, width: data.width, channels: data.channels },
     classes: data.classes,
@@ -105,7 +108,8 @@ export function supernetConfig(space: string | undefined, data: Pick<Dataset, 'h
 function checkRequest(req: SupernetTrainingRequest): void {
   for (const field of ['steps', 'batchSize', 'resolution'] as const) {
     const v = req[field];
-    if (!Number.isInteger(v) || v < 1) throw new TrainingRequestError(`${field} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new TrainingRequestError(`${field} must be a positive integer, got ${v}`);
   }
   if (!['uniform', 'fair', 'sandwich'].includes(req.sampling)) {
     throw new TrainingRequestError(`sampling must be uniform, fair or sandwich, got ${String(req.sampling)}`);
@@ -190,7 +194,8 @@ export async function trainSupernet(
   if (signal?.aborted) throw new TrainingAbortedError(0);
   const backend = await selectBackend(req.backend ?? 'auto');
   const data =
-    options.dataset ?? loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
+    options.dataset ??
+    loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
   const config = supernetConfig(req.space, data);
   const checkpointPath = options.checkpointPath ?? `${options.outputPath}.ckpt`;
 
@@ -200,7 +205,9 @@ export async function trainSupernet(
     try {
       const file = readSupernetFile(options.resumeFrom, config);
       if (file.header.totalSteps !== req.steps) {
-        throw new SupernetFileError(`checkpoint is of a ${file.header.totalSteps}-step run, not ${req.steps}`);
+        throw new SupernetFileError(
+          `checkpoint is of a ${file.header.totalSteps}-step run, not ${req.steps}`,
+        );
       }
       bank = file.bank;
       startStep = file.header.step;
@@ -299,7 +306,8 @@ export async function trainSupernet(
       teacher?.dispose();
     });
     trainMs += performance.now() - t0;
-    if (!Number.isFinite(stepLoss)) throw new Error(`supernet training diverged: loss ${stepLoss} at step ${step}`);
+    if (!Number.isFinite(stepLoss))
+      throw new Error(`supernet training diverged: loss ${stepLoss} at step ${step}`);
     pointLoss += stepLoss;
     pointSteps++;
     reportLoss += stepLoss;
@@ -312,7 +320,8 @@ export async function trainSupernet(
     const done = step + 1;
     if (step === startStep || performance.now() - lastReport >= progressInterval) report(done);
     const byCount = options.checkpointEverySteps !== undefined && done % options.checkpointEverySteps === 0;
-    if (done < totalSteps && (byCount || performance.now() - lastCheckpoint >= checkpointInterval)) checkpoint(done);
+    if (done < totalSteps && (byCount || performance.now() - lastCheckpoint >= checkpointInterval))
+      checkpoint(done);
   }
   if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
   report(totalSteps);

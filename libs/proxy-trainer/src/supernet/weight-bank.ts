@@ -116,9 +116,13 @@ export class WeightBank {
     }
     sources.forEach((arch, n) => {
       const graph = lowerArchitecture(arch, config);
-      const specs = graph.params.filter((spec) => !bank.entries.has(spec.name)).map((spec) => bank.bankSpec(spec));
+      const specs = graph.params
+        .filter((spec) => !bank.entries.has(spec.name))
+        .map((spec) => bank.bankSpec(spec));
       const init =
-        seed === undefined ? undefined : initWeights({ ...graph, params: specs }, (seed + n * 0x9e3779b9) >>> 0);
+        seed === undefined
+          ? undefined
+          : initWeights({ ...graph, params: specs }, (seed + n * 0x9e3779b9) >>> 0);
       for (const spec of specs) {
         const value = init ? init[spec.name] : new Float32Array(paramSize(spec));
         bank.entries.set(spec.name, {
@@ -188,7 +192,9 @@ export class WeightBank {
       basis = layer.outBasis;
     });
     for (const spec of fixed) {
-      mappings.push(spec.name === 'head.conv.weight' ? this.readsStream(spec, spec.name, basis) : this.whole(spec));
+      mappings.push(
+        spec.name === 'head.conv.weight' ? this.readsStream(spec, spec.name, basis) : this.whole(spec),
+      );
     }
     if (mappings.length !== graph.params.length) {
       throw new SupernetError(`internal: ${mappings.length} mappings for ${graph.params.length} parameters`);
@@ -290,7 +296,12 @@ export class WeightBank {
   }
 
   /** Index maps of one layer's parameters for one block, given the basis of its input stream. */
-  private layerMappings(index: number, block: BlockType, basis: Basis, specs: readonly ParamSpec[]): LayerMappings {
+  private layerMappings(
+    index: number,
+    block: BlockType,
+    basis: Basis,
+    specs: readonly ParamSpec[],
+  ): LayerMappings {
     const key = `${index}:${block}`;
     if (!basis) {
       const cached = this.mappingCache.get(key);
@@ -307,7 +318,12 @@ export class WeightBank {
     return result;
   }
 
-  private irMappings(layer: ResolvedLayer, block: BlockType, basis: Basis, specs: readonly ParamSpec[]): LayerMappings {
+  private irMappings(
+    layer: ResolvedLayer,
+    block: BlockType,
+    basis: Basis,
+    specs: readonly ParamSpec[],
+  ): LayerMappings {
     const { kernel, expansion, groups } = BLOCKS[block];
     const cin = layer.cin;
     const cout = layer.cout;
@@ -342,7 +358,8 @@ export class WeightBank {
         const outPer = cout / groups;
         for (let o = 0; o < cout; o++) {
           const g = Math.floor(o / outPer);
-          for (let j = 0; j < inPer; j++) indices[o * inPer + j] = outChannel(o) * bankMid + order(g * inPer + j);
+          for (let j = 0; j < inPer; j++)
+            indices[o * inPer + j] = outChannel(o) * bankMid + order(g * inPer + j);
         }
       } else if (part.startsWith('project.bn.')) {
         for (let o = 0; o < cout; o++) indices[o] = outChannel(o);
@@ -358,7 +375,11 @@ export class WeightBank {
    * Stride-1 ShuffleNetV2 unit: stream channels 0..C/2−1 pass through, C/2..C−1 feed the branch, whose output
    * replaces those canonical channels; then the shuffle reorders the stream.
    */
-  private shuffleUnitMappings(layer: ResolvedLayer, basis: Basis, specs: readonly ParamSpec[]): LayerMappings {
+  private shuffleUnitMappings(
+    layer: ResolvedLayer,
+    basis: Basis,
+    specs: readonly ParamSpec[],
+  ): LayerMappings {
     const c = layer.cin;
     const half = c / 2;
     const stream = (j: number) => (basis ? basis[j] : j);
@@ -367,10 +388,12 @@ export class WeightBank {
       const indices = new Int32Array(paramSize(p));
       if (part === 'branch.pw1.weight') {
         // path [half, half] ← bank [half, C]: column j reads stream channel half + j.
-        for (let o = 0; o < half; o++) for (let j = 0; j < half; j++) indices[o * half + j] = o * c + stream(half + j);
+        for (let o = 0; o < half; o++)
+          for (let j = 0; j < half; j++) indices[o * half + j] = o * c + stream(half + j);
       } else if (part === 'branch.pw2.weight') {
         // path [half, half] ← bank [C, half]: row r writes stream channel half + r.
-        for (let r = 0; r < half; r++) for (let j = 0; j < half; j++) indices[r * half + j] = stream(half + r) * half + j;
+        for (let r = 0; r < half; r++)
+          for (let j = 0; j < half; j++) indices[r * half + j] = stream(half + r) * half + j;
       } else if (part.startsWith('branch.pw2.bn.')) {
         for (let r = 0; r < half; r++) indices[r] = stream(half + r);
       } else if (part === 'branch.dw.weight') {
@@ -386,7 +409,11 @@ export class WeightBank {
   }
 
   /** Downsampling ShuffleNetV2 unit: the depthwise conv and the 1x1 convs read the stream in its basis. */
-  private shuffleDownMappings(layer: ResolvedLayer, basis: Basis, specs: readonly ParamSpec[]): LayerMappings {
+  private shuffleDownMappings(
+    layer: ResolvedLayer,
+    basis: Basis,
+    specs: readonly ParamSpec[],
+  ): LayerMappings {
     const mappings = specs.map((p): ParamMapping => {
       const part = p.name.slice(`layers.${layer.index}.`.length);
       const indices = new Int32Array(paramSize(p));
@@ -417,12 +444,18 @@ interface LayerMappings {
 }
 
 /** indices = the centre k×k of 5×5 filters, path channel q ← bank channel channelOf(q). */
-function centreSlice(indices: Int32Array, channels: number, k: number, channelOf: (q: number) => number): void {
+function centreSlice(
+  indices: Int32Array,
+  channels: number,
+  k: number,
+  channelOf: (q: number) => number,
+): void {
   const off = (MAX_KERNEL - k) / 2;
   for (let q = 0; q < channels; q++) {
     const c = channelOf(q);
     for (let y = 0; y < k; y++) {
-      for (let x = 0; x < k; x++) indices[(q * k + y) * k + x] = (c * MAX_KERNEL + y + off) * MAX_KERNEL + x + off;
+      for (let x = 0; x < k; x++)
+        indices[(q * k + y) * k + x] = (c * MAX_KERNEL + y + off) * MAX_KERNEL + x + off;
     }
   }
 }
