@@ -26,6 +26,7 @@ export interface JobsStack {
   startWorker(opts?: {
     trainingConcurrency?: number;
     verificationTimeoutSeconds?: number;
+    supernetCheckpointSeconds?: number;
   }): Promise<WorkerProcess>;
   http<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>>;
   close(): Promise<void>;
@@ -92,6 +93,7 @@ export async function startJobsStack(ranges: {
         logFile: workerLog,
         trainingConcurrency: opts.trainingConcurrency ?? 2,
         verificationTimeoutSeconds: opts.verificationTimeoutSeconds ?? 10,
+        supernetCheckpointSeconds: opts.supernetCheckpointSeconds,
       });
       stack.worker = worker;
       await worker.ready;

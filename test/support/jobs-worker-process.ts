@@ -13,6 +13,7 @@ export interface WorkerProcessOptions {
   readonly queues?: string;
   readonly trainingConcurrency?: number;
   readonly verificationTimeoutSeconds?: number;
+  readonly supernetCheckpointSeconds?: number;
 }
 
 export interface WorkerProcess {
@@ -44,6 +45,8 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     String(opts.trainingConcurrency ?? 2),
     '--verification-timeout',
     String(opts.verificationTimeoutSeconds ?? 10),
+    '--supernet-checkpoint-interval',
+    String(opts.supernetCheckpointSeconds ?? 20),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

@@ -56,6 +56,8 @@ export interface ActivityDeps {
   readonly verificationTimeoutMs?: number;
   /** Poll interval of `awaitVerification`; default 1 s. */
   readonly verificationPollMs?: number;
+  /** How often supernet training writes a checkpoint; default 20 s. */
+  readonly supernetCheckpointIntervalMs?: number;
 }
 
 export interface Geometry {
@@ -349,7 +351,7 @@ export function createActivities(deps: ActivityDeps) {
             outputPath: absolute,
             checkpointPath: checkpoint,
             resumeFrom,
-            checkpointIntervalMs: 20_000,
+            checkpointIntervalMs: deps.supernetCheckpointIntervalMs ?? 20_000,
             signal: ctx.cancellationSignal,
             onProgress: (p) => beat({ ...current(), step: p.step, loss: p.loss }),
             onCheckpoint: (c) =>
@@ -533,6 +535,18 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Activities of the training task queue (CPU-bound, in child processes); every other one is light. */
+export const TRAINING_ACTIVITIES = [
+  'proxyTrain',
+  'trainSupernet',
+  'scoreSubnets',
+  'trainStandalone',
+] as const;
+
+export function isTrainingActivity(name: string): boolean {
+  return (TRAINING_ACTIVITIES as readonly string[]).includes(name);
+}
 
 /** The proxy-training request of a candidate at its proxy geometry. */
 function proxyRequest(

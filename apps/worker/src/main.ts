@@ -55,11 +55,20 @@ async function main(argv: readonly string[]): Promise<void> {
         .argParser(parsePositiveInt('--verification-timeout'))
         .default(120),
     )
+    .addOption(
+      new Option(
+        '--supernet-checkpoint-interval <seconds>',
+        'how often supernet training writes a checkpoint (a lost worker resumes from the last one)',
+      )
+        .argParser(parsePositiveInt('--supernet-checkpoint-interval'))
+        .default(20),
+    )
     .parse(argv);
   const opts = program.opts<{
     queues: QueueName[];
     trainingConcurrency: number;
     verificationTimeout: number;
+    supernetCheckpointInterval: number;
   }>();
 
   const address = process.env.TEMPORAL_ADDRESS || 'localhost:7233';
@@ -82,7 +91,12 @@ async function main(argv: readonly string[]): Promise<void> {
       namespace,
       queues: opts.queues,
       trainingConcurrency: opts.trainingConcurrency,
-      deps: { db: database.db, dataDir, verificationTimeoutMs: opts.verificationTimeout * 1000 },
+      deps: {
+        db: database.db,
+        dataDir,
+        verificationTimeoutMs: opts.verificationTimeout * 1000,
+        supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
+      },
     });
     console.log(
       `edgenas worker: ${address}/${namespace}, queues ${opts.queues.join(',')}, ` +

@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '@edgenas/contracts';
-import { Activities, ActivityDeps, createActivities } from './activities';
+import { Activities, ActivityDeps, createActivities, isTrainingActivity } from './activities';
 import { addLibraryAliases } from './workflow-bundle';
 
 export type QueueName = keyof typeof TASK_QUEUES;
@@ -28,7 +28,9 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const activities: Activities = createActivities(options.deps);
   const workers: Worker[] = [];
   if (options.queues.includes('light')) {
-    const { proxyTrain: _training, ...lightActivities } = activities;
+    const lightActivities = Object.fromEntries(
+      Object.entries(activities).filter(([name]) => !isTrainingActivity(name)),
+    );
     workers.push(
       await Worker.create({
         connection: options.connection,
@@ -46,7 +48,9 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         connection: options.connection,
         namespace: options.namespace,
         taskQueue: TASK_QUEUES.training,
-        activities: { proxyTrain: activities.proxyTrain },
+        activities: Object.fromEntries(
+          Object.entries(activities).filter(([name]) => isTrainingActivity(name)),
+        ),
         maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
       }),
     );

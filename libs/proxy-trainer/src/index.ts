@@ -13,8 +13,14 @@ export {
 } from './training-kernels';
 export { createRandom, shuffledIndices } from './random';
 export type { Random } from './random';
-export { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
-export type { ChildTrainingOptions } from './child-process';
+export {
+  TrainingProcessError,
+  isNonRetryableTrainingError,
+  scoreSubnetsInChildProcess,
+  trainInChildProcess,
+  trainSupernetInChildProcess,
+} from './child-process';
+export type { ChildSupernetOptions, ChildTrainingOptions } from './child-process';
 export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';
 export { cosineLearningRate, createOptimizer } from './optimizer';
 export type { Optimizer, OptimizerOptions } from './optimizer';

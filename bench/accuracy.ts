@@ -1,0 +1,390 @@
+/**
+ * Is the accuracy half of a front trustworthy? One run, on Fashion-MNIST at the proxy geometry:
+ *  1. Curves: the hand-designed baselines' accuracy vs training steps (is the finalist budget long enough for
+ *     the curves to flatten?).
+ *  2. Ground truth: architectures stratified over the space's cost range (equal bins of MACs at the FBNet
+ *     deployment geometry), each trained stand-alone with 2 seeds at the finalist budget; tau(seed 1, seed 2)
+ *     is the ceiling any estimate can reach.
+ *  3. Ranking: Kendall tau (with a bootstrap 95 % interval) against the ground-truth mean for the supernet's
+ *     scores, per path-sampling variant, and for today's short per-candidate proxy.
+ *  4. Costs: supernet training (wall, CPU, peak RSS), scoring time per candidate, stand-alone training time.
+ * Every stand-alone training and supernet is cached on disk (keyed by architecture, seed and budget), so an
+ * interrupted run resumes and later runs reuse what is done. Trainings run in child processes, as the
+ * worker runs them, `--concurrency` at a time.
+ *
+ *   npm run bench:accuracy -- [--archs 24] [--gt-steps 300] [--samplings uniform,fair,sandwich] [--supernet-steps 3000] …
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import {
+  FBNET_224,
+  PROXY_28,
+  baselineArchitectures,
+  countCost,
+  createRng,
+  formatArchitecture,
+  proxyConfigFor,
+  sampleArchitecture,
+  withGeometry,
+} from '@edgenas/search-space';
+import {
+  ProxyTrainingResult,
+  SubnetScoringResult,
+  SupernetSampling,
+  SupernetTrainingResult,
+  scoreSubnetsInChildProcess,
+  trainInChildProcess,
+  trainSupernetInChildProcess,
+} from '@edgenas/proxy-trainer';
+import { kendallTau } from '@edgenas/latency-predictor';
+
+interface Options {
+  archs: number;
+  gtSteps: number;
+  gtSeeds: number;
+  batchSize: number;
+  train: number;
+  val: number;
+  curveSteps: string;
+  shortSteps: number;
+  samplings: string;
+  supernetSteps: number;
+  recalibrationBatches: number;
+  concurrency: number;
+  cache: string;
+  skip: string;
+  seed: number;
+  out: string;
+}
+
+const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const minutes = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
+
+function hashKey(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 24);
+}
+
+/** Runs `tasks` with at most `limit` at once, in order of submission. */
+async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+class Cache {
+  constructor(private readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  async json<T extends object>(key: unknown, compute: () => Promise<T>): Promise<T & { cached?: boolean }> {
+    const file = this.file(`${hashKey(key)}.json`);
+    if (fs.existsSync(file)) return { ...(JSON.parse(fs.readFileSync(file, 'utf8')) as T), cached: true };
+    const value: T = await compute();
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(value));
+    fs.renameSync(`${file}.tmp`, file);
+    return { ...value, cached: false };
+  }
+}
+
+/** `count` architectures of proxy-28 (valid on fbnet-224), one per equal-width bin of fbnet-224 MACs. */
+function stratifiedArchitectures(count: number, seed: number): { architecture: string; macs: number }[] {
+  const rng = createRng(seed);
+  const pool: { architecture: string; macs: number }[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < 4000; i++) {
+    const arch = sampleArchitecture(FBNET_224, rng, { alsoValidFor: [PROXY_28] });
+    const architecture = formatArchitecture(arch, PROXY_28);
+    if (seen.has(architecture)) continue;
+    seen.add(architecture);
+    pool.push({ architecture, macs: countCost(arch, FBNET_224).macs });
+  }
+  // The cheapest and the dearest corners are rare under uniform sampling: add the baselines' extremes.
+  for (const b of baselineArchitectures(FBNET_224, [PROXY_28])) {
+    pool.push({
+      architecture: formatArchitecture(b.architecture, PROXY_28),
+      macs: countCost(b.architecture, FBNET_224).macs,
+    });
+  }
+  const macs = pool.map((p) => p.macs);
+  const lo = Math.min(...macs);
+  const hi = Math.max(...macs);
+  const chosen: { architecture: string; macs: number }[] = [];
+  for (let b = 0; b < count; b++) {
+    const centre = lo + ((b + 0.5) * (hi - lo)) / count;
+    const inBin = pool.filter(
+      (p) => p.macs >= lo + (b * (hi - lo)) / count && p.macs <= lo + ((b + 1) * (hi - lo)) / count,
+    );
+    const candidates =
+      inBin.length > 0
+        ? inBin
+        : [...pool].sort((x, y) => Math.abs(x.macs - centre) - Math.abs(y.macs - centre)).slice(0, 3);
+    const pick = candidates.filter((c) => !chosen.some((x) => x.architecture === c.architecture));
+    if (pick.length > 0) chosen.push(pick[rng.int(pick.length)]);
+  }
+  return chosen;
+}
+
+/** Kendall tau with a bootstrap 95 % interval over the architectures. */
+function tauWithInterval(
+  a: readonly number[],
+  b: readonly number[],
+  seed: number,
+): { tau: number; lo: number; hi: number } {
+  const tau = kendallTau(a, b);
+  const rng = createRng(seed);
+  const samples: number[] = [];
+  for (let r = 0; r < 1000; r++) {
+    const idx = a.map(() => rng.int(a.length));
+    const t = kendallTau(
+      idx.map((i) => a[i]),
+      idx.map((i) => b[i]),
+    );
+    if (Number.isFinite(t)) samples.push(t);
+  }
+  samples.sort((x, y) => x - y);
+  return {
+    tau,
+    lo: samples[Math.floor(0.025 * samples.length)],
+    hi: samples[Math.floor(0.975 * samples.length)],
+  };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command()
+    .name('bench-accuracy')
+    .option('--archs <n>', 'ground-truth architectures (stratified)', Number, 24)
+    .option('--gt-steps <n>', 'stand-alone (finalist) training steps', Number, 300)
+    .option('--gt-seeds <n>', 'seeds per ground-truth architecture', Number, 2)
+    .option('--batch-size <n>', 'batch size of every training', Number, 64)
+    .option('--train <n>', 'Fashion-MNIST training images', Number, 8000)
+    .option('--val <n>', 'Fashion-MNIST validation images', Number, 2000)
+    .option('--curve-steps <list>', 'baseline curves: steps', '75,150,300,600')
+    .option('--short-steps <n>', "today's short per-candidate proxy: steps", Number, 31)
+    .option('--samplings <list>', 'supernet path sampling variants', 'uniform,fair,sandwich')
+    .option(
+      '--supernet-steps <n>',
+      'supernet training steps (sandwich takes two passes a step)',
+      Number,
+      3000,
+    )
+    .option('--recalibration-batches <n>', 'BN recalibration batches when scoring', Number, 8)
+    .option('--concurrency <n>', 'trainings at once (child processes)', Number, 2)
+    .option('--cache <dir>', 'cache of trainings and supernets', '.edgenas/bench-accuracy')
+    .option('--skip <parts>', 'parts to skip: curves,gt,short,supernet', '')
+    .option('--seed <n>', 'seed of the architecture sample and of the first training seed', Number, 1)
+    .option('--out <file>', 'JSON report', '.edgenas/bench-accuracy/report.json')
+    .parse(argv);
+  const o = program.opts<Options>();
+  const skip = new Set(o.skip.split(',').filter(Boolean));
+  const cache = new Cache(path.resolve(o.cache));
+  const dataset = { kind: 'fashion-mnist' as const, trainSize: o.train, valSize: o.val };
+  const seeds = Array.from({ length: o.gtSeeds }, (_, i) => o.seed + i);
+  const report: Record<string, unknown> = { options: o };
+  const started = Date.now();
+  const cpuStart = process.cpuUsage();
+
+  const standalone = (architecture: string, seed: number, steps: number) =>
+    cache.json({ kind: 'standalone', architecture, seed, steps, batch: o.batchSize, dataset }, async () => {
+      const r: ProxyTrainingResult = await trainInChildProcess({
+        architecture,
+        space: PROXY_28.name,
+        dataset,
+        epochs: 1,
+        steps,
+        batchSize: o.batchSize,
+        resolution: 28,
+        seed,
+      });
+      process.stdout.write(
+        `  trained ${architecture.slice(0, 40)}… seed ${seed}, ${steps} steps: ${pct(r.valAccuracy)} in ${(r.wallTimeMs / 1000).toFixed(0)} s (${r.backend.name})\n`,
+      );
+      return {
+        accuracy: r.valAccuracy,
+        wallTimeMs: r.wallTimeMs,
+        imagesPerSecond: r.imagesPerSecond,
+        backend: r.backend.name,
+        peakRssBytes: r.peakRssBytes,
+      };
+    });
+
+  // 1. Curves of the baselines.
+  if (!skip.has('curves')) {
+    const t0 = Date.now();
+    const steps = o.curveSteps.split(',').map(Number);
+    const baselines = baselineArchitectures(withGeometry(FBNET_224, { classes: 10 }), [
+      proxyConfigFor(FBNET_224),
+    ]);
+    console.log(
+      `\n1. Baselines' accuracy vs steps (batch ${o.batchSize}, ${o.train} images, seeds ${seeds.join(', ')})`,
+    );
+    const rows = await pool(
+      o.concurrency,
+      baselines.flatMap((b) =>
+        steps.flatMap((s) =>
+          seeds.map(
+            (seed) => () =>
+              standalone(formatArchitecture(b.architecture, PROXY_28), seed, s).then((r) => ({
+                b: b.name,
+                s,
+                seed,
+                r,
+              })),
+          ),
+        ),
+      ),
+    );
+    console.log(`   ${'baseline'.padEnd(20)}${steps.map((s) => `${s} steps`.padStart(14)).join('')}`);
+    const curves: Record<string, number[]> = {};
+    for (const b of baselines) {
+      const means = steps.map((s) => {
+        const xs = rows.filter((r) => r.b === b.name && r.s === s).map((r) => r.r.accuracy);
+        return xs.reduce((a, x) => a + x, 0) / xs.length;
+      });
+      curves[b.name] = means;
+      console.log(`   ${b.name.padEnd(20)}${means.map((m) => pct(m).padStart(14)).join('')}`);
+    }
+    report.curves = { steps, curves, wallMs: Date.now() - t0 };
+    console.log(`   (${minutes(Date.now() - t0)})`);
+  }
+
+  // 2. Ground truth.
+  const archs = stratifiedArchitectures(o.archs, o.seed);
+  let truth: number[] = [];
+  if (!skip.has('gt')) {
+    const t0 = Date.now();
+    console.log(
+      `\n2. Ground truth: ${archs.length} architectures stratified over fbnet-224 MACs (${(archs[0].macs / 1e6).toFixed(0)}–${(archs[archs.length - 1].macs / 1e6).toFixed(0)} M), ${o.gtSteps} steps × ${o.batchSize}, seeds ${seeds.join(', ')}`,
+    );
+    const results = await pool(
+      o.concurrency,
+      archs.flatMap((a) => seeds.map((seed) => () => standalone(a.architecture, seed, o.gtSteps))),
+    );
+    const bySeed = seeds.map((_, si) => archs.map((_, ai) => results[ai * seeds.length + si].accuracy));
+    truth = archs.map((_, ai) => bySeed.reduce((a, s) => a + s[ai], 0) / seeds.length);
+    const spreads = archs.map(
+      (_, ai) => Math.max(...bySeed.map((s) => s[ai])) - Math.min(...bySeed.map((s) => s[ai])),
+    );
+    const ceiling = seeds.length >= 2 ? tauWithInterval(bySeed[0], bySeed[1], 11) : undefined;
+    const trainMs = results.filter((r) => !r.cached).map((r) => r.wallTimeMs);
+    console.log(
+      `   accuracy ${pct(Math.min(...truth))} – ${pct(Math.max(...truth))}; seed spread median ${pct(spreads.sort((a, b) => a - b)[Math.floor(spreads.length / 2)])}, max ${pct(Math.max(...spreads))}`,
+    );
+    if (ceiling)
+      console.log(
+        `   ceiling tau(seed ${seeds[0]}, seed ${seeds[1]}) = ${fmt(ceiling.tau)} [${fmt(ceiling.lo)}, ${fmt(ceiling.hi)}]`,
+      );
+    if (trainMs.length > 0)
+      console.log(
+        `   stand-alone training: median ${(trainMs.sort((a, b) => a - b)[Math.floor(trainMs.length / 2)] / 1000).toFixed(0)} s each (${results[0].backend})`,
+      );
+    report.groundTruth = { archs, bySeed, truth, ceiling, wallMs: Date.now() - t0 };
+    console.log(`   (${minutes(Date.now() - t0)})`);
+  }
+
+  // 3a. Today's short per-candidate proxy.
+  if (!skip.has('short') && truth.length > 0) {
+    const t0 = Date.now();
+    const short = await pool(
+      o.concurrency,
+      archs.map((a) => () => standalone(a.architecture, o.seed + 100, o.shortSteps)),
+    );
+    const t = tauWithInterval(
+      short.map((r) => r.accuracy),
+      truth,
+      12,
+    );
+    console.log(
+      `\n3. Ranking against the ground-truth mean\n   short proxy (${o.shortSteps} steps, 1 seed): tau ${fmt(t.tau)} [${fmt(t.lo)}, ${fmt(t.hi)}]  (${minutes(Date.now() - t0)})`,
+    );
+    report.shortProxy = { steps: o.shortSteps, accuracies: short.map((r) => r.accuracy), tau: t };
+  }
+
+  // 3b. Supernets, per sampling variant.
+  if (!skip.has('supernet')) {
+    const variants = o.samplings.split(',').filter(Boolean) as SupernetSampling[];
+    const supernetReport: Record<string, unknown> = {};
+    await pool(
+      o.concurrency,
+      variants.map((sampling) => async () => {
+        const request = {
+          space: PROXY_28.name,
+          dataset,
+          resolution: 28,
+          steps: o.supernetSteps,
+          batchSize: o.batchSize,
+          sampling,
+          seed: o.seed,
+        };
+        const file = cache.file(`supernet-${hashKey(request)}.supernet`);
+        const trained = await cache.json({ kind: 'supernet', request }, async () => {
+          const r: SupernetTrainingResult = await trainSupernetInChildProcess(request, {
+            outputPath: file,
+            resumeFrom: fs.existsSync(`${file}.ckpt`) ? `${file}.ckpt` : undefined,
+            checkpointIntervalMs: 60_000,
+          });
+          return {
+            wallTimeMs: r.wallTimeMs,
+            imagesPerSecond: r.imagesPerSecond,
+            peakRssBytes: r.peakRssBytes,
+            finalLoss: r.lossCurve[r.lossCurve.length - 1]?.loss,
+            backend: r.backend.name,
+          };
+        });
+        const scored: SubnetScoringResult = await scoreSubnetsInChildProcess({
+          supernetPath: file,
+          space: PROXY_28.name,
+          dataset,
+          resolution: 28,
+          seed: o.seed,
+          architectures: archs.map((a) => a.architecture),
+          recalibrationBatches: o.recalibrationBatches,
+          batchSize: o.batchSize,
+          scoreImages: o.val,
+        });
+        const scores = scored.scores.map((s) => s.accuracy);
+        const perCandidate = scored.scores.map((s) => s.ms).sort((a, b) => a - b);
+        const tau = truth.length > 0 ? tauWithInterval(scores, truth, 13) : undefined;
+        supernetReport[sampling] = {
+          trained,
+          scores,
+          tau,
+          scoreMsMedian: perCandidate[Math.floor(perCandidate.length / 2)],
+        };
+        console.log(
+          `   supernet ${sampling.padEnd(8)} (${o.supernetSteps} steps, final loss ${fmt(trained.finalLoss ?? NaN, 2)}, ` +
+            `${minutes(trained.wallTimeMs)}, ${fmt(trained.imagesPerSecond, 0)} img/s, RSS ${(trained.peakRssBytes / 2 ** 20).toFixed(0)} MiB): ` +
+            `tau ${tau ? `${fmt(tau.tau)} [${fmt(tau.lo)}, ${fmt(tau.hi)}]` : 'n/a'}; scores ${pct(Math.min(...scores))} – ${pct(Math.max(...scores))}; ` +
+            `scoring ${fmt(perCandidate[Math.floor(perCandidate.length / 2)] / 1000, 2)} s per candidate (${scored.scoredImages} images, ${scored.backend.name})`,
+        );
+      }),
+    );
+    report.supernets = supernetReport;
+  }
+
+  const cpu = process.cpuUsage(cpuStart);
+  console.log(
+    `\nwall ${minutes(Date.now() - started)} (this process's CPU ${((cpu.user + cpu.system) / 6e7).toFixed(1)} min; trainings run in child processes)`,
+  );
+  fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+  fs.writeFileSync(path.resolve(o.out), JSON.stringify(report, null, 2));
+  console.log(`report: ${o.out}`);
+}
+
+main(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,277 @@
+/**
+ * @jest-environment ./libs/search-space/src/onnx/ort-jest-environment.js
+ */
+/**
+ * Supernet-mode jobs end to end: real Temporal dev server, real API over HTTP, real SQLite, the device agent
+ * benchmarking with ONNX Runtime, the worker as its own process training a real supernet, scoring subnets and
+ * retraining finalists and baselines. Synthetic data and tiny budgets.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BaselineSummary, CandidateSummary, NasJobResult, SupernetArtifactSummary } from '@edgenas/contracts';
+import { PROXY_28, createRng, formatArchitecture, sampleArchitecture } from '@edgenas/search-space';
+import { dominates } from '@edgenas/search';
+import { openStorage, Storage } from '@edgenas/storage';
+import { JobsStack, TestAgent, createTestAgent, startJobsStack, waitFor } from './support/jobs-stack';
+import { childPids, processAlive } from './support/jobs-worker-process';
+
+jest.setTimeout(300_000);
+
+const PORTS = { api: [3320, 3339], temporal: [7335, 7339] } as const;
+const SPACE = PROXY_28.name;
+const FINALISTS = 2;
+const SEEDS = 2;
+const BASELINES = ['mobilenetv2-like', 'shufflenetv2-like', 'fbnet-b', 'smallest'];
+
+interface JobView {
+  readonly id: string;
+  readonly status: string;
+  readonly error?: string | null;
+  readonly result?: NasJobResult | null;
+}
+
+interface ParetoView {
+  readonly evaluationMode: string;
+  readonly front: CandidateSummary[];
+  readonly searchFront: CandidateSummary[] | null;
+  readonly baselines: BaselineSummary[];
+  readonly supernet: SupernetArtifactSummary | null;
+}
+
+let stack: JobsStack;
+let agent: TestAgent;
+let storage: Storage;
+let deviceId: string;
+let budgetMs: number;
+
+function jobBody(supernetSteps: number, seed: number, baselines = true): Record<string, unknown> {
+  return {
+    deviceIds: [deviceId],
+    latencyBudgetMs: budgetMs,
+    space: SPACE,
+    input: { height: 28, width: 28, channels: 1 },
+    classes: 10,
+    proxy: { dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 }, batchSize: 16, resolution: 28 },
+    budget: { generations: 2, population: 4, maxTrainedCandidates: 8, wallClockSeconds: 600 },
+    strategy: 'nsga2',
+    seed,
+    evaluation: {
+      mode: 'supernet',
+      supernet: {
+        steps: supernetSteps,
+        batchSize: 16,
+        sampling: 'uniform',
+        recalibrationBatches: 2,
+        scoreImages: 32,
+      },
+      finalists: { count: FINALISTS, seeds: SEEDS, steps: 3, batchSize: 16 },
+      baselines,
+    },
+  };
+}
+
+async function submit(body: Record<string, unknown>): Promise<string> {
+  const res = await stack.http<{ id: string }>('POST', '/v1/jobs', body);
+  expect(res.status).toBe(202);
+  return res.body.id;
+}
+
+async function waitForStatus(id: string, statuses: string[], timeoutMs: number): Promise<JobView> {
+  return waitFor(
+    `job ${id} to reach ${statuses.join('/')}`,
+    async () => {
+      const res = await stack.http<JobView>('GET', `/v1/jobs/${id}`);
+      return statuses.includes(res.body.status) ? res.body : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+function supernetFiles(): string[] {
+  const dir = path.join(stack.dataDir, 'supernets');
+  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+}
+
+beforeAll(async () => {
+  stack = await startJobsStack(PORTS);
+  agent = createTestAgent(stack, 'supernet-e2e-cpu', [PROXY_28]);
+  const first = await agent.pass();
+  expect(first.online).toBe(true);
+  deviceId = first.deviceId as string;
+  storage = await openStorage(stack.databaseUrl);
+  // A budget that splits the space: the median predicted latency of a few random architectures.
+  const rng = createRng(98);
+  const latencies: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const architecture = formatArchitecture(sampleArchitecture(PROXY_28, rng), PROXY_28);
+    const res = await stack.http<{ latencyMs: number }>('POST', '/v1/latency/predict', {
+      deviceId,
+      architecture,
+      space: SPACE,
+    });
+    expect(res.status).toBe(200);
+    latencies.push(res.body.latencyMs);
+  }
+  budgetMs = [...latencies].sort((a, b) => a - b)[4];
+  await stack.startWorker({
+    trainingConcurrency: 2,
+    verificationTimeoutSeconds: 2,
+    supernetCheckpointSeconds: 1,
+  });
+});
+
+afterAll(async () => {
+  await storage?.close();
+  agent?.close();
+  if (stack) {
+    if (process.env.EDGENAS_SHOW_WORKER_LOG) console.log(stack.worker?.log());
+    await stack.close();
+  }
+});
+
+test('a supernet job scores subnets, retrains its finalists over seeds and returns baselines beside the front', async () => {
+  const id = await submit(jobBody(12, 3));
+  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 240_000);
+  expect(done.error ?? null).toBeNull();
+  expect(done.status).toBe('completed');
+
+  const pareto = await stack.http<ParetoView>('GET', `/v1/jobs/${id}/pareto`);
+  expect(pareto.status).toBe(200);
+  const { front, searchFront, baselines, supernet } = pareto.body;
+  expect(pareto.body.evaluationMode).toBe('supernet');
+  expect(supernet?.steps).toBe(12);
+  expect(supernet?.reused).toBe(false);
+  expect(supernet?.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+  // The search scored subnets with inherited weights; the front is made of retrained finalists.
+  const scored = await storage.candidates.list(id, { status: 'scored' });
+  expect(scored.length).toBeGreaterThan(0);
+  expect(searchFront?.length).toBeGreaterThan(0);
+  expect(searchFront?.every((c) => c.accuracySource === 'supernet')).toBe(true);
+  expect(front.length).toBeGreaterThan(0);
+  expect(front.length).toBeLessThanOrEqual(FINALISTS);
+  const searchIds = new Set(searchFront?.map((c) => c.architectureId));
+  for (const m of front) {
+    expect(searchIds.has(m.architectureId)).toBe(true);
+    expect(m.accuracySource).toBe('retrained');
+    expect(m.seedAccuracies).toHaveLength(SEEDS);
+    const mean = (m.seedAccuracies as number[]).reduce((a, b) => a + b, 0) / SEEDS;
+    expect(m.accuracy).toBeCloseTo(mean, 10);
+    expect(m.accuracySd).toBeGreaterThanOrEqual(0);
+    expect(m.supernetAccuracy).toBeDefined();
+    expect(m.predictedLatencyMs).toBeLessThanOrEqual(budgetMs);
+    for (const o of front) {
+      if (o === m) continue;
+      expect(
+        dominates(
+          { accuracy: o.accuracy, latencyMs: o.predictedLatencyMs },
+          { accuracy: m.accuracy, latencyMs: m.predictedLatencyMs },
+        ),
+      ).toBe(false);
+    }
+  }
+
+  // Every baseline was trained with the finalists' seeds and priced from the same LUT.
+  expect(baselines.map((b) => b.baseline).sort()).toEqual([...BASELINES].sort());
+  for (const b of baselines) {
+    expect(b.seedAccuracies).toHaveLength(SEEDS);
+    expect(b.predictedLatencyMs).toBeGreaterThan(0);
+    expect(typeof b.coveredByFront).toBe('boolean');
+  }
+  const trainings = await storage.standaloneTrainings.listForJob(id);
+  expect(trainings.filter((t) => t.purpose === 'baseline')).toHaveLength(BASELINES.length * SEEDS);
+  expect(trainings.filter((t) => t.purpose === 'finalist').length).toBeGreaterThanOrEqual(
+    front.length * SEEDS,
+  );
+
+  // A later job with the same supernet key reuses the artifact instead of training it again.
+  const again = await submit({
+    ...jobBody(12, 3, false),
+    budget: { generations: 1, population: 3, maxTrainedCandidates: 3, wallClockSeconds: 600 },
+  });
+  const second = await waitForStatus(again, ['completed', 'failed', 'cancelled'], 240_000);
+  expect(second.error ?? null).toBeNull();
+  const secondPareto = await stack.http<ParetoView>('GET', `/v1/jobs/${again}/pareto`);
+  expect(secondPareto.body.supernet?.reused).toBe(true);
+  expect(secondPareto.body.supernet?.sha256).toBe(supernet?.sha256);
+});
+
+test('a corrupt supernet artifact is trained again, never used', async () => {
+  const id = await submit({
+    ...jobBody(6, 41, false),
+    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
+  });
+  const first = await waitForStatus(id, ['completed', 'failed'], 240_000);
+  expect(first.status).toBe('completed');
+  const key = first.result?.supernet?.key as string;
+  const file = path.join(stack.dataDir, 'supernets', `${key}.supernet`);
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length - 10] ^= 0xff;
+  fs.writeFileSync(file, bytes);
+  const again = await submit({
+    ...jobBody(6, 41, false),
+    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
+  });
+  const second = await waitForStatus(again, ['completed', 'failed'], 240_000);
+  expect(second.error ?? null).toBeNull();
+  expect(second.result?.supernet?.key).toBe(key);
+  expect(second.result?.supernet?.reused).toBe(false);
+  // Seeded training rebuilds the same bytes the corrupt file once had.
+  expect(second.result?.supernet?.sha256).toBe(first.result?.supernet?.sha256);
+});
+
+test('killing the worker (kill -9) during supernet training resumes from the last checkpoint', async () => {
+  const id = await submit(jobBody(400, 17, false));
+  // A checkpoint on disk means training is under way past step 0.
+  await waitFor(
+    'a supernet checkpoint',
+    async () => (supernetFiles().some((f) => f.endsWith('.ckpt.sha256')) ? true : undefined),
+    120_000,
+    200,
+  );
+  const orphans = childPids(stack.worker!.pid);
+  await stack.worker!.kill9();
+  await waitFor(
+    'orphaned trainings to exit',
+    async () => (orphans.some(processAlive) ? undefined : true),
+    15_000,
+  );
+  await stack.startWorker({
+    trainingConcurrency: 2,
+    verificationTimeoutSeconds: 2,
+    supernetCheckpointSeconds: 1,
+  });
+  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 280_000);
+  expect(done.error ?? null).toBeNull();
+  expect(done.status).toBe('completed');
+  const summary = done.result?.supernet;
+  expect(summary?.steps).toBe(400);
+  // The retried training did not restart at step 0.
+  expect(summary?.resumedFromStep).toBeGreaterThan(0);
+  expect(supernetFiles().filter((f) => f.endsWith('.ckpt'))).toEqual([]);
+});
+
+test('cancelling during supernet training stops it and leaves no artifact marked complete', async () => {
+  const worker = stack.worker!;
+  const before = new Set(supernetFiles());
+  const id = await submit(jobBody(5000, 29, false));
+  const trainers = await waitFor(
+    'the supernet training process',
+    async () => {
+      const pids = childPids(worker.pid);
+      return pids.length > 0 ? pids : undefined;
+    },
+    60_000,
+  );
+  const cancel = await stack.http('POST', `/v1/jobs/${id}/cancel`);
+  expect([200, 202]).toContain(cancel.status);
+  await waitForStatus(id, ['cancelled'], 60_000);
+  await waitFor(
+    'training processes to exit',
+    async () => (trainers.some(processAlive) ? undefined : true),
+    15_000,
+  );
+  const added = supernetFiles().filter((f) => !before.has(f));
+  // Checkpoints may stay (a later job with the same key resumes from them); a finished file may not.
+  expect(added.filter((f) => f.endsWith('.supernet') || f.endsWith('.supernet.sha256'))).toEqual([]);
+});
