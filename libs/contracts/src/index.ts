@@ -101,7 +101,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 8, population: 32, maxTrainedCandidates: 256, wallClockSeconds: 1800 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 1200, batchSize: 64, sampling: 'uniform', recalibrationBatches: 8, scoreImages: 1000 },
+      supernet: {
+        steps: 1200,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 8,
+        scoreImages: 1000,
+      },
       finalists: { count: 4, seeds: 2, steps: 300, batchSize: 64 },
       baselines: true,
     },
@@ -112,7 +118,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 20, population: 64, maxTrainedCandidates: 1280, wallClockSeconds: 7200 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 6000, batchSize: 64, sampling: 'uniform', recalibrationBatches: 8, scoreImages: 2000 },
+      supernet: {
+        steps: 6000,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 8,
+        scoreImages: 2000,
+      },
       finalists: { count: 8, seeds: 2, steps: 800, batchSize: 64 },
       baselines: true,
     },
@@ -123,7 +135,13 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     budget: { generations: 40, population: 100, maxTrainedCandidates: 4000, wallClockSeconds: 21600 },
     evaluation: {
       mode: 'supernet',
-      supernet: { steps: 20000, batchSize: 64, sampling: 'uniform', recalibrationBatches: 16, scoreImages: 5000 },
+      supernet: {
+        steps: 20000,
+        batchSize: 64,
+        sampling: 'uniform',
+        recalibrationBatches: 16,
+        scoreImages: 5000,
+      },
       finalists: { count: 8, seeds: 3, steps: 2000, batchSize: 64 },
       baselines: true,
     },
@@ -223,3 +241,5 @@ export interface NasJobResult {
   readonly scored?: number;
   readonly stoppedBy: 'budget' | 'wall-clock' | 'max-candidates';
 }
+
+export * from './measurements';

@@ -122,6 +122,12 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .execute();
       },
     },
+    '0002_architecture_measurement_purpose': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Why a whole network was measured (calibration set, drift reference); null for verifications.
+        await db.schema.alterTable('architecture_measurements').addColumn('purpose', 'text').execute();
+      },
+    },
   };
 }
 
