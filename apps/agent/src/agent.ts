@@ -1,5 +1,4 @@
-import { spaceSignatures } from '@edgenas/latency-predictor';
-import { DeviceProfile } from '@edgenas/latency-predictor';
+import { CalibrationWorkItem, DeviceProfile, spaceSignatures } from '@edgenas/latency-predictor';
 import {
   BlockSignature,
   MacroConfig,
@@ -40,6 +39,8 @@ export interface AgentContext {
   readonly apiKey?: string;
   readonly spaces: readonly MacroConfig[];
   readonly benchmark: BenchmarkOptions;
+  /** Measure the calibration work the server hands out (calibration set, reference networks); default true. */
+  readonly calibrate?: boolean;
   readonly retry?: RetryOptions;
   readonly log: Log;
   readonly progress?: (title: string) => Progress;
@@ -50,6 +51,8 @@ export interface PassSummary {
   readonly deviceId?: string;
   readonly blocksMeasured: number;
   readonly architecturesMeasured: number;
+  /** Of those, calibration work (calibration-set members and reference networks). */
+  readonly calibrationMeasured: number;
   readonly uploaded: number;
   readonly duplicates: number;
   readonly pending: number;
@@ -120,10 +123,30 @@ export function normalizeUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/** Whole architectures from the server, parsed on their geometry; unparseable ones are logged and left out. */
+function architecturesToMeasure(
+  ctx: AgentContext,
+  items: readonly { readonly space: string; readonly architecture: string }[],
+  extra: (i: number) => Partial<ArchitectureToMeasure>,
+  what: (i: number) => string,
+): ArchitectureToMeasure[] {
+  return items.flatMap((v, i) => {
+    try {
+      const config = resolveSpaceName(v.space);
+      return [{ architecture: parseArchitecture(v.architecture, config), config, ...extra(i) }];
+    } catch (err) {
+      ctx.log(`skipping ${what(i)}: ${(err as Error).message}`);
+      return [];
+    }
+  });
+}
+
 /**
  * One pass of the agent loop: register if needed, sync what is queued, fetch work (or, offline, take every
  * signature the requested spaces can use), benchmark the signatures not yet measured here in chunks (each
- * chunk stored locally first, then synced), answer verification requests, sync again.
+ * chunk stored locally first, then synced), answer verification requests, then measure the calibration work
+ * (a space whose LUT this pass completed gets its calibration set now, so predictions are calibrated before
+ * the first job; whenever this pass flagged drift, the server asks for the reference networks again), sync.
  */
 export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   const client = new ApiClient(ctx.apiUrl);
@@ -162,17 +185,13 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   if (work) {
     missing = work.missing.filter((s) => !measured.has(signatureKey(s)));
     const answered = ctx.store.answeredVerificationIds();
-    verifications = work.verifications
-      .filter((v) => !answered.has(v.id))
-      .flatMap((v) => {
-        try {
-          const config = resolveSpaceName(v.space);
-          return [{ architecture: parseArchitecture(v.architecture, config), config, verificationId: v.id }];
-        } catch (err) {
-          ctx.log(`skipping verification ${v.id}: ${(err as Error).message}`);
-          return [];
-        }
-      });
+    const open = work.verifications.filter((v) => !answered.has(v.id));
+    verifications = architecturesToMeasure(
+      ctx,
+      open,
+      (i) => ({ verificationId: open[i].id }),
+      (i) => `verification ${open[i].id}`,
+    );
   } else {
     const byKey = new Map<string, BlockSignature>();
     for (const config of ctx.spaces)
@@ -182,6 +201,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   }
 
   let blocksMeasured = 0;
+  let driftFlagged = false;
   if (missing.length) {
     const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('blocks');
     try {
@@ -191,6 +211,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
         onChunk: async (rows) => {
           ctx.store.add(rows.map((body) => ({ kind: 'block' as const, body })));
           blocksMeasured += rows.length;
+          driftFlagged ||= rows.some((r) => r.driftFlagged);
           await sync();
         },
       });
@@ -200,17 +221,19 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   }
 
   let architecturesMeasured = 0;
-  if (verifications.length) {
-    const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('verifications');
+  const measureArchitectures = async (items: ArchitectureToMeasure[], title: string): Promise<void> => {
+    if (items.length === 0) return;
+    const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))(title);
     try {
       await benchmarkArchitectures(
-        verifications,
+        items,
         { ...ctx.benchmark, chunkSize: Math.min(ctx.benchmark.chunkSize, ARCHITECTURE_CHUNK) },
         {
           onProgress: (d, t, l) => progress.update(d, t, l),
           onChunk: async (rows) => {
             ctx.store.add(rows.map((body) => ({ kind: 'architecture' as const, body })));
             architecturesMeasured += rows.length;
+            driftFlagged ||= rows.some((r) => r.driftFlagged);
             await sync();
           },
         },
@@ -218,6 +241,31 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     } finally {
       progress.stop();
     }
+  };
+  await measureArchitectures(verifications, 'verifications');
+
+  let calibrationMeasured = 0;
+  if (ctx.calibrate ?? true) {
+    const calibrationOf = (items: readonly CalibrationWorkItem[]) =>
+      architecturesToMeasure(
+        ctx,
+        items,
+        (i) => ({ purpose: items[i].purpose }),
+        (i) => `${items[i].purpose} network ${items[i].architecture}`,
+      );
+    // Measuring blocks may have completed a LUT, and drift flagged here makes references due: ask again.
+    let calibration = work?.calibration ?? [];
+    if (device && (blocksMeasured > 0 || driftFlagged)) {
+      calibration = (await fetchWork(ctx, client, device, spaceNames))?.calibration ?? [];
+    }
+    const before = architecturesMeasured;
+    driftFlagged = false;
+    await measureArchitectures(calibrationOf(calibration), 'calibration');
+    if (device && driftFlagged) {
+      const again = (await fetchWork(ctx, client, device, spaceNames))?.calibration ?? [];
+      await measureArchitectures(calibrationOf(again.filter((c) => c.purpose === 'reference')), 'references');
+    }
+    calibrationMeasured = architecturesMeasured - before;
   }
 
   return {
@@ -225,6 +273,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     deviceId: ctx.store.device()?.id,
     blocksMeasured,
     architecturesMeasured,
+    calibrationMeasured,
     uploaded,
     duplicates,
     pending: ctx.store.counts().pending,
@@ -262,7 +311,7 @@ export async function runLoop(ctx: AgentContext, intervalMs: number, signal: Abo
 export function describePass(s: PassSummary): string {
   return (
     `${s.online ? 'online' : 'offline'}: measured ${s.blocksMeasured} block(s), ${s.architecturesMeasured} ` +
-    `architecture(s); uploaded ${s.uploaded} (${s.duplicates} already on the server); ${s.pending} queued`
+    `architecture(s)${s.calibrationMeasured ? ` (${s.calibrationMeasured} for calibration)` : ''}; uploaded ${s.uploaded} (${s.duplicates} already on the server); ${s.pending} queued`
   );
 }
 
