@@ -201,26 +201,29 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   }
 
   let blocksMeasured = 0;
-  let driftFlagged = false;
-  if (missing.length) {
+  let architecturesMeasured = 0;
+  let calibrationMeasured = 0;
+  // Set by a drift-flagged chunk, cleared when calibration work is fetched: drift makes references due.
+  let driftSinceFetch = false;
+
+  const measureBlocks = async (sigs: BlockSignature[]): Promise<void> => {
     const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('blocks');
     try {
-      await benchmarkSignatures(missing, ctx.benchmark, {
+      await benchmarkSignatures(sigs, ctx.benchmark, {
         onProgress: (d, t, l) => progress.update(d, t, l),
         onSkip: (key, reason) => ctx.log(`skipping ${key}: ${reason}`),
         onChunk: async (rows) => {
           ctx.store.add(rows.map((body) => ({ kind: 'block' as const, body })));
           blocksMeasured += rows.length;
-          driftFlagged ||= rows.some((r) => r.driftFlagged);
+          driftSinceFetch ||= rows.some((r) => r.driftFlagged);
           await sync();
         },
       });
     } finally {
       progress.stop();
     }
-  }
+  };
 
-  let architecturesMeasured = 0;
   const measureArchitectures = async (items: ArchitectureToMeasure[], title: string): Promise<void> => {
     if (items.length === 0) return;
     const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))(title);
@@ -233,7 +236,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
           onChunk: async (rows) => {
             ctx.store.add(rows.map((body) => ({ kind: 'architecture' as const, body })));
             architecturesMeasured += rows.length;
-            driftFlagged ||= rows.some((r) => r.driftFlagged);
+            driftSinceFetch ||= rows.some((r) => r.driftFlagged);
             await sync();
           },
         },
@@ -242,30 +245,39 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
       progress.stop();
     }
   };
-  await measureArchitectures(verifications, 'verifications');
 
-  let calibrationMeasured = 0;
-  if (ctx.calibrate ?? true) {
-    const calibrationOf = (items: readonly CalibrationWorkItem[]) =>
-      architecturesToMeasure(
-        ctx,
-        items,
-        (i) => ({ purpose: items[i].purpose }),
-        (i) => `${items[i].purpose} network ${items[i].architecture}`,
-      );
-    // Measuring blocks may have completed a LUT, and drift flagged here makes references due: ask again.
-    let calibration = work?.calibration ?? [];
-    if (device && (blocksMeasured > 0 || driftFlagged)) {
-      calibration = (await fetchWork(ctx, client, device, spaceNames))?.calibration ?? [];
-    }
+  const calibrate = ctx.calibrate ?? true;
+  const measureCalibration = async (items: readonly CalibrationWorkItem[]): Promise<void> => {
     const before = architecturesMeasured;
-    driftFlagged = false;
-    await measureArchitectures(calibrationOf(calibration), 'calibration');
-    if (device && driftFlagged) {
-      const again = (await fetchWork(ctx, client, device, spaceNames))?.calibration ?? [];
-      await measureArchitectures(calibrationOf(again.filter((c) => c.purpose === 'reference')), 'references');
+    const toMeasure = architecturesToMeasure(
+      ctx,
+      items,
+      (i) => ({ purpose: items[i].purpose }),
+      (i) => `${items[i].purpose} network ${items[i].architecture}`,
+    );
+    await measureArchitectures(toMeasure, 'calibration');
+    calibrationMeasured += architecturesMeasured - before;
+  };
+  /** The server's calibration work now (after a LUT completed, or drift was flagged). */
+  const calibrationWorkNow = async (): Promise<readonly CalibrationWorkItem[]> => {
+    driftSinceFetch = false;
+    return device ? ((await fetchWork(ctx, client, device, spaceNames))?.calibration ?? []) : [];
+  };
+
+  // Blocks space by space: a space whose LUT completes gets its calibration set at once, before the next
+  // space's LUT (fbnet-224's takes many minutes).
+  for (const group of groupBySpace(missing, ctx.spaces)) {
+    await measureBlocks(group);
+    if (calibrate && device) await measureCalibration(await calibrationWorkNow());
+  }
+  await measureArchitectures(verifications, 'verifications');
+  if (calibrate && device) {
+    if (missing.length === 0) await measureCalibration(work?.calibration ?? []);
+    // drift flagged since the last ask: the server now wants the reference networks re-measured
+    if (driftSinceFetch) {
+      const again = await calibrationWorkNow();
+      await measureCalibration(again.filter((c) => c.purpose === 'reference'));
     }
-    calibrationMeasured = architecturesMeasured - before;
   }
 
   return {
@@ -278,6 +290,30 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     duplicates,
     pending: ctx.store.counts().pending,
   };
+}
+
+/**
+ * Missing signatures grouped by the first of the agent's spaces that uses them, in the spaces' order; the rest
+ * (geometries of jobs) last.
+ */
+export function groupBySpace(
+  missing: readonly BlockSignature[],
+  spaces: readonly MacroConfig[],
+): BlockSignature[][] {
+  const left = new Map(missing.map((s) => [signatureKey(s), s]));
+  const groups: BlockSignature[][] = [];
+  for (const config of spaces) {
+    const group: BlockSignature[] = [];
+    for (const key of spaceSignatures(config).map(signatureKey)) {
+      const sig = left.get(key);
+      if (!sig) continue;
+      group.push(sig);
+      left.delete(key);
+    }
+    if (group.length > 0) groups.push(group);
+  }
+  if (left.size > 0) groups.push([...left.values()]);
+  return groups;
 }
 
 async function fetchWork(ctx: AgentContext, client: ApiClient, device: RegisteredDevice, spaces: string[]) {
