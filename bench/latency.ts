@@ -1,11 +1,11 @@
 /**
  * Latency prediction benchmark on this machine: builds the LUT of each space with the device agent's harness,
- * fits the calibration on a calibration set measured end to end (stratified over the predicted-latency range as
- * the agent measures it, or uniformly sampled), then measures held-out architectures end to end in two
+ * fits calibrations on two sets measured end to end in one interleaved run (stratified over the predicted-latency
+ * range, as agents measure it, and uniformly sampled), then measures held-out architectures end to end in two
  * independent interleaved passes and compares, in the same run: MAC-proportional baseline, raw LUT sum,
- * overhead-corrected sum (uncalibrated), calibrated predictor, and the noise floor (pass A vs pass B). Pass B
- * also re-measures the set's reference networks first, and the calibration times their drift scale is scored
- * on it (the refit agents do periodically and on drift).
+ * overhead-corrected sum (uncalibrated), both calibrations, and the noise floor (pass A vs pass B). Pass B also
+ * re-measures the stratified set's reference networks first, and that calibration times their drift scale is
+ * scored on it (the refit agents do periodically and on drift).
  *
  *   npm run build && node dist/bench/latency.js [--spaces proxy-28,fbnet-224] [--calibration 40] [--heldout 100]
  */
@@ -49,7 +49,6 @@ import { BenchmarkClock } from '../apps/agent/src/benchmark/interleaved';
 interface Flags {
   spaces: string;
   calibration: number;
-  calibrationChoice: 'stratified' | 'random';
   heldout: number;
   threads: number;
   rounds: number;
@@ -100,11 +99,11 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
   log(`LUT built (${rows.filter((r) => r.driftFlagged).length} drift-flagged rows)`);
 
   const seen = new Set<string>();
-  const calib =
-    f.calibrationChoice === 'stratified'
-      ? chooseCalibrationSet(config, lut, { size: f.calibration, seed: f.seed }).map((m) => m.architecture)
-      : sampleDistinct(config, f.calibration, f.seed, seen);
-  for (const a of calib) seen.add(architectureId(a));
+  const stratified = chooseCalibrationSet(config, lut, { size: f.calibration, seed: f.seed }).map(
+    (m) => m.architecture,
+  );
+  for (const a of stratified) seen.add(architectureId(a));
+  const random = sampleDistinct(config, f.calibration, f.seed, seen);
   const heldout = sampleDistinct(config, f.heldout, f.seed + 1, seen);
   const archOpts: BenchmarkOptions = {
     ...blockOpts,
@@ -115,20 +114,31 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
   };
   const items = (archs: Architecture[]): ArchitectureToMeasure[] =>
     archs.map((architecture) => ({ architecture, config }));
-  log(`measuring ${calib.length} calibration architectures (${f.calibrationChoice}) end to end`);
+  log(
+    `measuring ${stratified.length} stratified + ${random.length} random calibration architectures end to end`,
+  );
+  // alternated, so both sets see the same machine states
+  const calib = stratified.flatMap((a, i) => (i < random.length ? [a, random[i]] : [a]));
   const calibMeasured = await benchmarkArchitectures(items(calib), archOpts);
-  const samples: CalibrationSample[] = calib.map((a, i) => ({
-    features: predictLatency(a, config, lut).features,
-    measuredMs: calibMeasured[i].estimateMs,
-  }));
+  const measuredOf = new Map(calib.map((a, i) => [architectureId(a), calibMeasured[i].estimateMs]));
+  const samplesOf = (archs: Architecture[]): CalibrationSample[] =>
+    archs.map((a) => ({
+      features: predictLatency(a, config, lut).features,
+      measuredMs: measuredOf.get(architectureId(a)) as number,
+    }));
+  const samples = samplesOf(stratified);
   const calibration = fitCalibration(samples);
-  log(`calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)})`);
+  const randomCalibration = fitCalibration(samplesOf(random));
+  log(
+    `calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)}); ` +
+      `on the random set ${randomCalibration.model} (${pct(randomCalibration.residualSigmaRel)})`,
+  );
 
   log(`measuring ${heldout.length} held-out architectures end to end, pass A`);
   const passA = await benchmarkArchitectures(items(heldout), archOpts);
   // the reference networks, as the agent re-measures them, lead pass B: a drift scale for pass B's predictions
   const references = chooseReferenceNetworks(
-    calib.map((arch, i) => ({
+    stratified.map((arch, i) => ({
       arch,
       architecture: formatArchitecture(arch, config),
       measuredMs: samples[i].measuredMs,
@@ -145,6 +155,9 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
   const b = passB.map((m) => m.estimateMs);
   const testFeatures = heldout.map((arch) => predictLatency(arch, config, lut).features);
   const calibrated = heldout.map((arch) => predictLatency(arch, config, lut, calibration).latencyMs);
+  const randomCalibrated = heldout.map(
+    (arch) => predictLatency(arch, config, lut, randomCalibration).latencyMs,
+  );
   const mac = macProportionalBaseline(samples, testFeatures);
   const raw = rawLutSumBaseline(testFeatures);
   const corrected = testFeatures.map((t) => t.correctedSumMs);
@@ -154,7 +167,8 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
 
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   process.stdout.write(
-    `\n${config.name}: ${sigs.length} LUT entries, ${calib.length} calibration + ${heldout.length} held-out ` +
+    `\n${config.name}: ${sigs.length} LUT entries, ${stratified.length} + ${random.length} calibration + ` +
+      `${heldout.length} held-out ` +
       `architectures (mean ${mean(a).toFixed(2)} ms), ${flagged} drift-flagged architecture measurements, ` +
       `drift scale before pass B ${driftScale.toFixed(3)}, ${elapsed(t0)}\n`,
   );
@@ -169,10 +183,13 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
       row('corrected sum (uncalibrated)', evaluatePredictions(corrected, measured)) + '\n',
     );
     process.stdout.write(
-      row(`calibrated (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+      row(`stratified set (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+    );
+    process.stdout.write(
+      row(`random set (${randomCalibration.model})`, evaluatePredictions(randomCalibrated, measured)) + '\n',
     );
     if (label === 'pass B')
-      process.stdout.write(row('calibrated × drift scale', evaluatePredictions(rescaled, measured)) + '\n');
+      process.stdout.write(row('stratified × drift scale', evaluatePredictions(rescaled, measured)) + '\n');
   }
   process.stdout.write(
     row('noise floor (A vs B)', evaluatePredictions(a, b)) +
@@ -183,16 +200,11 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
 async function main(): Promise<void> {
   const program = new Command('latency-bench')
     .option('--spaces <list>', 'spaces to benchmark', 'proxy-28,fbnet-224')
-    .option('--calibration <n>', 'architectures measured to fit the calibration', int(3, 1000), 20)
     .option(
-      '--calibration-choice <how>',
-      "stratified (the agent's calibration set) or random",
-      (v: string) => {
-        if (v !== 'stratified' && v !== 'random')
-          throw new InvalidArgumentError('must be stratified or random');
-        return v;
-      },
-      'stratified',
+      '--calibration <n>',
+      'architectures per calibration set (stratified and random)',
+      int(3, 1000),
+      20,
     )
     .option('--heldout <n>', 'held-out architectures measured twice', int(2, 1000), 100)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int(1, 64), 1)
