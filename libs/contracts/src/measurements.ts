@@ -80,3 +80,18 @@ export interface ArchitectureMeasurement extends LatencyStats {
   readonly driftFlagged: boolean;
   readonly purpose?: ArchitectureMeasurementPurpose;
 }
+
+/** An end-to-end row as storage keeps it: a verification answer carries the request's id. */
+export type ArchitectureRow = ArchitectureMeasurement & { readonly verificationId?: string | null };
+
+/**
+ * One device's profile and every raw measurement row it uploaded, nothing derived: what storage returns and
+ * what the latency predictor builds LUTs and calibrations from.
+ */
+export interface DeviceRows {
+  readonly deviceId: string;
+  readonly profile: DeviceProfile;
+  readonly blocks: readonly BlockMeasurement[];
+  /** End-to-end rows of every space (drift flags anywhere make a calibration stale). */
+  readonly architectures: readonly ArchitectureRow[];
+}

@@ -1,8 +1,7 @@
 import { FBNET_224, PROXY_28, architectureId, parseArchitecture, stemSignature } from '@edgenas/search-space';
 import { chooseCalibrationSet } from './calibration-set';
+import { ArchitectureRow, DeviceRows } from './measurement';
 import {
-  ArchitectureRow,
-  DeviceRows,
   buildDevicePredictor,
   calibrationPolicy,
   calibrationStaleness,

@@ -15,12 +15,7 @@ import {
   chooseCalibrationSet,
   chooseReferenceNetworks,
 } from './calibration-set';
-import {
-  ArchitectureMeasurement,
-  ArchitectureMeasurementPurpose,
-  BlockMeasurement,
-  DeviceProfile,
-} from './measurement';
+import { ArchitectureMeasurementPurpose, ArchitectureRow, DeviceProfile, DeviceRows } from './measurement';
 import { DRIFT_WEIGHT, LatencyLut, buildLut, missingSignatures, spaceSignatures } from './lut';
 import { MissingSignaturesError, predictLatency } from './predict';
 import { median } from './stats';
@@ -29,18 +24,6 @@ import { median } from './stats';
 export const MIN_CALIBRATION_ARCHITECTURES = 3;
 /** Reference networks with a re-measurement needed before their drift scale is trusted. */
 export const MIN_REFERENCES_FOR_SCALE = 3;
-
-/** An end-to-end row as storage returns it: a verification answer carries the request's id. */
-export type ArchitectureRow = ArchitectureMeasurement & { readonly verificationId?: string | null };
-
-/** What storage returns for one device: its profile and every raw measurement row, nothing derived. */
-export interface DeviceRows {
-  readonly deviceId: string;
-  readonly profile: DeviceProfile;
-  readonly blocks: readonly BlockMeasurement[];
-  /** Every end-to-end row of the device, all spaces (drift flags anywhere make a calibration stale). */
-  readonly architectures: readonly ArchitectureRow[];
-}
 
 /** When reference networks are due again, when a calibration is stale, and what the set is made of. */
 export interface CalibrationPolicy {

@@ -2,7 +2,9 @@
 export type {
   ArchitectureMeasurement,
   ArchitectureMeasurementPurpose,
+  ArchitectureRow,
   BlockMeasurement,
+  DeviceRows,
   DeviceProfile,
   LatencyStats,
 } from '@edgenas/contracts';

@@ -1,7 +1,6 @@
-import { DeviceProfile } from '@edgenas/contracts';
+import { DeviceRows } from '@edgenas/contracts';
 import { InputShape, MacroConfig, resolveSpaceName, withGeometry } from '@edgenas/search-space';
 import { Repositories } from './repositories';
-import { StoredArchitectureMeasurement, StoredBlockMeasurement } from './repositories/measurements';
 
 /**
  * The deployment geometry a space name denotes: a macro config name (`proxy-28`), optionally re-shaped by
@@ -13,15 +12,6 @@ export function resolveGeometry(
   geometry: { input?: InputShape; classes?: number } = {},
 ): MacroConfig {
   return withGeometry(resolveSpaceName(space), geometry);
-}
-
-/** One device's profile and every raw measurement row it uploaded: what a latency predictor is built from. */
-export interface DeviceRows {
-  readonly deviceId: string;
-  readonly profile: DeviceProfile;
-  readonly blocks: StoredBlockMeasurement[];
-  /** End-to-end rows of every space. */
-  readonly architectures: StoredArchitectureMeasurement[];
 }
 
 /** The device's rows, read in one go; undefined for an unknown device. */

@@ -1,7 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CalibrationPolicy, DevicePredictor, buildDevicePredictor } from '@edgenas/latency-predictor';
+import {
+  CalibrationPolicy,
+  DevicePredictor,
+  DeviceRows,
+  buildDevicePredictor,
+} from '@edgenas/latency-predictor';
 import { MacroConfig } from '@edgenas/search-space';
-import { DeviceRows, Repositories, loadDeviceRows } from '@edgenas/storage';
+import { Repositories, loadDeviceRows } from '@edgenas/storage';
 import { notFound } from '../common/api-error';
 import { CALIBRATION_POLICY, REPOSITORIES } from '../tokens';
 
