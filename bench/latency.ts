@@ -1,8 +1,11 @@
 /**
  * Latency prediction benchmark on this machine: builds the LUT of each space with the device agent's harness,
- * fits the calibration on sampled architectures measured end to end, then measures held-out architectures end
- * to end in two independent interleaved passes and compares, in the same run: MAC-proportional baseline, raw
- * LUT sum, calibrated predictor, and the noise floor (pass A vs pass B).
+ * fits calibrations on two sets measured end to end in one interleaved run (stratified over the predicted-latency
+ * range, as agents measure it, and uniformly sampled), then measures held-out architectures end to end in two
+ * independent interleaved passes and compares, in the same run: MAC-proportional baseline, raw LUT sum,
+ * overhead-corrected sum (uncalibrated), both calibrations, and the noise floor (pass A vs pass B). Pass B also
+ * re-measures the stratified set's reference networks first, and that calibration times their drift scale is
+ * scored on it (the refit agents do periodically and on drift).
  *
  *   npm run build && node dist/bench/latency.js [--spaces proxy-28,fbnet-224] [--calibration 40] [--heldout 100]
  */
@@ -12,9 +15,12 @@ import {
   CalibrationSample,
   PredictionQuality,
   buildLut,
+  chooseCalibrationSet,
+  chooseReferenceNetworks,
   evaluatePredictions,
   fitCalibration,
   macProportionalBaseline,
+  median,
   noiseFloor,
   predictLatency,
   rawLutSumBaseline,
@@ -25,6 +31,7 @@ import {
   MacroConfig,
   architectureId,
   createRng,
+  formatArchitecture,
   getMacroConfig,
   sampleArchitecture,
 } from '@edgenas/search-space';
@@ -92,7 +99,11 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
   log(`LUT built (${rows.filter((r) => r.driftFlagged).length} drift-flagged rows)`);
 
   const seen = new Set<string>();
-  const calib = sampleDistinct(config, f.calibration, f.seed, seen);
+  const stratified = chooseCalibrationSet(config, lut, { size: f.calibration, seed: f.seed }).map(
+    (m) => m.architecture,
+  );
+  for (const a of stratified) seen.add(architectureId(a));
+  const random = sampleDistinct(config, f.calibration, f.seed, seen);
   const heldout = sampleDistinct(config, f.heldout, f.seed + 1, seen);
   const archOpts: BenchmarkOptions = {
     ...blockOpts,
@@ -103,32 +114,63 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
   };
   const items = (archs: Architecture[]): ArchitectureToMeasure[] =>
     archs.map((architecture) => ({ architecture, config }));
-  log(`measuring ${calib.length} calibration architectures end to end`);
+  log(
+    `measuring ${stratified.length} stratified + ${random.length} random calibration architectures end to end`,
+  );
+  // alternated, so both sets see the same machine states
+  const calib = stratified.flatMap((a, i) => (i < random.length ? [a, random[i]] : [a]));
   const calibMeasured = await benchmarkArchitectures(items(calib), archOpts);
-  const samples: CalibrationSample[] = calib.map((a, i) => ({
-    features: predictLatency(a, config, lut).features,
-    measuredMs: calibMeasured[i].estimateMs,
-  }));
+  const measuredOf = new Map(calib.map((a, i) => [architectureId(a), calibMeasured[i].estimateMs]));
+  const samplesOf = (archs: Architecture[]): CalibrationSample[] =>
+    archs.map((a) => ({
+      features: predictLatency(a, config, lut).features,
+      measuredMs: measuredOf.get(architectureId(a)) as number,
+    }));
+  const samples = samplesOf(stratified);
   const calibration = fitCalibration(samples);
-  log(`calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)})`);
+  const randomCalibration = fitCalibration(samplesOf(random));
+  log(
+    `calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)}); ` +
+      `on the random set ${randomCalibration.model} (${pct(randomCalibration.residualSigmaRel)})`,
+  );
 
   log(`measuring ${heldout.length} held-out architectures end to end, pass A`);
   const passA = await benchmarkArchitectures(items(heldout), archOpts);
-  log(`pass B`);
-  const passB = await benchmarkArchitectures(items(heldout), archOpts);
+  // the reference networks, as the agent re-measures them, lead pass B: a drift scale for pass B's predictions
+  const references = chooseReferenceNetworks(
+    stratified.map((arch, i) => ({
+      arch,
+      architecture: formatArchitecture(arch, config),
+      measuredMs: samples[i].measuredMs,
+    })),
+  );
+  log(`pass B (after ${references.length} reference networks)`);
+  const refsAndB = await benchmarkArchitectures(
+    items([...references.map((r) => r.arch), ...heldout]),
+    archOpts,
+  );
+  const driftScale = median(references.map((r, i) => refsAndB[i].estimateMs / r.measuredMs));
+  const passB = refsAndB.slice(references.length);
   const a = passA.map((m) => m.estimateMs);
   const b = passB.map((m) => m.estimateMs);
   const testFeatures = heldout.map((arch) => predictLatency(arch, config, lut).features);
   const calibrated = heldout.map((arch) => predictLatency(arch, config, lut, calibration).latencyMs);
+  const randomCalibrated = heldout.map(
+    (arch) => predictLatency(arch, config, lut, randomCalibration).latencyMs,
+  );
   const mac = macProportionalBaseline(samples, testFeatures);
   const raw = rawLutSumBaseline(testFeatures);
+  const corrected = testFeatures.map((t) => t.correctedSumMs);
+  const rescaled = calibrated.map((ms) => ms * driftScale);
   const floor = noiseFloor(a, b);
   const flagged = [...calibMeasured, ...passA, ...passB].filter((m) => m.driftFlagged).length;
 
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   process.stdout.write(
-    `\n${config.name}: ${sigs.length} LUT entries, ${calib.length} calibration + ${heldout.length} held-out ` +
-      `architectures (mean ${mean(a).toFixed(2)} ms), ${flagged} drift-flagged architecture measurements, ${elapsed(t0)}\n`,
+    `\n${config.name}: ${sigs.length} LUT entries, ${stratified.length} + ${random.length} calibration + ` +
+      `${heldout.length} held-out ` +
+      `architectures (mean ${mean(a).toFixed(2)} ms), ${flagged} drift-flagged architecture measurements, ` +
+      `drift scale before pass B ${driftScale.toFixed(3)}, ${elapsed(t0)}\n`,
   );
   for (const [label, measured] of [
     ['pass A', a],
@@ -138,8 +180,16 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
     process.stdout.write(row('MAC-proportional', evaluatePredictions(mac, measured)) + '\n');
     process.stdout.write(row('raw LUT sum', evaluatePredictions(raw, measured)) + '\n');
     process.stdout.write(
-      row(`calibrated (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+      row('corrected sum (uncalibrated)', evaluatePredictions(corrected, measured)) + '\n',
     );
+    process.stdout.write(
+      row(`stratified set (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+    );
+    process.stdout.write(
+      row(`random set (${randomCalibration.model})`, evaluatePredictions(randomCalibrated, measured)) + '\n',
+    );
+    if (label === 'pass B')
+      process.stdout.write(row('stratified × drift scale', evaluatePredictions(rescaled, measured)) + '\n');
   }
   process.stdout.write(
     row('noise floor (A vs B)', evaluatePredictions(a, b)) +
@@ -150,7 +200,12 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
 async function main(): Promise<void> {
   const program = new Command('latency-bench')
     .option('--spaces <list>', 'spaces to benchmark', 'proxy-28,fbnet-224')
-    .option('--calibration <n>', 'architectures measured to fit the calibration', int(3, 1000), 40)
+    .option(
+      '--calibration <n>',
+      'architectures per calibration set (stratified and random)',
+      int(3, 1000),
+      20,
+    )
     .option('--heldout <n>', 'held-out architectures measured twice', int(2, 1000), 100)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int(1, 64), 1)
     .option('--rounds <n>', 'interleaved rounds per LUT entry', int(1, 100), DEFAULT_BENCHMARK_OPTIONS.rounds)

@@ -15,9 +15,9 @@ import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { NAS_JOB_WORKFLOW, NasJobInput, NasJobResult, SearchStrategy, TASK_QUEUES } from '@edgenas/contracts';
-import { predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
+import { buildDevicePredictor, predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
 import { createRng, getMacroConfig, sampleArchitecture, withGeometry } from '@edgenas/search-space';
-import { loadDevicePredictor, openStorage } from '@edgenas/storage';
+import { loadDeviceRows, openStorage } from '@edgenas/storage';
 import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures } from '../apps/agent/src/benchmark/runner';
 import { describeDevice } from '../apps/agent/src/device-profile';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
@@ -83,8 +83,9 @@ async function main(): Promise<void> {
       `LUT: ${rows.length} signatures of ${config.name} benchmarked in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
 
-    const predictor = await loadDevicePredictor(storage, deviceId, config);
-    if (!predictor) throw new Error('device vanished');
+    const deviceRows = await loadDeviceRows(storage, deviceId);
+    if (!deviceRows) throw new Error('device vanished');
+    const predictor = buildDevicePredictor(deviceRows, config, { now: new Date() });
     const rng = createRng(12345);
     const latencies = Array.from(
       { length: 200 },

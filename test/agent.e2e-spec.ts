@@ -11,14 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlockMeasurement, spaceSignatures } from '@edgenas/latency-predictor';
+import { BlockMeasurement, CALIBRATION_SET_SIZE, spaceSignatures } from '@edgenas/latency-predictor';
 import { NasJobInput } from '@edgenas/contracts';
 import {
+  FBNET_224,
   PROXY_28,
   createRng,
   formatArchitecture,
   sampleArchitecture,
   signatureKey,
+  stemSignature,
 } from '@edgenas/search-space';
 import { openStorage } from '@edgenas/storage';
 import { main } from '../apps/agent/src/cli';
@@ -96,7 +98,7 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('registers, runs once and fills the LUT of the requested space to 100 %; a second pass adds nothing', async () => {
+  it('registers, runs once, fills the LUT of the requested space to 100 % and measures its calibration set; a second pass adds nothing', async () => {
     api = await startApiForTest(PORT_ONLINE);
     const stateDir = join(dir, 'online');
     const args = onlineRunArgs(stateDir);
@@ -108,7 +110,12 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
 
     const first = await cli([...args, '--api-key', USER_KEY, ...QUICK]);
     expect(first.code).toBe(0);
-    expect(first.out.join('\n')).toMatch(new RegExp(`online: measured ${proxySignatures.length} block`));
+    expect(first.out.join('\n')).toMatch(
+      new RegExp(
+        `online: measured ${proxySignatures.length} block\\(s\\), ${CALIBRATION_SET_SIZE} architecture\\(s\\) ` +
+          `\\(${CALIBRATION_SET_SIZE} for calibration\\)`,
+      ),
+    );
     const { device, counts } = localDevice(stateDir);
     expect(device).toBeDefined();
     expect(device!.profile.runtime).toMatchObject({
@@ -116,7 +123,11 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
       executionProvider: 'cpu',
       threads: 1,
     });
-    expect(counts).toEqual({ pending: 0, synced: proxySignatures.length, rejected: 0 });
+    expect(counts).toEqual({
+      pending: 0,
+      synced: proxySignatures.length + CALIBRATION_SET_SIZE,
+      rejected: 0,
+    });
 
     const lut = await api
       .http()
@@ -137,12 +148,13 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     // Isolated blocks cost more than the null model of the same input/output size, typically.
     const above = entries.filter((e) => e.estimateMs > e.overheadMs).length;
     expect(above / entries.length).toBeGreaterThan(0.7);
-    expect(await serverRows(api, device!.id)).toEqual({ blocks: proxySignatures.length, architectures: 0 });
+    const rows = { blocks: proxySignatures.length, architectures: CALIBRATION_SET_SIZE };
+    expect(await serverRows(api, device!.id)).toEqual(rows);
 
     const second = await cli([...args, ...QUICK]);
     expect(second.code).toBe(0);
-    expect(second.out.join('\n')).toMatch(/online: measured 0 block/);
-    expect(await serverRows(api, device!.id)).toEqual({ blocks: proxySignatures.length, architectures: 0 });
+    expect(second.out.join('\n')).toMatch(/online: measured 0 block\(s\), 0 architecture/);
+    expect(await serverRows(api, device!.id)).toEqual(rows);
 
     const status = await cli([
       'status',
@@ -157,6 +169,48 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     expect(status.out.join('\n')).toMatch(
       new RegExp(`lut: +proxy-28 ${proxySignatures.length}/${proxySignatures.length}`),
     );
+  });
+
+  it('has a calibration from its calibration set before any job: predictions say calibrated, with the version, and repeat exactly', async () => {
+    const { device } = localDevice(join(dir, 'online'));
+    const lut = await api!
+      .http()
+      .get(`/v1/devices/${device!.id}/lut?space=proxy-28`)
+      .set(...auth(USER_KEY));
+    expect(lut.body.calibrationSetMeasured).toBe(CALIBRATION_SET_SIZE);
+    expect(lut.body.referenceNetworks).toHaveLength(5);
+    expect(lut.body.calibration.samples).toBeGreaterThanOrEqual(CALIBRATION_SET_SIZE);
+
+    const storage = await openStorage(api!.databaseUrl);
+    try {
+      const archRows = await storage.measurements.listArchitectureMeasurements(device!.id, PROXY_28.name);
+      expect(archRows.filter((r) => r.purpose === 'calibration')).toHaveLength(CALIBRATION_SET_SIZE);
+    } finally {
+      await storage.close();
+    }
+
+    const architecture = formatArchitecture(sampleArchitecture(PROXY_28, createRng(11)), PROXY_28);
+    const predict = () =>
+      api!
+        .http()
+        .post('/v1/latency/predict')
+        .set(...auth(USER_KEY))
+        .send({ deviceId: device!.id, space: 'proxy-28', architecture });
+    const a = await predict();
+    expect(a.status).toBe(200);
+    expect(a.body.calibrated).toBe(true);
+    expect(a.body.lutVersion).toMatch(/^[0-9a-f]{16}$/);
+    expect(a.body.calibration).toMatchObject({
+      version: expect.stringMatching(/^[0-9a-f]{16}$/),
+      samples: CALIBRATION_SET_SIZE,
+      driftScale: 1,
+      stale: false,
+      staleReason: null,
+    });
+    const b = await predict();
+    expect(b.body.latencyMs).toBe(a.body.latencyMs);
+    expect(b.body.calibration.version).toBe(a.body.calibration.version);
+    expect(b.body.lutVersion).toBe(a.body.lutVersion);
   });
 
   it('answers a verification request with an end-to-end measurement of the architecture', async () => {
@@ -184,8 +238,11 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     }
     const res = await cli([...onlineRunArgs(stateDir), ...QUICK]);
     expect(res.code).toBe(0);
-    expect(res.out.join('\n')).toMatch(/measured 0 block\(s\), 1 architecture/);
-    expect(await serverRows(api!, device!.id)).toEqual({ blocks: proxySignatures.length, architectures: 1 });
+    expect(res.out.join('\n')).toMatch(/measured 0 block\(s\), 1 architecture\(s\);/);
+    expect(await serverRows(api!, device!.id)).toEqual({
+      blocks: proxySignatures.length,
+      architectures: CALIBRATION_SET_SIZE + 1,
+    });
     const check = await openStorage(api!.databaseUrl);
     try {
       const v = await check.verifications.get(verificationId);
@@ -230,6 +287,59 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
     expect(after.blocks).toBe(before.blocks + 3);
   });
 
+  it('follows the device: a drift flag makes the calibration stale until the agent re-measured the reference networks', async () => {
+    const stateDir = join(dir, 'online');
+    const { device } = localDevice(stateDir);
+    const architecture = formatArchitecture(sampleArchitecture(PROXY_28, createRng(11)), PROXY_28);
+    const predict = () =>
+      api!
+        .http()
+        .post('/v1/latency/predict')
+        .set(...auth(USER_KEY))
+        .send({ deviceId: device!.id, space: 'proxy-28', architecture });
+    const before = (await predict()).body.calibration;
+    expect(before).toMatchObject({ stale: false, referenceSamples: 0 });
+
+    // The agent's drift monitor flagged a batch (here: a block of another space, uploaded as it would be).
+    const storage = await openStorage(api!.databaseUrl);
+    try {
+      const flagged: BlockMeasurement = {
+        id: randomUUID(),
+        signature: stemSignature(FBNET_224),
+        estimateMs: 0.5,
+        medianMs: 0.55,
+        p10Ms: 0.5,
+        p90Ms: 0.6,
+        rounds: 2,
+        repeatsPerRound: 2,
+        warmupRuns: 1,
+        overheadMs: 0.01,
+        agentVersion: 'e2e',
+        measuredAt: new Date().toISOString(),
+        driftFlagged: true,
+      };
+      await storage.measurements.insertBatch(device!.id, { blocks: [flagged] });
+    } finally {
+      await storage.close();
+    }
+    const stale = (await predict()).body;
+    expect(stale.calibration).toMatchObject({
+      stale: true,
+      staleReason: expect.stringMatching(/flagged drift/),
+    });
+    expect(stale.calibration.version).toBe(before.version);
+
+    const res = await cli([...onlineRunArgs(stateDir), ...QUICK]);
+    expect(res.code).toBe(0);
+    expect(res.out.join('\n')).toMatch(/measured 0 block\(s\), 5 architecture\(s\) \(5 for calibration\)/);
+    const after = (await predict()).body;
+    expect(after.calibration).toMatchObject({ stale: false, referenceSamples: 5, samples: before.samples });
+    expect(after.calibration.version).not.toBe(before.version);
+    expect(after.calibration.driftScale).toBeGreaterThan(0);
+    // the refit is the base calibration times the drift scale
+    expect(after.latencyMs / stale.latencyMs).toBeCloseTo(after.calibration.driftScale, 6);
+  });
+
   it('works offline: measurements queue locally while the API is down and sync once, without duplicates, when it is up', async () => {
     const url = `http://127.0.0.1:${PORT_LATE}`;
     const stateDir = join(dir, 'offline');
@@ -246,6 +356,7 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
       'agent-offline',
       '--retries',
       '2',
+      '--no-calibration',
     ];
 
     const offline = await cli([...args, '--state-dir', stateDir, ...QUICK]);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
   distinctSignatures,
+  formatArchitecture,
   parseArchitecture,
   PROXY_28,
   signatureKey,
@@ -263,6 +264,24 @@ describe('API: devices, tokens and measurement uploads (real Nest app over HTTP,
     expect(badSpace.status).toBe(400);
     expect(badSpace.body.errors[0]).toMatchObject({ field: 'architectures.0.space' });
     expect(badSpace.body.errors[0].reason).toMatch(/unknown macro config/);
+    const valid = { ...arch, architecture: formatArchitecture(parse(), PROXY_28) };
+    const badPurpose = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ architectures: [{ ...valid, purpose: 'warmup' }] });
+    expect(badPurpose.status).toBe(400);
+    expect(badPurpose.body.errors[0]).toMatchObject({
+      field: 'architectures.0.purpose',
+      reason: 'purpose must be one of calibration, reference',
+    });
+    const both = await api
+      .http()
+      .post(url)
+      .set(...auth(deviceA.token))
+      .send({ architectures: [{ ...valid, purpose: 'calibration', verificationId: 'ver-9' }] });
+    expect(both.status).toBe(400);
+    expect(both.body.errors[0].field).toBe('architectures.0.purpose');
     const huge = await api
       .http()
       .post(url)

@@ -1,5 +1,4 @@
-import { spaceSignatures } from '@edgenas/latency-predictor';
-import { DeviceProfile } from '@edgenas/latency-predictor';
+import { CalibrationWorkItem, DeviceProfile, spaceSignatures } from '@edgenas/latency-predictor';
 import {
   BlockSignature,
   MacroConfig,
@@ -40,6 +39,8 @@ export interface AgentContext {
   readonly apiKey?: string;
   readonly spaces: readonly MacroConfig[];
   readonly benchmark: BenchmarkOptions;
+  /** Measure the calibration work the server hands out (calibration set, reference networks); default true. */
+  readonly calibrate?: boolean;
   readonly retry?: RetryOptions;
   readonly log: Log;
   readonly progress?: (title: string) => Progress;
@@ -50,6 +51,8 @@ export interface PassSummary {
   readonly deviceId?: string;
   readonly blocksMeasured: number;
   readonly architecturesMeasured: number;
+  /** Of those, calibration work (calibration-set members and reference networks). */
+  readonly calibrationMeasured: number;
   readonly uploaded: number;
   readonly duplicates: number;
   readonly pending: number;
@@ -120,10 +123,30 @@ export function normalizeUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/** Whole architectures from the server, parsed on their geometry; unparseable ones are logged and left out. */
+function architecturesToMeasure(
+  ctx: AgentContext,
+  items: readonly { readonly space: string; readonly architecture: string }[],
+  extra: (i: number) => Partial<ArchitectureToMeasure>,
+  what: (i: number) => string,
+): ArchitectureToMeasure[] {
+  return items.flatMap((v, i) => {
+    try {
+      const config = resolveSpaceName(v.space);
+      return [{ architecture: parseArchitecture(v.architecture, config), config, ...extra(i) }];
+    } catch (err) {
+      ctx.log(`skipping ${what(i)}: ${(err as Error).message}`);
+      return [];
+    }
+  });
+}
+
 /**
  * One pass of the agent loop: register if needed, sync what is queued, fetch work (or, offline, take every
  * signature the requested spaces can use), benchmark the signatures not yet measured here in chunks (each
- * chunk stored locally first, then synced), answer verification requests, sync again.
+ * chunk stored locally first, then synced), answer verification requests, then measure the calibration work
+ * (a space whose LUT this pass completed gets its calibration set now, so predictions are calibrated before
+ * the first job; whenever this pass flagged drift, the server asks for the reference networks again), sync.
  */
 export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   const client = new ApiClient(ctx.apiUrl);
@@ -162,17 +185,13 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   if (work) {
     missing = work.missing.filter((s) => !measured.has(signatureKey(s)));
     const answered = ctx.store.answeredVerificationIds();
-    verifications = work.verifications
-      .filter((v) => !answered.has(v.id))
-      .flatMap((v) => {
-        try {
-          const config = resolveSpaceName(v.space);
-          return [{ architecture: parseArchitecture(v.architecture, config), config, verificationId: v.id }];
-        } catch (err) {
-          ctx.log(`skipping verification ${v.id}: ${(err as Error).message}`);
-          return [];
-        }
-      });
+    const open = work.verifications.filter((v) => !answered.has(v.id));
+    verifications = architecturesToMeasure(
+      ctx,
+      open,
+      (i) => ({ verificationId: open[i].id }),
+      (i) => `verification ${open[i].id}`,
+    );
   } else {
     const byKey = new Map<string, BlockSignature>();
     for (const config of ctx.spaces)
@@ -182,41 +201,82 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   }
 
   let blocksMeasured = 0;
-  if (missing.length) {
+  let architecturesMeasured = 0;
+  let calibrationMeasured = 0;
+  // Set by a drift-flagged chunk, cleared when calibration work is fetched: drift makes references due.
+  let driftSinceFetch = false;
+
+  const measureBlocks = async (sigs: BlockSignature[]): Promise<void> => {
     const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('blocks');
     try {
-      await benchmarkSignatures(missing, ctx.benchmark, {
+      await benchmarkSignatures(sigs, ctx.benchmark, {
         onProgress: (d, t, l) => progress.update(d, t, l),
         onSkip: (key, reason) => ctx.log(`skipping ${key}: ${reason}`),
         onChunk: async (rows) => {
           ctx.store.add(rows.map((body) => ({ kind: 'block' as const, body })));
           blocksMeasured += rows.length;
+          driftSinceFetch ||= rows.some((r) => r.driftFlagged);
           await sync();
         },
       });
     } finally {
       progress.stop();
     }
-  }
+  };
 
-  let architecturesMeasured = 0;
-  if (verifications.length) {
-    const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('verifications');
+  const measureArchitectures = async (items: ArchitectureToMeasure[], title: string): Promise<void> => {
+    if (items.length === 0) return;
+    const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))(title);
     try {
       await benchmarkArchitectures(
-        verifications,
+        items,
         { ...ctx.benchmark, chunkSize: Math.min(ctx.benchmark.chunkSize, ARCHITECTURE_CHUNK) },
         {
           onProgress: (d, t, l) => progress.update(d, t, l),
           onChunk: async (rows) => {
             ctx.store.add(rows.map((body) => ({ kind: 'architecture' as const, body })));
             architecturesMeasured += rows.length;
+            driftSinceFetch ||= rows.some((r) => r.driftFlagged);
             await sync();
           },
         },
       );
     } finally {
       progress.stop();
+    }
+  };
+
+  const calibrate = ctx.calibrate ?? true;
+  const measureCalibration = async (items: readonly CalibrationWorkItem[]): Promise<void> => {
+    const before = architecturesMeasured;
+    const toMeasure = architecturesToMeasure(
+      ctx,
+      items,
+      (i) => ({ purpose: items[i].purpose }),
+      (i) => `${items[i].purpose} network ${items[i].architecture}`,
+    );
+    await measureArchitectures(toMeasure, 'calibration');
+    calibrationMeasured += architecturesMeasured - before;
+  };
+  /** The server's calibration work now (after a LUT completed, or drift was flagged). */
+  const calibrationWorkNow = async (): Promise<readonly CalibrationWorkItem[]> => {
+    driftSinceFetch = false;
+    return device ? ((await fetchWork(ctx, client, device, spaceNames))?.calibration ?? []) : [];
+  };
+
+  // Blocks space by space: a space whose LUT completes gets its calibration set at once, before the next
+  // space's LUT (fbnet-224's takes many minutes).
+  for (const group of groupBySpace(missing, ctx.spaces)) {
+    await measureBlocks(group);
+    if (calibrate && device) await measureCalibration(await calibrationWorkNow());
+  }
+  await measureArchitectures(verifications, 'verifications');
+  if (calibrate && device) {
+    if (missing.length === 0) await measureCalibration(work?.calibration ?? []);
+    // drift flagged since the last ask: the server now wants the reference networks re-measured
+    if (driftSinceFetch) {
+      const again = await calibrationWorkNow();
+      await measureCalibration(again.filter((c) => c.purpose === 'reference'));
     }
   }
 
@@ -225,10 +285,35 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     deviceId: ctx.store.device()?.id,
     blocksMeasured,
     architecturesMeasured,
+    calibrationMeasured,
     uploaded,
     duplicates,
     pending: ctx.store.counts().pending,
   };
+}
+
+/**
+ * Missing signatures grouped by the first of the agent's spaces that uses them, in the spaces' order; the rest
+ * (geometries of jobs) last.
+ */
+export function groupBySpace(
+  missing: readonly BlockSignature[],
+  spaces: readonly MacroConfig[],
+): BlockSignature[][] {
+  const left = new Map(missing.map((s) => [signatureKey(s), s]));
+  const groups: BlockSignature[][] = [];
+  for (const config of spaces) {
+    const group: BlockSignature[] = [];
+    for (const key of spaceSignatures(config).map(signatureKey)) {
+      const sig = left.get(key);
+      if (!sig) continue;
+      group.push(sig);
+      left.delete(key);
+    }
+    if (group.length > 0) groups.push(group);
+  }
+  if (left.size > 0) groups.push([...left.values()]);
+  return groups;
 }
 
 async function fetchWork(ctx: AgentContext, client: ApiClient, device: RegisteredDevice, spaces: string[]) {
@@ -262,7 +347,7 @@ export async function runLoop(ctx: AgentContext, intervalMs: number, signal: Abo
 export function describePass(s: PassSummary): string {
   return (
     `${s.online ? 'online' : 'offline'}: measured ${s.blocksMeasured} block(s), ${s.architecturesMeasured} ` +
-    `architecture(s); uploaded ${s.uploaded} (${s.duplicates} already on the server); ${s.pending} queued`
+    `architecture(s)${s.calibrationMeasured ? ` (${s.calibrationMeasured} for calibration)` : ''}; uploaded ${s.uploaded} (${s.duplicates} already on the server); ${s.pending} queued`
   );
 }
 

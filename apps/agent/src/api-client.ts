@@ -1,4 +1,4 @@
-import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
+import { BlockMeasurement, CalibrationWorkItem, DeviceProfile } from '@edgenas/latency-predictor';
 import { BlockSignature } from '@edgenas/search-space';
 import { ArchitectureUpload } from './store';
 
@@ -51,6 +51,8 @@ export interface VerificationRequest {
 export interface Work {
   readonly missing: readonly BlockSignature[];
   readonly verifications: readonly VerificationRequest[];
+  /** Whole networks to measure for calibration (absent from servers that hand out none). */
+  readonly calibration?: readonly CalibrationWorkItem[];
 }
 
 export interface UploadResult {

@@ -58,6 +58,9 @@ interface BenchFlags {
   clock?: BenchmarkClock;
 }
 
+type RunFlags = CommonFlags &
+  BenchFlags & { space: string; once?: boolean; interval: number; calibration: boolean };
+
 function addCommon(cmd: Command): Command {
   return cmd
     .option('--api <url>', 'EdgeNAS API base URL (default $EDGENAS_API_URL or http://localhost:$PORT|3000)')
@@ -165,9 +168,13 @@ export function buildCli(io: CliIo = defaultIo): Command {
         .description('register if needed, then fetch work, benchmark, upload; repeat (or once)')
         .option('--space <list>', 'spaces to cover, comma-separated', 'proxy-28,fbnet-224')
         .option('--once', 'do one pass and exit')
+        .option(
+          '--no-calibration',
+          'skip the calibration work the server hands out (calibration set, reference networks)',
+        )
         .option('--interval <seconds>', 'pause between passes', intOption('--interval', 1, 86400), 60),
     ),
-  ).action(async (f: CommonFlags & BenchFlags & { space: string; once?: boolean; interval: number }) => {
+  ).action(async (f: RunFlags) => {
     const name = deviceName(f);
     const store = AgentStore.open(stateDir(f, io, name));
     try {
@@ -178,6 +185,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
         spaces: resolveSpaces(f.space),
         benchmark: benchOptions(f, io),
+        calibrate: f.calibration,
         retry: retry(f),
         log: io.err,
       };

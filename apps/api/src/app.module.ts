@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CalibrationPolicy } from '@edgenas/latency-predictor';
 import { Repositories } from '@edgenas/storage';
 import { ApiKeySet, AuthGuard } from './auth/auth';
 import { ApiExceptionFilter } from './common/exception.filter';
@@ -8,15 +9,18 @@ import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
+import { DevicePredictors } from './latency/device-predictors';
 import { LatencyController } from './latency/latency.controller';
 import { LutController } from './lut/lut.controller';
 import { MeasurementsController } from './measurements/measurements.controller';
-import { API_KEYS, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
+import { API_KEYS, CALIBRATION_POLICY, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
 
 export interface CoreDeps {
   readonly repositories: Repositories;
   readonly apiKeys: ApiKeySet;
   readonly workflows: JobWorkflows;
+  /** When reference networks are due and calibrations stale. */
+  readonly calibrationPolicy: CalibrationPolicy;
   /** Run when the app closes (database, Temporal connection). */
   readonly onClose: () => Promise<void>;
 }
@@ -30,7 +34,10 @@ class Closer implements OnApplicationShutdown {
   }
 }
 
-/** What every feature module shares: storage, user API keys, the Temporal gateway, auth and error handling. */
+/**
+ * What every feature module shares: storage, device predictors, user API keys, the Temporal gateway, auth and
+ * error handling.
+ */
 @Global()
 @Module({})
 export class CoreModule {
@@ -41,12 +48,14 @@ export class CoreModule {
         { provide: REPOSITORIES, useValue: deps.repositories },
         { provide: API_KEYS, useValue: deps.apiKeys },
         { provide: JOB_WORKFLOWS, useValue: deps.workflows },
+        { provide: CALIBRATION_POLICY, useValue: deps.calibrationPolicy },
+        DevicePredictors,
         { provide: ON_CLOSE, useValue: deps.onClose },
         Closer,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
-      exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS],
+      exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS, DevicePredictors],
     };
   }
 }

@@ -3,6 +3,7 @@ import { INestApplication, LogLevel, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { CalibrationPolicy, DEFAULT_CALIBRATION_POLICY } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '@edgenas/storage';
 import { AppModule } from './app.module';
 import { ApiKeySet } from './auth/auth';
@@ -23,6 +24,8 @@ export interface ApiAppOptions {
   readonly dataDir?: string;
   /** Nest log levels, or false for none. */
   readonly logger?: false | LogLevel[];
+  /** When agents re-measure reference networks and calibrations turn stale (default: every 30 min). */
+  readonly calibrationPolicy?: CalibrationPolicy;
   /** JSON body limit (a full measurement batch is well under this). */
   readonly bodyLimit?: string;
 }
@@ -48,7 +51,13 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
   let app: NestExpressApplication;
   try {
     app = await NestFactory.create<NestExpressApplication>(
-      AppModule.forRoot({ repositories: createRepositories(storage.handle.db), apiKeys, workflows, onClose }),
+      AppModule.forRoot({
+        repositories: createRepositories(storage.handle.db),
+        apiKeys,
+        workflows,
+        calibrationPolicy: options.calibrationPolicy ?? DEFAULT_CALIBRATION_POLICY,
+        onClose,
+      }),
       { logger, bodyParser: false },
     );
   } catch (err) {

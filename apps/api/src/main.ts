@@ -1,13 +1,18 @@
+import { CALIBRATION_REFRESH_SETTING, calibrationPolicyFromSetting } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL } from '@edgenas/storage';
 import { createApiApp } from './app';
 import { generateApiKey } from './auth/auth';
 
-/** API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS from the environment. */
+/**
+ * API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS,
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES from the environment.
+ */
 async function main(): Promise<void> {
   const env = process.env;
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new Error(`PORT must be 1..65535, got "${env.PORT}"`);
+  const calibrationPolicy = calibrationPolicyFromSetting(env[CALIBRATION_REFRESH_SETTING]);
   let apiKeys = (env.EDGENAS_API_KEYS ?? '')
     .split(',')
     .map((k) => k.trim())
@@ -24,6 +29,7 @@ async function main(): Promise<void> {
       address: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     },
+    calibrationPolicy,
     logger: ['error', 'warn'],
   });
   app.enableShutdownHooks();

@@ -2,3 +2,4 @@
 export const REPOSITORIES = Symbol('Repositories');
 export const API_KEYS = Symbol('ApiKeys');
 export const JOB_WORKFLOWS = Symbol('JobWorkflows');
+export const CALIBRATION_POLICY = Symbol('CalibrationPolicy');

@@ -28,7 +28,15 @@ import {
 import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
-import { missingSignatures, predictLatency as predictArchitectureLatency } from '@edgenas/latency-predictor';
+import {
+  CalibrationPolicy,
+  DevicePredictor,
+  PricedWith,
+  buildDevicePredictor,
+  missingSignatures,
+  predictLatency as predictArchitectureLatency,
+  pricedWith,
+} from '@edgenas/latency-predictor';
 // The runners and the supernet file checks only: a light worker never loads TensorFlow.js.
 import {
   isNonRetryableTrainingError,
@@ -41,11 +49,10 @@ import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
 import {
   CandidateStatus,
   Db,
-  DevicePredictor,
   JsonValue,
   Repositories,
   createRepositories,
-  loadDevicePredictor,
+  loadDeviceRows,
 } from '@edgenas/storage';
 
 export interface ActivityDeps {
@@ -58,6 +65,8 @@ export interface ActivityDeps {
   readonly verificationPollMs?: number;
   /** How often supernet training writes a checkpoint; default 20 s. */
   readonly supernetCheckpointIntervalMs?: number;
+  /** When calibrations are stale (default: the latency predictor's). */
+  readonly calibrationPolicy?: CalibrationPolicy;
 }
 
 export interface Geometry {
@@ -75,6 +84,8 @@ export interface PricedArchitecture {
   readonly latencyByDevice: Record<string, number>;
   /** The latency objective: worst over the devices. */
   readonly worstLatencyMs: number;
+  /** Per device, the LUT and calibration versions the prediction used (and whether that calibration is stale). */
+  readonly pricedWith: Record<string, PricedWith>;
   readonly macs: number;
   readonly params: number;
 }
@@ -178,14 +189,15 @@ export function createActivities(deps: ActivityDeps) {
   const verificationTimeoutMs = deps.verificationTimeoutMs ?? 120_000;
   const verificationPollMs = deps.verificationPollMs ?? 1000;
 
-  /** Per device, its LUT and calibration for the deployment geometry (the storage's one loader). */
+  /** Per device, its LUT and calibration for the deployment geometry, built from the stored rows. */
   async function loadPredictors(g: DevicesGeometry): Promise<DevicePredictor[]> {
     const config = deploymentConfig(g);
     const predictors: DevicePredictor[] = [];
+    const now = new Date();
     for (const deviceId of g.deviceIds) {
-      const predictor = await loadDevicePredictor(repos, deviceId, config);
-      if (!predictor) throw ApplicationFailure.nonRetryable(`unknown device "${deviceId}"`, 'UnknownDevice');
-      predictors.push(predictor);
+      const rows = await loadDeviceRows(repos, deviceId);
+      if (!rows) throw ApplicationFailure.nonRetryable(`unknown device "${deviceId}"`, 'UnknownDevice');
+      predictors.push(buildDevicePredictor(rows, config, { now, policy: deps.calibrationPolicy }));
     }
     return predictors;
   }
@@ -232,7 +244,9 @@ export function createActivities(deps: ActivityDeps) {
       return req.architectures.map((text) => {
         const arch = parseArchitecture(text, config);
         const latencyByDevice: Record<string, number> = {};
+        const versions: Record<string, PricedWith> = {};
         for (const p of predictors) {
+          versions[p.deviceId] = pricedWith(p);
           latencyByDevice[p.deviceId] = predictArchitectureLatency(
             arch,
             config,
@@ -245,6 +259,7 @@ export function createActivities(deps: ActivityDeps) {
           architecture: formatArchitecture(arch, config),
           latencyByDevice,
           worstLatencyMs: Math.max(...Object.values(latencyByDevice)),
+          pricedWith: versions,
           macs: cost.macs,
           params: cost.params,
         };

@@ -2,11 +2,13 @@
 /**
  * EdgeNAS worker: serves the job workflow and its activities on Temporal.
  *   node dist/apps/worker/src/main.js [--queues light,training] [--training-concurrency N]
- * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR.
+ * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR,
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES.
  */
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
+import { CALIBRATION_REFRESH_SETTING, calibrationPolicyFromSetting } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, openDatabase } from '@edgenas/storage';
 import { QUEUE_NAMES, QueueName, createWorkers, defaultTrainingConcurrency, runWorkers } from './worker';
 
@@ -74,6 +76,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS || 'localhost:7233';
   const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
   const dataDir = resolve(process.env.EDGENAS_DATA_DIR || '.edgenas');
+  const calibrationPolicy = calibrationPolicyFromSetting(process.env[CALIBRATION_REFRESH_SETTING]);
   const database = await openDatabase(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
   let connection: NativeConnection;
   try {
@@ -96,6 +99,7 @@ async function main(argv: readonly string[]): Promise<void> {
         dataDir,
         verificationTimeoutMs: opts.verificationTimeout * 1000,
         supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
+        calibrationPolicy,
       },
     });
     console.log(

@@ -244,3 +244,5 @@ export interface NasJobResult {
   readonly scored?: number;
   readonly stoppedBy: 'budget' | 'wall-clock' | 'max-candidates';
 }
+
+export * from './measurements';

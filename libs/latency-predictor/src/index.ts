@@ -6,3 +6,5 @@ export * from './lut';
 export * from './calibration';
 export * from './predict';
 export * from './evaluation';
+export * from './calibration-set';
+export * from './device-predictor';

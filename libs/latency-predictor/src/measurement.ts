@@ -1,65 +1,10 @@
-import { BlockSignature } from '@edgenas/search-space';
-
-/**
- * The runtime a device is profiled with. LUTs are per profile: the same CPU with 1 and 2 ORT threads are two
- * honest profiles.
- */
-export interface DeviceProfile {
-  readonly name: string;
-  readonly hardware: {
-    readonly cpuModel: string;
-    readonly cores: number;
-    readonly memoryBytes: number;
-    readonly os: string;
-    readonly arch: string;
-  };
-  readonly runtime: {
-    /** e.g. 'onnxruntime-node' */
-    readonly engine: string;
-    readonly engineVersion: string;
-    /** e.g. 'cpu' */
-    readonly executionProvider: string;
-    readonly threads: number;
-  };
-}
-
-/** Statistics of one benchmarked item, as an agent uploads it. Raw rows are kept, never overwritten. */
-export interface LatencyStats {
-  /** Robust estimate across rounds (median over rounds of each round's 10th percentile), ms. */
-  readonly estimateMs: number;
-  readonly medianMs: number;
-  readonly p10Ms: number;
-  readonly p90Ms: number;
-  readonly rounds: number;
-  readonly repeatsPerRound: number;
-  readonly warmupRuns: number;
-}
-
-/** One block (or stem/head) measurement: the raw material of a LUT entry. */
-export interface BlockMeasurement extends LatencyStats {
-  /** Client-chosen id (UUID); a retried upload with the same id never adds a row. */
-  readonly id: string;
-  readonly signature: BlockSignature;
-  /**
-   * Cost the isolated model pays once per run that a whole network pays only once (binding, input/output
-   * copies), measured on a null model of the same input/output size in the same rounds; ms.
-   */
-  readonly overheadMs: number;
-  readonly agentVersion: string;
-  /** ISO 8601. */
-  readonly measuredAt: string;
-  /** Set when the drift check (reference block re-measured) moved > 10 % during this batch. */
-  readonly driftFlagged: boolean;
-}
-
-/** A whole architecture measured end to end on a device (calibration, validation, Pareto checks). */
-export interface ArchitectureMeasurement extends LatencyStats {
-  readonly id: string;
-  /** Macro config name (with geometry) the architecture was laid onto. */
-  readonly space: string;
-  /** Compact architecture string. */
-  readonly architecture: string;
-  readonly agentVersion: string;
-  readonly measuredAt: string;
-  readonly driftFlagged: boolean;
-}
+// The measurement rows are wire types and live in contracts; re-exported here for the predictor's users.
+export type {
+  ArchitectureMeasurement,
+  ArchitectureMeasurementPurpose,
+  ArchitectureRow,
+  BlockMeasurement,
+  DeviceRows,
+  DeviceProfile,
+  LatencyStats,
+} from '@edgenas/contracts';

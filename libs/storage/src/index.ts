@@ -17,4 +17,4 @@ export async function openStorage(url?: string): Promise<Storage> {
   const handle = await openDatabase(url);
   return { ...createRepositories(handle.db), handle, close: () => handle.close() };
 }
-export * from './device-predictor';
+export * from './device-rows';

@@ -146,6 +146,12 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .execute();
       },
     },
+    // Why a whole network was measured (calibration set, drift reference); null for verifications.
+    '0003_architecture_measurement_purpose': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('architecture_measurements').addColumn('purpose', 'text').execute();
+      },
+    },
   };
 }
 

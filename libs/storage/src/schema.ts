@@ -50,6 +50,8 @@ export interface ArchitectureMeasurementsTable extends StatsColumns {
   space: string;
   architecture: string;
   verification_id: string | null;
+  /** 'calibration' | 'reference' (calibration work the server handed out), else null. */
+  purpose: string | null;
   agent_version: string;
   measured_at: string;
   drift_flagged: number;

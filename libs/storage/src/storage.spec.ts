@@ -3,15 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { NasJobInput } from '@edgenas/contracts';
-import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { BlockMeasurement, DeviceProfile, NasJobInput } from '@edgenas/contracts';
 import { PROXY_28, signatureKey, stemSignature } from '@edgenas/search-space';
 import {
   buildMigrations,
   EdgeNasDatabase,
   JobRepository,
-  loadDeviceLatencyModel,
-  loadDevicePredictor,
+  loadDeviceRows,
   openStorage,
   parseDatabaseUrl,
   resolveGeometry,
@@ -346,11 +344,11 @@ describe('resolveGeometry', () => {
   });
 });
 
-describe('loadDevicePredictor', () => {
+describe('loadDeviceRows', () => {
   let storage: Storage;
   let dir2: string;
   beforeAll(async () => {
-    dir2 = mkdtempSync(join(tmpdir(), 'edgenas-predictor-'));
+    dir2 = mkdtempSync(join(tmpdir(), 'edgenas-rows-'));
     storage = await openStorage(`sqlite:${join(dir2, 'db.sqlite')}`);
     await storage.devices.create({ id: 'dev', name: 'd', profile: PROFILE, tokenHash: 'h' });
   });
@@ -359,19 +357,28 @@ describe('loadDevicePredictor', () => {
     rmSync(dir2, { recursive: true, force: true });
   });
 
-  it('aggregates every raw row of the device into its LUT and stays uncalibrated without end-to-end rows', async () => {
-    // three uploads of one signature: the LUT entry is their median, not the last one
+  it('returns the profile and every raw row, end-to-end rows of every space with their purpose', async () => {
+    const { signature: _s, overheadMs: _o, id: _i, ...stats } = block('x', 1);
     await storage.measurements.insertBatch('dev', {
       blocks: [block('r1', 1), block('r2', 3), block('r3', 2)],
+      architectures: [
+        { ...stats, id: 'a1', space: 'proxy-28', architecture: 'x', purpose: 'calibration' },
+        { ...stats, id: 'a2', space: 'fbnet-224', architecture: 'y', purpose: 'reference' },
+        { ...stats, id: 'a3', space: 'proxy-28', architecture: 'z' },
+      ],
     });
-    const p = await loadDevicePredictor(storage, 'dev', PROXY_28);
-    const entry = p?.lut[signatureKey(stemSignature(PROXY_28))];
-    expect(entry).toMatchObject({ estimateMs: 2, count: 3 });
-    expect(p?.calibration).toBeUndefined();
-    expect(p?.calibrationNote).toMatch(/0 of 3/);
-    expect(await loadDevicePredictor(storage, 'ghost', PROXY_28)).toBeUndefined();
-    await expect(loadDeviceLatencyModel(storage.handle.db, 'ghost', 'proxy-28')).rejects.toThrow(
-      /unknown device/,
-    );
+    const rows = await loadDeviceRows(storage, 'dev');
+    expect(rows?.profile).toEqual(PROFILE);
+    expect(rows?.blocks.map((r) => [r.id, r.estimateMs])).toEqual([
+      ['r1', 1],
+      ['r2', 3],
+      ['r3', 2],
+    ]);
+    expect(rows?.architectures.map((r) => [r.id, r.space, r.purpose])).toEqual([
+      ['a1', 'proxy-28', 'calibration'],
+      ['a2', 'fbnet-224', 'reference'],
+      ['a3', 'proxy-28', undefined],
+    ]);
+    expect(await loadDeviceRows(storage, 'ghost')).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
+import { ArchitectureMeasurementPurpose, BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
 import { lowerSignature } from '@edgenas/search-space/graph';
@@ -184,6 +184,8 @@ export interface ArchitectureToMeasure {
   readonly config: MacroConfig;
   /** Set when this answers a verification request from the server. */
   readonly verificationId?: string;
+  /** Set when the server asked for it as calibration work. */
+  readonly purpose?: ArchitectureMeasurementPurpose;
 }
 
 /** Whole networks per chunk by default: fbnet-224 models are tens of MB each. */
@@ -222,6 +224,7 @@ export async function benchmarkArchitectures(
       measuredAt,
       driftFlagged: flagged,
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
+      ...(a.purpose ? { purpose: a.purpose } : {}),
     }));
     out.push(...results);
     await onChunk?.(results);

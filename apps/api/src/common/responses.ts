@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { DevicePredictor } from '@edgenas/latency-predictor';
 
 /** Response shapes for the OpenAPI document (the handlers return plain objects of these shapes). */
 export class FieldErrorResponse {
@@ -24,8 +25,44 @@ export class BreakdownItemResponse {
 }
 
 export class CalibrationSummaryResponse {
+  @ApiProperty({
+    example: '3f9a0c1d2b4e5f60',
+    description: 'Hash of the LUT version and the end-to-end rows used: same version, same predictions',
+  })
+  version!: string;
   @ApiProperty({ example: 'sum+constant' }) model!: string;
   @ApiProperty({ description: 'End-to-end measured architectures it was fitted on' }) samples!: number;
+  @ApiProperty({ description: 'Relative standard deviation of a prediction (cross-validated RMSPE)' })
+  residualSigmaRel!: number;
+  @ApiProperty({ description: 'The newest measurement the fit rests on (ISO 8601)' }) fittedAt!: string;
+  @ApiProperty({
+    description: "Reference networks' latest latency over their latency in the fit (1 = not re-measured yet)",
+  })
+  driftScale!: number;
+  @ApiProperty({ description: 'Reference networks the drift scale used' }) referenceSamples!: number;
+  @ApiProperty({ description: 'The last end-to-end check: newest reference re-measurement, else fittedAt' })
+  checkedAt!: string;
+  @ApiProperty({ description: 'Drift flagged or the last check too old: the agent is asked to re-measure' })
+  stale!: boolean;
+  @ApiPropertyOptional({ nullable: true, type: String }) staleReason!: string | null;
+}
+
+/** The calibration a predictor applies, as every route reports it; null while uncalibrated. */
+export function calibrationResponse(p: DevicePredictor): CalibrationSummaryResponse | null {
+  const info = p.calibrationInfo;
+  if (!info || !p.calibration) return null;
+  return {
+    version: info.version,
+    model: info.model,
+    samples: info.samples,
+    residualSigmaRel: p.calibration.residualSigmaRel,
+    fittedAt: info.fittedAt,
+    driftScale: info.driftScale,
+    referenceSamples: info.referenceSamples,
+    checkedAt: info.checkedAt,
+    stale: info.stale,
+    staleReason: info.staleReason,
+  };
 }
 
 export class PredictionResponse {
@@ -37,6 +74,8 @@ export class PredictionResponse {
   @ApiProperty({ description: 'One standard deviation, ms' }) uncertaintyMs!: number;
   @ApiProperty({ description: 'Whether a calibration from end-to-end measurements was applied' })
   calibrated!: boolean;
+  @ApiProperty({ description: "Hash of the ids of the LUT's block rows this geometry uses" })
+  lutVersion!: string;
   @ApiPropertyOptional({ nullable: true, type: CalibrationSummaryResponse })
   calibration!: CalibrationSummaryResponse | null;
   @ApiPropertyOptional({ nullable: true, type: String }) calibrationNote!: string | null;

@@ -3,10 +3,11 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { CandidateSummary, JobStatus, NasJobInput, NasJobProgress } from '@edgenas/contracts';
 import { fastestAchievableLatency, missingSignatures } from '@edgenas/latency-predictor';
 import { MacroConfig } from '@edgenas/search-space';
-import { JobRecord, Repositories, TERMINAL_JOB_STATUSES, loadDevicePredictor } from '@edgenas/storage';
+import { JobRecord, Repositories, TERMINAL_JOB_STATUSES } from '@edgenas/storage';
 import { ApiError, FieldError, notFound } from '../common/api-error';
 import { deploymentGeometry } from '../common/geometry';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
+import { DevicePredictors } from '../latency/device-predictors';
 import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
 import { JobWorkflows } from './job-workflows';
 import { JOB_DEFAULTS, resolveJobRequest } from './job-request';
@@ -33,6 +34,7 @@ export class JobsService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
     @Inject(JOB_WORKFLOWS) private readonly workflows: JobWorkflows,
+    private readonly predictors: DevicePredictors,
   ) {}
 
   /**
@@ -105,8 +107,7 @@ export class JobsService {
 
   /** Fastest achievable latency of the geometry on one device; 409 when its LUT cannot price the whole space. */
   private async fastestOn(deviceId: string, config: MacroConfig, field: string): Promise<number> {
-    const predictor = await loadDevicePredictor(this.repos, deviceId, config);
-    if (!predictor) throw notFound(`unknown device "${deviceId}"`, field);
+    const predictor = await this.predictors.forGeometry(deviceId, config, field);
     // The search may pick any block at any layer: every signature of the space must be priced.
     const missing = missingSignatures(predictor.lut, config);
     if (missing.length > 0) throw missingLutError(deviceId, config.name, missing, field);

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiConflictResponse,
@@ -11,13 +11,12 @@ import {
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { predictLatency } from '@edgenas/latency-predictor';
 import { Architecture, architectureId, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
-import { Repositories, loadDevicePredictor } from '@edgenas/storage';
-import { badRequest, notFound } from '../common/api-error';
+import { badRequest } from '../common/api-error';
 import { deploymentGeometry } from '../common/geometry';
 import { DeploymentGeometryDto } from '../common/input-shape.dto';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
-import { ErrorResponse, PredictionResponse } from '../common/responses';
-import { REPOSITORIES } from '../tokens';
+import { ErrorResponse, PredictionResponse, calibrationResponse } from '../common/responses';
+import { DevicePredictors } from './device-predictors';
 
 export class PredictLatencyDto extends DeploymentGeometryDto {
   @ApiProperty({ description: 'Registered device id' })
@@ -44,7 +43,7 @@ export class PredictLatencyDto extends DeploymentGeometryDto {
 @ApiBearerAuth()
 @Controller('v1/latency')
 export class LatencyController {
-  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+  constructor(private readonly predictors: DevicePredictors) {}
 
   @Post('predict')
   @HttpCode(200)
@@ -67,8 +66,7 @@ export class LatencyController {
     } catch (err) {
       throw badRequest('architecture', err instanceof Error ? err.message : String(err));
     }
-    const predictor = await loadDevicePredictor(this.repos, body.deviceId, config);
-    if (!predictor) throw notFound(`unknown device "${body.deviceId}"`, 'deviceId');
+    const predictor = await this.predictors.forGeometry(body.deviceId, config);
     try {
       const p = predictLatency(arch, config, predictor.lut, predictor.calibration, {
         allowEstimates: body.allowEstimates ?? false,
@@ -81,9 +79,8 @@ export class LatencyController {
         latencyMs: p.latencyMs,
         uncertaintyMs: p.uncertaintyMs,
         calibrated: p.calibrated,
-        calibration: predictor.calibration
-          ? { model: predictor.calibration.model, samples: predictor.calibration.samples }
-          : null,
+        lutVersion: predictor.lutVersion,
+        calibration: calibrationResponse(predictor),
         calibrationNote: predictor.calibrationNote ?? null,
         lutSumMs: p.lutSumMs,
         correctedSumMs: p.correctedSumMs,

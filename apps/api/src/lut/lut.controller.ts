@@ -2,18 +2,21 @@ import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { LutEntry, lutCoverage, missingSignatures, spaceSignatures } from '@edgenas/latency-predictor';
-import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import {
-  DevicePredictor,
-  Repositories,
-  loadDeviceLut,
-  loadDevicePredictor,
-  resolveGeometry,
-} from '@edgenas/storage';
+  CalibrationWorkItem,
+  LutEntry,
+  buildLut,
+  calibrationWork,
+  lutCoverage,
+  missingSignatures,
+  spaceSignatures,
+} from '@edgenas/latency-predictor';
+import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
+import { Repositories, resolveGeometry } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
-import { notFound } from '../common/api-error';
 import { deploymentGeometry, parseInputShape } from '../common/geometry';
+import { calibrationResponse } from '../common/responses';
+import { DevicePredictors } from '../latency/device-predictors';
 import { REPOSITORIES } from '../tokens';
 
 export class LutQueryDto {
@@ -51,27 +54,14 @@ function geometryOf(q: LutQueryDto & { space: string }): MacroConfig {
   return deploymentGeometry(q.space, q.input ? parseInputShape(q.input, 'input') : undefined, q.classes);
 }
 
-function calibrationSummary(p: DevicePredictor) {
-  return p.calibration
-    ? {
-        model: p.calibration.model,
-        samples: p.calibration.samples,
-        residualSigmaRel: p.calibration.residualSigmaRel,
-      }
-    : null;
-}
-
 @ApiTags('lut')
 @ApiBearerAuth()
 @Controller('v1/devices/:id')
 export class LutController {
-  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
-
-  private async predictor(deviceId: string, config: MacroConfig): Promise<DevicePredictor> {
-    const p = await loadDevicePredictor(this.repos, deviceId, config);
-    if (!p) throw notFound(`unknown device "${deviceId}"`, 'id');
-    return p;
-  }
+  constructor(
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    private readonly predictors: DevicePredictors,
+  ) {}
 
   @Get('lut')
   @RequireAuth('user-or-device')
@@ -85,12 +75,11 @@ export class LutController {
   @ApiQuery({ name: 'classes', required: false, example: 10 })
   async lut(@Param('id') deviceId: string, @Query() q: LutQueryDto) {
     if (q.space === undefined) {
-      const lut = await loadDeviceLut(this.repos, deviceId);
-      if (!lut) throw notFound(`unknown device "${deviceId}"`, 'id');
+      const lut = buildLut((await this.predictors.rows(deviceId, 'id')).blocks);
       return { deviceId, space: null, coverage: null, entries: Object.values(lut) };
     }
     const config = geometryOf({ ...q, space: q.space });
-    const p = await this.predictor(deviceId, config);
+    const p = await this.predictors.forGeometry(deviceId, config, 'id');
     const needed = spaceSignatures(config);
     const coverage = lutCoverage(p.lut, needed);
     const neededKeys = new Set(needed.map(signatureKey));
@@ -104,8 +93,11 @@ export class LutController {
         ratio: coverage.ratio,
         missing: coverage.missing.length,
       },
-      calibration: calibrationSummary(p),
+      lutVersion: p.lutVersion,
+      calibration: calibrationResponse(p),
       calibrationArchitectures: p.calibrationArchitectures,
+      calibrationSetMeasured: p.calibrationSetMeasured.length,
+      referenceNetworks: p.referenceNetworks,
       calibrationNote: p.calibrationNote ?? null,
       entries,
     };
@@ -119,7 +111,7 @@ export class LutController {
   @ApiQuery({ name: 'classes', required: false, example: 10 })
   async missing(@Param('id') deviceId: string, @Query() q: MissingQueryDto) {
     const config = geometryOf(q);
-    const p = await this.predictor(deviceId, config);
+    const p = await this.predictors.forGeometry(deviceId, config, 'id');
     const missing = missingSignatures(p.lut, config);
     return { deviceId, space: config.name, missing, keys: missing.map(signatureKey) };
   }
@@ -130,7 +122,9 @@ export class LutController {
     summary: 'Work for a device agent',
     description:
       'Signatures missing for the given spaces (comma-separated) and for the deployment geometries of active ' +
-      'jobs on this device, plus pending end-to-end verification requests.',
+      'jobs on this device, pending end-to-end verification requests, and calibration work: once a ' +
+      "space's LUT is complete, its calibration set (whole networks spread over the predicted-latency " +
+      'range), then its reference networks whenever drift was flagged or the last check is due.',
   })
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28,fbnet-224' })
   async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto) {
@@ -155,14 +149,25 @@ export class LutController {
         // a job whose space no longer resolves asks for nothing
       }
     }
-    const lut = await loadDeviceLut(this.repos, deviceId);
-    if (!lut) throw notFound(`unknown device "${deviceId}"`, 'id');
+    const rows = await this.predictors.rows(deviceId, 'id');
+    const lut = buildLut(rows.blocks);
     const missing: BlockSignature[] = missingSignatures(lut, [...configs.values()]);
+    const now = new Date();
+    const calibration: CalibrationWorkItem[] = [...configs.values()].flatMap((config) =>
+      calibrationWork(this.predictors.build(rows, config, now), now, this.predictors.policy),
+    );
     const verifications = (await this.repos.verifications.listPending(deviceId)).map((v) => ({
       id: v.id,
       space: v.space,
       architecture: v.architecture,
     }));
-    return { deviceId, spaces: [...configs.keys()], missing, keys: missing.map(signatureKey), verifications };
+    return {
+      deviceId,
+      spaces: [...configs.keys()],
+      missing,
+      keys: missing.map(signatureKey),
+      verifications,
+      calibration,
+    };
   }
 }

@@ -70,7 +70,12 @@ export class MeasurementsController {
       } catch (err) {
         errors.push({ field: `architectures.${i}.architecture`, reason: reasonOf(err) });
       }
-      if (m.verificationId !== undefined) {
+      if (m.verificationId !== undefined && m.purpose !== undefined) {
+        errors.push({
+          field: `architectures.${i}.purpose`,
+          reason: 'a measurement answers a verification request or serves calibration, not both',
+        });
+      } else if (m.verificationId !== undefined) {
         const request = await this.repos.verifications.get(m.verificationId);
         if (!request || request.deviceId !== deviceId) {
           errors.push({

@@ -20,6 +20,7 @@ import {
   ValidationOptions,
   registerDecorator,
 } from 'class-validator';
+import { ARCHITECTURE_MEASUREMENT_PURPOSES, ArchitectureMeasurementPurpose } from '@edgenas/contracts';
 import { BLOCKS, BLOCK_TYPES, BlockType, SignatureOp } from '@edgenas/search-space';
 
 /** Rows per upload (blocks and architectures together). */
@@ -265,6 +266,18 @@ export class ArchitectureMeasurementDto extends LatencyStatsDto {
   @IsString()
   @Matches(ID_PATTERN, { message: 'verificationId must be an id of a verification request' })
   verificationId?: string;
+
+  @ApiPropertyOptional({
+    enum: ARCHITECTURE_MEASUREMENT_PURPOSES,
+    description:
+      'Calibration work the server handed out: a calibration-set member, or a reference network re-measured ' +
+      'to follow drift. Not with verificationId.',
+  })
+  @IsOptional()
+  @IsIn(ARCHITECTURE_MEASUREMENT_PURPOSES, {
+    message: `purpose must be one of ${ARCHITECTURE_MEASUREMENT_PURPOSES.join(', ')}`,
+  })
+  purpose?: ArchitectureMeasurementPurpose;
 }
 
 export class MeasurementBatchDto {

@@ -1,4 +1,4 @@
-import { DeviceProfile } from '@edgenas/latency-predictor/measurement';
+import { DeviceProfile } from '@edgenas/contracts';
 import { Db } from '../database';
 import { DevicesTable } from '../schema';
 import { fromJson, nowIso, toJson } from './json';

@@ -1,9 +1,10 @@
 import { BlockSignature, SignatureOp, signatureKey } from '@edgenas/search-space';
 import {
   ArchitectureMeasurement,
+  ArchitectureMeasurementPurpose,
   BlockMeasurement,
   LatencyStats,
-} from '@edgenas/latency-predictor/measurement';
+} from '@edgenas/contracts';
 import { Db } from '../database';
 import { ArchitectureMeasurementsTable, BlockMeasurementsTable } from '../schema';
 import { nowIso } from './json';
@@ -153,6 +154,7 @@ function architectureRow(
     space: m.space,
     architecture: m.architecture,
     verification_id: m.verificationId ?? null,
+    purpose: m.purpose ?? null,
     ...statsColumns(m),
     ...provenanceColumns(m, receivedAt),
   };
@@ -165,6 +167,7 @@ function fromArchitectureRow(r: ArchitectureMeasurementsTable): StoredArchitectu
     space: r.space,
     architecture: r.architecture,
     verificationId: r.verification_id,
+    ...(r.purpose ? { purpose: r.purpose as ArchitectureMeasurementPurpose } : {}),
     ...statsFields(r),
     ...provenanceFields(r),
   };
