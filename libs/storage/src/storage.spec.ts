@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { BlockMeasurement, DeviceProfile, NasJobInput } from '@edgenas/contracts';
-import { PROXY_28, signatureKey, stemSignature } from '@edgenas/search-space';
+import { PROXY_28, stemSignature } from '@edgenas/search-space';
 import {
   buildMigrations,
   EdgeNasDatabase,
