@@ -127,15 +127,20 @@ export interface SupernetTrainRequest {
   readonly proxy: ProxyTrainingSpec;
   readonly supernet: SupernetSpec;
   readonly seed: number;
+  /** Train this segment only: stop after this many steps with a checkpoint (default: to the end). */
+  readonly untilStep?: number;
 }
 
-/** A finished supernet file in the data dir, by content key. */
+/** A supernet file in the data dir, by content key: finished, or trained up to `steps` so far. */
 export interface SupernetArtifact {
   readonly key: string;
   /** Relative to the data dir (workers that share the data dir share supernets). */
   readonly file: string;
+  /** Of the finished file (of the checkpoint while incomplete). */
   readonly sha256: string;
+  /** Steps trained so far (the request's steps once complete). */
   readonly steps: number;
+  readonly complete: boolean;
   /** A complete file with this key existed: nothing was trained. */
   readonly reused: boolean;
   readonly trainingMs: number;
@@ -345,6 +350,7 @@ export function createActivities(deps: ActivityDeps) {
           file,
           sha256: existing.sha256,
           steps: request.steps,
+          complete: true,
           reused: true,
           trainingMs: 0,
           resumedFromStep: 0,
@@ -367,6 +373,7 @@ export function createActivities(deps: ActivityDeps) {
             checkpointPath: checkpoint,
             resumeFrom,
             checkpointIntervalMs: deps.supernetCheckpointIntervalMs ?? 20_000,
+            stopAtStep: req.untilStep,
             signal: ctx.cancellationSignal,
             onProgress: (p) => beat({ ...current(), step: p.step, loss: p.loss }),
             onCheckpoint: (c) =>
@@ -375,13 +382,16 @@ export function createActivities(deps: ActivityDeps) {
               ctx.log.warn('supernet checkpoint not usable; training from step 0', { reason }),
           },
         );
-        fs.rmSync(checkpoint, { force: true });
-        fs.rmSync(`${checkpoint}.sha256`, { force: true });
+        if (result.complete) {
+          fs.rmSync(checkpoint, { force: true });
+          fs.rmSync(`${checkpoint}.sha256`, { force: true });
+        }
         return {
           key,
           file,
           sha256: result.sha256,
           steps: result.steps,
+          complete: result.complete,
           reused: false,
           trainingMs: result.wallTimeMs,
           resumedFromStep: result.resumedFromStep,

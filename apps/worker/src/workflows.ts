@@ -55,6 +55,11 @@ import type { Activities, PricedArchitecture, SupernetArtifact } from './activit
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
 
+/** Supernet training runs in about this many activities (checkpoint to checkpoint), at least … */
+const SUPERNET_SEGMENTS = 10;
+/** … this many steps each (a segment pays for a process start and the dataset load). */
+const SUPERNET_SEGMENT_MIN_STEPS = 250;
+
 /** Continue-as-new at least this often (generations per run), even when the server does not suggest it yet. */
 export const GENERATIONS_PER_RUN = 10;
 
@@ -162,18 +167,24 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       await light.checkLutCoverage(devices);
     }
     const supernetSpec = input.evaluation?.supernet;
-    if (mode === 'supernet' && !supernet) {
-      const spec = supernetSpec;
-      if (!spec)
+    if (mode === 'supernet' && !supernet?.complete) {
+      if (!supernetSpec) {
         throw ApplicationFailure.nonRetryable('supernet mode needs evaluation.supernet', 'BadJobInput');
-      activity = `supernet training (${spec.steps} steps)`;
-      supernet = await supernetTraining.trainSupernet({
-        jobId: input.jobId,
-        space: input.space,
-        proxy: input.proxy,
-        supernet: spec,
-        seed: input.seed,
-      });
+      }
+      // In segments, each resuming from the previous one's checkpoint, so progress is visible here.
+      const segment = Math.max(SUPERNET_SEGMENT_MIN_STEPS, Math.ceil(supernetSpec.steps / SUPERNET_SEGMENTS));
+      do {
+        const done = supernet?.steps ?? 0;
+        activity = `supernet training ${Math.floor((100 * done) / supernetSpec.steps)} % (${done}/${supernetSpec.steps} steps)`;
+        supernet = await supernetTraining.trainSupernet({
+          jobId: input.jobId,
+          space: input.space,
+          proxy: input.proxy,
+          supernet: supernetSpec,
+          seed: input.seed,
+          untilStep: Math.min(supernetSpec.steps, done + segment),
+        });
+      } while (!supernet.complete);
     }
     let search =
       carry?.search ??
@@ -189,7 +200,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
 
     /** Evaluates one round: one scoring activity for the whole batch, or a training per candidate. */
     const evaluate = async (round: readonly Omit<CandidateSummary, 'accuracy'>[]): Promise<RoundResults> => {
-      if (supernet) {
+      if (supernet?.complete) {
         activity = `scoring generation ${generation + 1}: ${round.length} subnets`;
         const scores = await training.scoreSubnets({
           jobId: input.jobId,
@@ -316,7 +327,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
 
     let searchFront: CandidateSummary[] | undefined;
     let baselines: BaselineSummary[] | undefined;
-    if (supernet) {
+    if (supernet?.complete) {
       searchFront = front;
       const finalists = input.evaluation?.finalists as FinalistSpec;
       const retrained = await retrainFinalistsAndBaselines(input, deployment, searchFront, finalists, (a) => {

@@ -14,6 +14,7 @@ export interface SupernetChildOptions {
   readonly resumeFrom?: string;
   readonly checkpointIntervalMs?: number;
   readonly checkpointEverySteps?: number;
+  readonly stopAtStep?: number;
 }
 
 /** Parent → child: the one job the child runs. */

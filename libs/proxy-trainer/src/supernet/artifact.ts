@@ -11,7 +11,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { MacroConfig } from '@edgenas/search-space';
+import { BlockType, MacroConfig } from '@edgenas/search-space';
 import { WeightBank } from './weight-bank';
 
 const MAGIC = 'EDGENAS-SUPERNET-1\n';
@@ -19,6 +19,8 @@ const MAGIC = 'EDGENAS-SUPERNET-1\n';
 export interface SupernetFileHeader {
   /** Proxy geometry the bank is laid on (a macro config name, possibly with a geometry suffix). */
   readonly config: string;
+  /** The blocks the bank holds (absent: every block of the space). */
+  readonly blockTypes?: readonly BlockType[];
   /** Optimisation steps done. */
   readonly step: number;
   /** Steps the training was asked for (a checkpoint has step < totalSteps). */
@@ -105,12 +107,13 @@ function writeAtomically(file: string, chunks: readonly Uint8Array[]): void {
 export function writeSupernetFile(
   file: string,
   bank: WeightBank,
-  info: Omit<SupernetFileHeader, 'entries' | 'config'>,
+  info: Omit<SupernetFileHeader, 'entries' | 'config' | 'blockTypes'>,
 ): { sha256: string; bytes: number } {
   const entries = [...bank.entries.values()];
   const header: SupernetFileHeader = {
     ...info,
     config: bank.config.name,
+    ...(bank.blockTypes ? { blockTypes: bank.blockTypes } : {}),
     entries: entries.map((e) => ({ name: e.spec.name, length: e.value.length, slots: !!(e.m && e.s) })),
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
@@ -185,7 +188,7 @@ export function readSupernetFile(file: string, config: MacroConfig): SupernetFil
   });
   let bank: WeightBank;
   try {
-    bank = WeightBank.fromEntries(config, entries);
+    bank = WeightBank.fromEntries(config, entries, header.blockTypes);
   } catch (err) {
     throw new SupernetFileError((err as Error).message);
   }

@@ -55,7 +55,10 @@ export interface SupernetCheckpoint {
 }
 
 export interface SupernetTrainingResult {
+  /** Steps done: the request's steps, or `stopAtStep` when the run stopped there with a checkpoint. */
   readonly steps: number;
+  /** The supernet is finished and written to the output path (else only the checkpoint holds it). */
+  readonly complete: boolean;
   /** Step the run started from (0, or a checkpoint's). */
   readonly resumedFromStep: number;
   readonly sampling: SupernetSampling;
@@ -67,11 +70,17 @@ export interface SupernetTrainingResult {
   readonly peakRssBytes: number;
   /** Weights in the bank. */
   readonly bankSize: number;
+  /** Of the finished file, or of the checkpoint when stopped early. */
   readonly sha256: string;
   readonly bytes: number;
 }
 
 export interface TrainSupernetOptions {
+  /**
+   * Stop after this many steps (of the whole run, counted from 0) with a checkpoint instead of finishing:
+   * long trainings run as segments, each resuming from the previous one's checkpoint.
+   */
+  readonly stopAtStep?: number;
   /** Where the finished supernet is written (with its `.sha256`). */
   readonly outputPath: string;
   /** Checkpoint file (default `<outputPath>.ckpt`). */
@@ -266,7 +275,9 @@ export async function trainSupernet(
     onCheckpoint?.({ step, path: checkpointPath });
   };
 
-  for (let step = startStep; step < totalSteps; step++) {
+  // A checkpoint past the requested stop (a replayed segment) is never rewound.
+  const endStep = Math.max(startStep, Math.min(totalSteps, options.stopAtStep ?? totalSteps));
+  for (let step = startStep; step < endStep; step++) {
     await yieldToEventLoop();
     if (signal?.aborted) throw new TrainingAbortedError(step);
     const epoch = Math.floor(step / stepsPerEpoch);
@@ -320,14 +331,19 @@ export async function trainSupernet(
     const done = step + 1;
     if (step === startStep || performance.now() - lastReport >= progressInterval) report(done);
     const byCount = options.checkpointEverySteps !== undefined && done % options.checkpointEverySteps === 0;
-    if (done < totalSteps && (byCount || performance.now() - lastCheckpoint >= checkpointInterval))
+    if (done < endStep && (byCount || performance.now() - lastCheckpoint >= checkpointInterval))
       checkpoint(done);
   }
-  if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
-  report(totalSteps);
-  const written = writeSupernetFile(options.outputPath, bank, { step: totalSteps, totalSteps, meta });
+  if (signal?.aborted) throw new TrainingAbortedError(endStep);
+  report(endStep);
+  const complete = endStep === totalSteps;
+  const written = complete
+    ? writeSupernetFile(options.outputPath, bank, { step: totalSteps, totalSteps, meta })
+    : writeSupernetFile(checkpointPath, bank, { step: endStep, totalSteps, meta });
+  if (!complete) onCheckpoint?.({ step: endStep, path: checkpointPath });
   return {
-    steps: totalSteps,
+    steps: endStep,
+    complete,
     resumedFromStep: startStep,
     sampling: req.sampling,
     lossCurve,

@@ -94,6 +94,8 @@ export class WeightBank {
   private constructor(
     readonly config: MacroConfig,
     choices: BlockType[][],
+    /** The blocks the bank was laid out for (undefined: every block of the space). */
+    readonly blockTypes: readonly BlockType[] | undefined,
   ) {
     this.choices = choices;
     this.layers = layoutLayers([], config);
@@ -109,7 +111,7 @@ export class WeightBank {
 
   /** The bank's entries, initialised from `seed`, or zero-filled (to be overwritten) without one. */
   private static layOut(config: MacroConfig, blockTypes: readonly BlockType[] | undefined, seed?: number) {
-    const bank = new WeightBank(config, validChoicesPerLayer(config, blockTypes));
+    const bank = new WeightBank(config, validChoicesPerLayer(config, blockTypes), blockTypes);
     const sources = [fillWith(bank.choices, WIDEST_IR, WIDEST_IR)];
     if (bank.choices.some((cs) => cs.includes(WIDEST_SHUFFLE))) {
       sources.push(fillWith(bank.choices, WIDEST_SHUFFLE, WIDEST_IR));
