@@ -14,7 +14,14 @@ import { buildTfjsNetwork } from '@edgenas/search-space/tfjs';
 import { selectBackend } from '../backend';
 import { loadDataset } from '../datasets';
 import { recalibrateBatchNorm } from '../train';
-import { SupernetFileError, digestPath, readSupernetFile, writeSupernetFile } from './artifact';
+import {
+  SupernetFileError,
+  checkSupernetFile,
+  digestPath,
+  readSupernetFile,
+  supernetKey,
+  writeSupernetFile,
+} from './artifact';
 import { pathsForStep } from './sampling';
 import { scoreSubnets } from './score-subnets';
 import { trainSupernet } from './train-supernet';
@@ -203,6 +210,29 @@ describe('path sampling', () => {
 });
 
 describe('supernet files', () => {
+  it('are keyed by their content, whatever the order of its fields', () => {
+    const content = {
+      space: 'proxy-28',
+      steps: 100,
+      sampling: 'uniform',
+      seed: 1,
+      dataset: { kind: 'synthetic', trainSize: 8 },
+    };
+    const key = supernetKey(content);
+    expect(key).toMatch(/^[0-9a-f]{32}$/);
+    expect(
+      supernetKey({
+        dataset: { trainSize: 8, kind: 'synthetic' },
+        seed: 1,
+        sampling: 'uniform',
+        steps: 100,
+        space: 'proxy-28',
+      }),
+    ).toBe(key);
+    expect(supernetKey({ ...content, steps: 101 })).not.toBe(key);
+    expect(supernetKey({ ...content, dataset: { kind: 'synthetic', trainSize: 9 } })).not.toBe(key);
+  });
+
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-supernet-spec-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -212,6 +242,11 @@ describe('supernet files', () => {
     const written = writeSupernetFile(file, bank, { step: 5, totalSteps: 10, meta: { key: 'k' } });
     const read = readSupernetFile(file, CONFIG);
     expect(read.sha256).toBe(written.sha256);
+    expect(checkSupernetFile(file)).toEqual({
+      state: 'complete',
+      sha256: written.sha256,
+      bytes: written.bytes,
+    });
     expect(read.header.step).toBe(5);
     for (const [name, e] of bank.entries) {
       expect(read.bank.entries.get(name)?.value).toEqual(e.value);
@@ -222,9 +257,11 @@ describe('supernet files', () => {
     fs.writeFileSync(file, bytes);
     expect(() => readSupernetFile(file, CONFIG)).toThrow(SupernetFileError);
     expect(() => readSupernetFile(file, CONFIG)).toThrow(/corrupt/);
+    expect(checkSupernetFile(file).state).toBe('corrupt');
     writeSupernetFile(file, bank, { step: 5, totalSteps: 10, meta: {} });
     fs.rmSync(digestPath(file));
     expect(() => readSupernetFile(file, CONFIG)).toThrow(/missing or incomplete/);
+    expect(checkSupernetFile(file).state).toBe('missing');
     expect(() => readSupernetFile(file, PROXY_28)).toThrow(SupernetFileError);
   });
 });
