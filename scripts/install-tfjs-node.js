@@ -15,6 +15,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { Buffer } = require('node:buffer');
 
 /**
  * The wheel, per platform. The C library inside does not depend on the Python version, so pip is asked for
