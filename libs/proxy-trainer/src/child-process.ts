@@ -8,7 +8,7 @@ import { TrainingAbortedError, TrainingRequestError } from './errors';
 export interface ChildTrainingOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainingProgress) => void;
-  /** Extra environment for the child (merged over this process's). */
+  /** Extra environment for the child (merged over this process's and `TRAINING_PROCESS_ENV`). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -54,6 +54,18 @@ function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.Pro
 const STDERR_TAIL = 4000;
 
 /**
+ * Environment of a training process. Thread policy: one TensorFlow intra-op and one inter-op thread
+ * (libtensorflow reads these when tfjs-node loads; wasm runs one thread anyway), and one training process per
+ * core; bench/proxy-training.ts measures this against one process with 2 threads. TensorFlow's info lines
+ * (CPU features) stay out of the stderr tail kept for errors.
+ */
+export const TRAINING_PROCESS_ENV: Readonly<Record<string, string>> = {
+  TF_NUM_INTRAOP_THREADS: '1',
+  TF_NUM_INTEROP_THREADS: '1',
+  TF_CPP_MIN_LOG_LEVEL: '1',
+};
+
+/**
  * Runs `trainProxy` in a forked Node process: CPU-bound training never blocks this process's event loop
  * (a Temporal worker must keep heartbeating and see cancellation). Progress and the result come over IPC;
  * aborting kills the child; a child that dies without a result rejects with `TrainingProcessError` carrying
@@ -71,7 +83,7 @@ export function trainInChildProcess(
     try {
       child = fork(entry.modulePath, [], {
         execArgv: entry.execArgv,
-        env: { ...process.env, ...entry.env, ...options.env },
+        env: { ...process.env, ...TRAINING_PROCESS_ENV, ...entry.env, ...options.env },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         serialization: 'advanced',
       });

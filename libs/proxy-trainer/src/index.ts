@@ -13,8 +13,17 @@ export {
 } from './training-kernels';
 export { createRandom, shuffledIndices } from './random';
 export type { Random } from './random';
-export { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
+export {
+  TRAINING_PROCESS_ENV,
+  TrainingProcessError,
+  isNonRetryableTrainingError,
+  trainInChildProcess,
+} from './child-process';
 export type { ChildTrainingOptions } from './child-process';
 export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';
 export { cosineLearningRate, createOptimizer } from './optimizer';
 export type { Optimizer, OptimizerOptions } from './optimizer';
+export {
+  registerTensorflowTrainingKernels,
+  unregisterTensorflowBatchNormKernels,
+} from './tensorflow-kernels';

@@ -8,6 +8,12 @@ export interface Optimizer {
 
 export interface OptimizerOptions {
   readonly kind: 'adam' | 'sgd';
+  /**
+   * Adam over all variables as one flat vector (concatenate the gradients, ~10 ops, split the update): ~3 ops
+   * per variable instead of ~14, for backends where each op has a fixed dispatch cost (tfjs-node). Default:
+   * on for the `tensorflow` backend.
+   */
+  readonly flatAdam?: boolean;
   readonly momentum?: number;
   /** Decoupled weight decay (AdamW / SGDW style) on variables of rank ≥ 2. */
   readonly weightDecay?: number;
@@ -44,10 +50,54 @@ export function createOptimizer(variables: readonly tf.Variable[], opts: Optimiz
   const momentum = opts.momentum ?? 0.9;
   const weightDecay = opts.weightDecay ?? 0;
   let t = 0;
+  let flat: { m: tf.Variable; s: tf.Variable; decayMask?: tf.Tensor } | undefined;
+  const sizes = variables.map((v) => v.size);
+
+  /** One Adam step over the concatenation of every variable (same formulas as the per-variable path). */
+  function flatAdamStep(grads: Readonly<Record<string, tf.Tensor>>, learningRate: number) {
+    if (!flat) {
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const mask =
+        weightDecay > 0
+          ? tf.concat(slots.map(({ v, decays }) => tf.fill([v.size], decays ? 1 : 0)))
+          : undefined;
+      flat = {
+        m: tf.variable(tf.zeros([total]), false),
+        s: tf.variable(tf.zeros([total]), false),
+        decayMask: mask ? tf.keep(mask) : undefined,
+      };
+    }
+    const { m, s, decayMask } = flat;
+    tf.tidy(() => {
+      const g = tf.concat(variables.map((v) => tf.reshape(grads[v.name], [-1])));
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
+      let update = tf.div(
+        tf.mul(m, learningRate / (1 - beta1 ** t)),
+        tf.add(tf.sqrt(tf.mul(s, 1 / (1 - beta2 ** t))), epsilon),
+      );
+      if (decayMask) {
+        const values = tf.concat(variables.map((v) => tf.reshape(v, [-1])));
+        update = tf.add(update, tf.mul(tf.mul(values, decayMask), learningRate * weightDecay));
+      }
+      tf.split(update, sizes).forEach((u, i) => {
+        const v = variables[i];
+        v.assign(tf.sub(v, tf.reshape(u, v.shape)));
+      });
+    });
+  }
+
   return {
     step(grads, learningRate) {
       t++;
       const fusedAdam = opts.kind === 'adam' && tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
+      const flatAdam =
+        opts.kind === 'adam' &&
+        !fusedAdam &&
+        (opts.flatAdam ?? tf.getBackend() === 'tensorflow') &&
+        variables.length > 0 &&
+        variables.every((v) => grads[v.name] !== undefined);
+      if (flatAdam) return flatAdamStep(grads, learningRate);
       tf.tidy(() => {
         for (const { v, m, s, decays } of slots) {
           const g = grads[v.name];
@@ -90,6 +140,7 @@ export function createOptimizer(variables: readonly tf.Variable[], opts: Optimiz
       });
     },
     dispose() {
+      if (flat) tf.dispose([flat.m, flat.s, ...(flat.decayMask ? [flat.decayMask] : [])]);
       for (const { m, s } of slots) {
         m.dispose();
         s?.dispose();
