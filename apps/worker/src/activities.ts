@@ -250,6 +250,14 @@ export function createActivities(deps: ActivityDeps) {
             },
           },
         );
+        // The result names its backend; the log says why when it is not native TensorFlow (a fallback).
+        if (result.backend.name !== 'tensorflow') {
+          ctx.log.warn('proxy training ran without native TensorFlow', {
+            architectureId: req.architectureId,
+            backend: result.backend.name,
+            reason: result.backend.reason,
+          });
+        }
         const before = await repos.candidates.get(req.jobId, req.architectureId);
         const trainings = trainingCount(before?.training ?? null) + 1;
         await repos.candidates.upsert({

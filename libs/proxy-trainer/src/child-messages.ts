@@ -1,3 +1,4 @@
+import type { BackendSelection } from './backend';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
 
 /** Parent → child. */
@@ -17,3 +18,8 @@ export type ChildMessage =
   | { readonly type: 'progress'; readonly progress: TrainingProgress }
   | { readonly type: 'result'; readonly result: ProxyTrainingResult }
   | { readonly type: 'error'; readonly error: SerializedError };
+
+/** Backend probe child → parent. */
+export type ProbeMessage =
+  | { readonly type: 'backend'; readonly selection: BackendSelection }
+  | { readonly type: 'backend-error'; readonly message: string };

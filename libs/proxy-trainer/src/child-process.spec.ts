@@ -1,7 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
+import {
+  TrainingProcessError,
+  isNonRetryableTrainingError,
+  probeTrainingBackend,
+  trainInChildProcess,
+} from './child-process';
 import { TrainingAbortedError } from './errors';
 import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
@@ -52,6 +57,14 @@ describe('trainInChildProcess', () => {
         /@tensorflow\/tfjs-node did not load \(.*cannot open shared object file/,
       );
     }
+  });
+
+  it('probeTrainingBackend names the backend a training would use, and why when it is not the best', async () => {
+    expect((await probeTrainingBackend()).name).toBe(COMPARED_BACKENDS[0]);
+    const hook = path.join(__dirname, 'broken-binding.fixture.js');
+    const fallback = await probeTrainingBackend({ env: { NODE_OPTIONS: `--require ${hook}` } });
+    expect(fallback.name).toBe('wasm');
+    expect(fallback.reason).toMatch(/@tensorflow\/tfjs-node did not load|Cannot find module/);
   });
 
   it('abort kills the child and rejects with TrainingAbortedError', async () => {

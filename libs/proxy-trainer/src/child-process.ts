@@ -1,7 +1,8 @@
 import { ChildProcess, fork } from 'child_process';
 import * as path from 'path';
 import { DatasetError } from './datasets/dataset';
-import type { ChildMessage, SerializedError, TrainMessage } from './child-messages';
+import type { BackendSelection } from './backend';
+import type { ChildMessage, ProbeMessage, SerializedError, TrainMessage } from './child-messages';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 
@@ -40,9 +41,13 @@ function revive(e: SerializedError): Error {
  * How to start the child: the compiled `.js` entry beside this file, or under ts-node (jest, development)
  * the `.ts` entry with the TypeScript and path-alias hooks.
  */
-function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.ProcessEnv } {
+function childEntry(name = 'training-child'): {
+  modulePath: string;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+} {
   const ext = path.extname(__filename);
-  const modulePath = path.join(__dirname, `training-child${ext}`);
+  const modulePath = path.join(__dirname, `${name}${ext}`);
   if (ext !== '.ts') return { modulePath, execArgv: [], env: {} };
   return {
     modulePath,
@@ -138,5 +143,47 @@ export function trainInChildProcess(
     });
     const message: TrainMessage = { type: 'train', request };
     child.send(message);
+  });
+}
+
+/**
+ * The backend a training process started now would use (`auto`, the training processes' environment), found
+ * in a short-lived child so that TensorFlow is never loaded into the caller. Rejects only when that child
+ * cannot run.
+ */
+export function probeTrainingBackend(options: { env?: NodeJS.ProcessEnv } = {}): Promise<BackendSelection> {
+  const entry = childEntry('backend-probe');
+  return new Promise<BackendSelection>((resolve, reject) => {
+    let settled = false;
+    let stderr = '';
+    const child = fork(entry.modulePath, [], {
+      execArgv: entry.execArgv,
+      env: { ...process.env, ...TRAINING_PROCESS_ENV, ...entry.env, ...options.env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    child.on('message', (message: ProbeMessage) => {
+      settled = true;
+      if (message.type === 'backend') resolve(message.selection);
+      else reject(new TrainingProcessError(`backend probe failed: ${message.message}`));
+    });
+    child.on('error', (err) => {
+      if (!settled) reject(new TrainingProcessError(`cannot start the backend probe: ${err.message}`));
+      settled = true;
+    });
+    child.on('close', (code) => {
+      if (!settled) {
+        reject(
+          new TrainingProcessError(
+            `backend probe exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+      }
+      settled = true;
+    });
   });
 }
