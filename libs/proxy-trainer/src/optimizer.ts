@@ -37,6 +37,19 @@ export interface AdamUpdateAttrs {
   readonly weightDecay: number;
 }
 
+/**
+ * Kernel a backend may register for one flat Adam step over a whole variable list: inputs v0…v(n−1) (the
+ * variables), g0…g(n−1) (their gradients), m and s (flat moments), optionally decayMask (1 where a variable
+ * decays); attrs `FlatAdamAttrs` → [v0′ … v(n−1)′, m′, s′]. The flat path runs it where the backend has it.
+ */
+export const FLAT_ADAM_UPDATE = 'EdgeNasFlatAdamUpdate';
+
+export interface FlatAdamAttrs extends Omit<AdamUpdateAttrs, 'weightDecay'> {
+  readonly count: number;
+  /** Decoupled weight decay where decayMask is 1. */
+  readonly weightDecay: number;
+}
+
 export function createOptimizer(variables: readonly tf.Variable[], opts: OptimizerOptions): Optimizer {
   // tf.variable keeps its own reference to the initial data: the zeros tensor itself is released.
   const zeroSlot = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
@@ -68,6 +81,31 @@ export function createOptimizer(variables: readonly tf.Variable[], opts: Optimiz
       };
     }
     const { m, s, decayMask } = flat;
+    if (tf.getKernel(FLAT_ADAM_UPDATE, tf.getBackend())) {
+      const inputs: Record<string, tf.Tensor> = { m, s };
+      variables.forEach((v, i) => {
+        inputs[`v${i}`] = v;
+        inputs[`g${i}`] = grads[v.name];
+      });
+      if (decayMask) inputs.decayMask = decayMask;
+      const attrs: FlatAdamAttrs = {
+        beta1,
+        beta2,
+        epsilon,
+        learningRate,
+        step: t,
+        weightDecay,
+        count: variables.length,
+      };
+      const out = tf
+        .engine()
+        .runKernel(FLAT_ADAM_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      variables.forEach((v, i) => v.assign(out[i]));
+      m.assign(out[variables.length]);
+      s.assign(out[variables.length + 1]);
+      tf.dispose(out);
+      return;
+    }
     tf.tidy(() => {
       const g = tf.concat(variables.map((v) => tf.reshape(grads[v.name], [-1])));
       m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));

@@ -14,11 +14,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from '@edgenas/search-space/tfjs';
 import { RELU_GRAD } from './relu-gradient';
+import { FLAT_ADAM_UPDATE, FlatAdamAttrs } from './optimizer';
 
 interface OpAttr {
   readonly name: string;
   readonly type: number;
   readonly value: number | number[] | string | boolean;
+}
+
+/** A TensorFlow eager handle as the binding reports it. */
+interface TensorMetadata {
+  readonly id: number;
+  readonly shape: number[];
+  readonly dtype: number;
 }
 
 /** What these kernels use of tfjs-node's NodeJSKernelBackend (not exported as a type by the package). */
@@ -31,7 +39,13 @@ interface TensorflowBackend extends KernelBackend {
     readonly TF_ATTR_BOOL: number;
     readonly TF_ATTR_TYPE: number;
     readonly TF_FLOAT: number;
+    readonly TF_INT32: number;
+    createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
+    deleteTensor(id: number): void;
+    executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
   };
+  getInputTensorIds(inputs: TensorInfo[]): number[];
+  createOutputTensor(metadata: TensorMetadata): tf.Tensor;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: TensorInfo[]): tf.Tensor;
   executeMultipleOutputs(
     name: string,
@@ -296,6 +310,112 @@ const identityByReference: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
+/**
+ * Adam over all variables as one flat vector (`FLAT_ADAM_UPDATE`), straight on the binding's TensorFlow handles:
+ * the ~500 small ops (a reshape per gradient, a split, a reshape and subtract per variable, ~12 vector ops) run
+ * without tfjs's per-op bookkeeping, which cost about as much as the ops themselves. Shape, axis and split-size
+ * handles are made once per variable list and kept.
+ */
+const constantHandles = new Map<string, number>();
+
+function constantHandle(b: TensorflowBackend, key: string, shape: number[], values: Int32Array): number {
+  let id = constantHandles.get(key);
+  if (id === undefined) {
+    id = b.binding.createTensor(shape, b.binding.TF_INT32, values);
+    constantHandles.set(key, id);
+  }
+  return id;
+}
+
+const flatAdamUpdate: KernelFunc = ({ inputs, attrs, backend }) => {
+  const b = tensorflowBackend(backend);
+  const { binding } = b;
+  const a = attrs as unknown as FlatAdamAttrs;
+  const named = inputs as Record<string, TensorInfo>;
+  const count = a.count;
+  const vars = Array.from({ length: count }, (_, i) => named[`v${i}`]);
+  const grads = Array.from({ length: count }, (_, i) => named[`g${i}`]);
+  const [m, s, decayMask] = b.getInputTensorIds([
+    named.m,
+    named.s,
+    ...(named.decayMask ? [named.decayMask] : []),
+  ]);
+  const varIds = b.getInputTensorIds(vars);
+  const gradIds = b.getInputTensorIds(grads);
+  const float = { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT };
+  const int32 = (name: string) => ({ name, type: binding.TF_ATTR_TYPE, value: binding.TF_INT32 });
+  const temporaries: number[] = [];
+  const run = (name: string, ids: number[], extra: OpAttr[] = []): number => {
+    const id = binding.executeOp(name, [float, ...extra], ids, 1)[0].id;
+    temporaries.push(id);
+    return id;
+  };
+  const scalar = (value: number): number => {
+    const id = binding.createTensor([], binding.TF_FLOAT, Float32Array.of(value));
+    temporaries.push(id);
+    return id;
+  };
+  try {
+    const minusOne = constantHandle(b, 'shape:-1', [1], Int32Array.of(-1));
+    const axis = constantHandle(b, 'axis:0', [], Int32Array.of(0));
+    const sizes = vars.map((v) => v.shape.reduce((n, d) => n * d, 1));
+    const splits = constantHandle(b, `splits:${sizes.join(',')}`, [count], Int32Array.from(sizes));
+    const flatten = (ids: number[]) =>
+      run(
+        'ConcatV2',
+        [...ids.map((id) => run('Reshape', [id, minusOne], [int32('Tshape')])), axis],
+        [{ name: 'N', type: binding.TF_ATTR_INT, value: count }, int32('Tidx')],
+      );
+    const g = flatten(gradIds);
+    const m1 = run('AddV2', [run('Mul', [m, scalar(a.beta1)]), run('Mul', [g, scalar(1 - a.beta1)])]);
+    const s1 = run('AddV2', [
+      run('Mul', [s, scalar(a.beta2)]),
+      run('Mul', [run('Square', [g]), scalar(1 - a.beta2)]),
+    ]);
+    let update = run('RealDiv', [
+      run('Mul', [m1, scalar(a.learningRate / (1 - a.beta1 ** a.step))]),
+      run('AddV2', [run('Sqrt', [run('Mul', [s1, scalar(1 / (1 - a.beta2 ** a.step))])]), scalar(a.epsilon)]),
+    ]);
+    if (decayMask !== undefined) {
+      const decay = run('Mul', [
+        run('Mul', [flatten(varIds), decayMask]),
+        scalar(a.learningRate * a.weightDecay),
+      ]);
+      update = run('AddV2', [update, decay]);
+    }
+    const pieces = binding
+      .executeOp(
+        'SplitV',
+        [float, int32('Tlen'), { name: 'num_split', type: binding.TF_ATTR_INT, value: count }],
+        [update, splits, axis],
+        count,
+      )
+      .map((meta) => meta.id);
+    temporaries.push(...pieces);
+    const outputs = vars.map((v, i) => {
+      const shape = constantHandle(
+        b,
+        `shape:${v.shape.join(',')}`,
+        [v.shape.length],
+        Int32Array.from(v.shape),
+      );
+      const delta = run('Reshape', [pieces[i], shape], [int32('Tshape')]);
+      return b.createOutputTensor(binding.executeOp('Sub', [float], [varIds[i], delta], 1)[0]);
+    });
+    // m1 and s1 become outputs: not temporaries.
+    for (const kept of [m1, s1]) temporaries.splice(temporaries.indexOf(kept), 1);
+    const mOut = b.createOutputTensor({
+      id: m1,
+      shape: [sizes.reduce((x, y) => x + y, 0)],
+      dtype: binding.TF_FLOAT,
+    });
+    const sOut = b.createOutputTensor({ id: s1, shape: mOut.shape, dtype: binding.TF_FLOAT });
+    return [...outputs, mOut, sOut];
+  } finally {
+    for (const id of temporaries) binding.deleteTensor(id);
+  }
+};
+
 /** Kernels that replace tfjs-node's own (the convolution gradients fail with explicit padding). */
 const REPLACED: Record<string, KernelFunc> = {
   Identity: identityByReference,
@@ -316,6 +436,13 @@ export function registerTensorflowTrainingKernels(options: { batchNorm?: boolean
     if (tf.getKernel(kernelName, TENSORFLOW_BACKEND)) tf.unregisterKernel(kernelName, TENSORFLOW_BACKEND);
     tf.registerKernel({ kernelName, backendName: TENSORFLOW_BACKEND, kernelFunc });
     replaced.add(kernelName);
+  }
+  if (!tf.getKernel(FLAT_ADAM_UPDATE, TENSORFLOW_BACKEND)) {
+    tf.registerKernel({
+      kernelName: FLAT_ADAM_UPDATE,
+      backendName: TENSORFLOW_BACKEND,
+      kernelFunc: flatAdamUpdate,
+    });
   }
   if (!tf.getKernel(RELU_GRAD, TENSORFLOW_BACKEND)) {
     tf.registerKernel({ kernelName: RELU_GRAD, backendName: TENSORFLOW_BACKEND, kernelFunc: reluGrad });
