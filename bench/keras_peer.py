@@ -2,7 +2,8 @@
 
 Builds the same network as the tfjs builder from the lowered graph (JSON written by the bench: ops, input
 shape, BN epsilon) with Keras layers, trains it with Adam on one fixed batch (as the tfjs measurement does), one
-intra-op and one inter-op thread, and prints one JSON line: parameter count, img/s wall and CPU time, peak RSS.
+intra-op and one inter-op thread, and prints one JSON line: trainable parameter count, img/s wall and CPU time,
+peak RSS.
 
     python keras_peer.py graph.json <batch> <steps> <warmup>
 """
@@ -112,7 +113,9 @@ def main():
         json.dumps(
             {
                 "backend": f"keras (TensorFlow {tf.__version__})",
-                "params": int(model.count_params()),
+                # Trainable, as the search space counts them (Keras adds BN's moving statistics to count_params).
+                "params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+                "totalParams": int(model.count_params()),
                 "steps": steps,
                 "wallImagesPerSecond": steps * batch / wall,
                 "cpuImagesPerSecond": steps * batch / cpu,

@@ -259,7 +259,7 @@ async function throughput(o: Options, refParams: number): Promise<void> {
     ratio('wasm', 'cpu');
     if (keras?.params !== undefined) {
       console.log(
-        `keras parameter count ${keras.params} vs ours ${refParams}: ${keras.params === refParams ? 'equal' : 'DIFFERENT'}`,
+        `keras trainable parameters ${keras.params} vs ours ${refParams}: ${keras.params === refParams ? 'equal' : 'DIFFERENT'}`,
       );
     }
     const recordFile = path.join(ROOT, '.tools', 'tfjs-node-install.json');
