@@ -111,6 +111,8 @@ describe('launcher (npm start)', () => {
     // The generated key is persisted and accepted; no key is refused.
     const key = readFileSync(join(dir, 'data', 'api-key'), 'utf8').trim();
     expect(output).toContain(key);
+    // The banner names the backend the worker's trainings use (tfjs-node where it was built, else wasm).
+    expect(output).toMatch(/Training backend {2}(tensorflow|wasm) \(auto: /);
     const base = `http://localhost:${apiPort}`;
     const devices = await fetch(`${base}/v1/devices`, { headers: { authorization: `Bearer ${key}` } });
     expect(devices.status).toBe(200);

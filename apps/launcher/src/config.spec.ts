@@ -232,4 +232,14 @@ describe('ready banner', () => {
     const body = execFileSync('bash', ['-c', `DEVICE=dev-1; printf %s ${quoted}`], { encoding: 'utf8' });
     expect(JSON.parse(body)).toEqual(firstJobBody('dev-1'));
   });
+
+  it('names the training backend and why, when the launcher found it', () => {
+    const c = resolveLaunchConfig({}, {}, probes(['/repo/.tools/bin/temporal']));
+    const keys = { keys: 'enk_x', primary: 'enk_x', source: 'file', file: '.edgenas/api-key' } as const;
+    const reason =
+      'auto: wasm (XNNPACK, 1 thread); @tensorflow/tfjs-node did not load (libtensorflow_cc.so.2: …)';
+    const text = ready(c, keys, { colour: false, training: { name: 'wasm', reason } });
+    expect(text).toContain(`Training backend  wasm (${reason})`);
+    expect(ready(c, keys, { colour: false })).not.toContain('Training backend');
+  });
 });

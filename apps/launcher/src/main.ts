@@ -10,7 +10,8 @@ import { Command, Option } from 'commander';
 import { resolveApiKeys } from './api-key';
 import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchConfig } from './config';
 import { useColour } from './output';
-import { ready } from './ready';
+import { TrainingBackendLine, ready } from './ready';
+import { probeTrainingBackend } from '@edgenas/proxy-trainer/child-process';
 import { ChildExit, ChildSpec, Supervisor, describeExit } from './supervisor';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import {
@@ -176,6 +177,13 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 
+  // Which backend the worker's trainings will use (native TensorFlow, else wasm and why), for the banner.
+  const training: Promise<TrainingBackendLine | undefined> = config.worker.enabled
+    ? probeTrainingBackend({ env }).catch((err: unknown) => ({
+        name: 'unknown',
+        reason: err instanceof Error ? err.message : String(err),
+      }))
+    : Promise.resolve(undefined);
   try {
     if (config.api.enabled && (await tcpAccepts('localhost', config.api.port))) {
       throw new Error(`port ${config.api.port} is in use: pick another API port with --port or PORT`);
@@ -275,7 +283,7 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
     }
-    if (!stopping.signal.aborted) out(ready(config, keys, { colour }));
+    if (!stopping.signal.aborted) out(ready(config, keys, { colour, training: await training }));
   } catch (err) {
     if (!(err instanceof WaitAborted)) {
       log(`✖ ${err instanceof Error ? err.message : String(err)}`);

@@ -32,8 +32,18 @@ export function firstJobCurl(config: LaunchConfig, apiKey: string): string {
   ].join('\n');
 }
 
+/** Which backend trainings use, and why (see probeTrainingBackend). */
+export interface TrainingBackendLine {
+  readonly name: string;
+  readonly reason: string;
+}
+
 /** The banner printed once everything answers. Its first line contains "EdgeNAS ready" (tests wait for it). */
-export function ready(config: LaunchConfig, keys: ApiKeys, opts: { colour: boolean }): string {
+export function ready(
+  config: LaunchConfig,
+  keys: ApiKeys,
+  opts: { colour: boolean; training?: TrainingBackendLine },
+): string {
   const bold = (s: string) => (opts.colour ? `\u001b[1m${s}\u001b[0m` : s);
   const base = apiBaseUrl(config);
   const lines: string[] = ['', bold('EdgeNAS ready'), ''];
@@ -56,6 +66,7 @@ export function ready(config: LaunchConfig, keys: ApiKeys, opts: { colour: boole
   lines.push(
     `  Parts             ${[config.api.enabled && 'api', config.worker.enabled && 'worker', config.agent.enabled && `agent "${config.agent.name}" (${config.agent.spaces.join(', ')})`].filter(Boolean).join(', ') || 'none'}`,
   );
+  if (opts.training) lines.push(`  Training backend  ${opts.training.name} (${opts.training.reason})`);
   if (config.api.enabled && config.agent.enabled) {
     lines.push(
       '',

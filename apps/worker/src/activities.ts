@@ -308,6 +308,7 @@ export function createActivities(deps: ActivityDeps) {
           signal: ctx.cancellationSignal,
           onProgress: (p) => beat({ step: p.step, loss: p.loss }),
         });
+        warnWithoutNativeTraining(ctx, result.backend, req.architectureId);
         const before = await repos.candidates.get(req.jobId, req.architectureId);
         const trainings = trainingCount(before?.training ?? null) + 1;
         await repos.candidates.upsert({
@@ -467,6 +468,7 @@ export function createActivities(deps: ActivityDeps) {
           signal: ctx.cancellationSignal,
           onProgress: (p) => beat({ step: p.step, loss: p.loss }),
         });
+        warnWithoutNativeTraining(ctx, result.backend, req.architectureId);
         await repos.standaloneTrainings.upsert({
           jobId: req.jobId,
           architectureId: req.architectureId,
@@ -571,6 +573,20 @@ export const TRAINING_ACTIVITIES = [
 
 export function isTrainingActivity(name: string): boolean {
   return (TRAINING_ACTIVITIES as readonly string[]).includes(name);
+}
+
+/** The result names its backend; the log says why when it is not native TensorFlow (a fallback). */
+function warnWithoutNativeTraining(
+  ctx: Context,
+  backend: { readonly name: string; readonly reason: string },
+  architectureId: string,
+): void {
+  if (backend.name === 'tensorflow') return;
+  ctx.log.warn('training ran without native TensorFlow', {
+    architectureId,
+    backend: backend.name,
+    reason: backend.reason,
+  });
 }
 
 /** The proxy-training request of a candidate at its proxy geometry. */

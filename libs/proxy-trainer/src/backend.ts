@@ -35,7 +35,9 @@ async function tryTensorflow(): Promise<string | undefined> {
   }
   if (!tf.findBackendFactory('tensorflow'))
     return '@tensorflow/tfjs-node loaded but registered no "tensorflow" backend';
-  return (await tf.setBackend('tensorflow')) ? undefined : 'the "tensorflow" backend failed to initialise';
+  if (!(await tf.setBackend('tensorflow'))) return 'the "tensorflow" backend failed to initialise';
+  registerTrainingKernels();
+  return undefined;
 }
 
 /** Directory holding the wasm binaries of @tensorflow/tfjs-backend-wasm. */

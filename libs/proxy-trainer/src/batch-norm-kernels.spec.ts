@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD, trainingBatchNorm } from '@edgenas/search-space/tfjs';
 import { selectBackend } from './backend';
+import { COMPARED_BACKENDS } from './backends.fixture';
 import { createRandom } from './random';
 import { relativeError } from './relative-error.fixture';
 
@@ -14,7 +15,10 @@ interface BatchNormRun {
   grads: Float32Array[];
 }
 
-/** trainingBatchNorm on `backend`: the wasm kernels there, tfjs ops with the closed-form customGrad on cpu. */
+/**
+ * trainingBatchNorm on `backend`: the wasm kernels there, FusedBatchNormV3 and its gradient on tensorflow, tfjs
+ * ops with the closed-form customGrad on cpu.
+ */
 async function runOn(
   backend: string,
   shape: number[],
@@ -50,14 +54,14 @@ const rng = createRandom(77);
 const uniform = (n: number, lo: number, hi: number) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
 
-describe('training BatchNorm kernels on wasm', () => {
+describe.each(COMPARED_BACKENDS)('training BatchNorm kernels on %s', (backend) => {
   beforeAll(async () => {
-    expect((await selectBackend('wasm')).name).toBe('wasm');
+    expect((await selectBackend(backend)).name).toBe(backend);
   });
 
-  it('are registered for wasm only, so the cpu backend runs the reference composition', () => {
+  it(`are registered for ${backend}, not for cpu (which runs the reference composition)`, () => {
     for (const name of [TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD]) {
-      expect(tf.getKernel(name, 'wasm')).toBeDefined();
+      expect(tf.getKernel(name, backend)).toBeDefined();
       expect(tf.getKernel(name, 'cpu')).toBeUndefined();
     }
     expect(tf.getGradient(TRAINING_BATCH_NORM)).toBeDefined();
@@ -82,7 +86,7 @@ describe('training BatchNorm kernels on wasm', () => {
         r: uniform(n, -1, 1),
       };
       const expected = await runOn('cpu', shape, values);
-      const actual = await runOn('wasm', shape, values);
+      const actual = await runOn(backend, shape, values);
       expect(relativeError(actual.y, expected.y)).toBeLessThanOrEqual(1e-4);
       expect(relativeError(actual.mean, expected.mean)).toBeLessThanOrEqual(1e-5);
       expect(relativeError(actual.variance, expected.variance)).toBeLessThanOrEqual(1e-4);
@@ -102,14 +106,14 @@ describe('training BatchNorm kernels on wasm', () => {
       r: uniform(192, -1, 1),
     };
     const expected = await runOn('cpu', shape, values);
-    const actual = await runOn('wasm', shape, values);
+    const actual = await runOn(backend, shape, values);
     const wrong = actual.grads[2].slice();
     wrong[5] += 1e-2 * Math.max(...expected.grads[2].map(Math.abs));
     expect(relativeError(wrong, expected.grads[2])).toBeGreaterThan(1e-4);
   });
 
   it('frees its outputs and intermediates: tf.memory() is stable across training steps', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend(backend);
     const x = tf.tensor4d(uniform(2 * 6 * 6 * 5, -1, 1), [2, 6, 6, 5]);
     const gamma = tf.variable(tf.ones([5]) as tf.Tensor1D);
     const beta = tf.variable(tf.zeros([5]) as tf.Tensor1D);

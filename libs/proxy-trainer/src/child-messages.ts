@@ -1,3 +1,4 @@
+import type { BackendSelection } from './backend';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
 import type {
   SupernetCheckpoint,
@@ -48,3 +49,8 @@ export type ChildMessage =
       readonly result: ProxyTrainingResult | SupernetTrainingResult | SubnetScoringResult;
     }
   | { readonly type: 'error'; readonly error: SerializedError };
+
+/** Backend probe child → parent. */
+export type ProbeMessage =
+  | { readonly type: 'backend'; readonly selection: BackendSelection }
+  | { readonly type: 'backend-error'; readonly message: string };

@@ -1,8 +1,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TrainingProcessError, isNonRetryableTrainingError, trainInChildProcess } from './child-process';
+import {
+  TrainingProcessError,
+  isNonRetryableTrainingError,
+  probeTrainingBackend,
+  trainInChildProcess,
+} from './child-process';
 import { TrainingAbortedError } from './errors';
+import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 
@@ -27,13 +33,38 @@ describe('trainInChildProcess', () => {
       const r = await trainInChildProcess(request, { onProgress: (p) => progress.push(p) });
       expect(r.steps).toBe(12);
       expect(r.valAccuracy).toBeGreaterThanOrEqual(0);
-      expect(r.backend.name).toBe('wasm');
+      // The best backend present: tfjs-node where its binding was built at install, else wasm.
+      expect(r.backend.name).toBe(COMPARED_BACKENDS[0]);
       expect(progress.map((p) => p.step)).toContain(12);
     } finally {
       clearInterval(timer);
     }
     // A blocked event loop would have missed most ticks of a multi-second run.
     expect(ticks).toBeGreaterThan((Date.now() - started) / 20 / 4);
+  });
+
+  it('a tfjs-node binding that fails to load falls back to wasm, and the result says why', async () => {
+    // The preloaded fixture makes loading the binding fail as it does once the TensorFlow libraries are gone.
+    const hook = path.join(__dirname, 'broken-binding.fixture.js');
+    const r = await trainInChildProcess(
+      { ...request, steps: 2 },
+      { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${hook}`.trim() } },
+    );
+    expect(r.steps).toBe(2);
+    expect(r.backend.name).toBe('wasm');
+    if (COMPARED_BACKENDS.includes('tensorflow')) {
+      expect(r.backend.reason).toMatch(
+        /@tensorflow\/tfjs-node did not load \(.*cannot open shared object file/,
+      );
+    }
+  });
+
+  it('probeTrainingBackend names the backend a training would use, and why when it is not the best', async () => {
+    expect((await probeTrainingBackend()).name).toBe(COMPARED_BACKENDS[0]);
+    const hook = path.join(__dirname, 'broken-binding.fixture.js');
+    const fallback = await probeTrainingBackend({ env: { NODE_OPTIONS: `--require ${hook}` } });
+    expect(fallback.name).toBe('wasm');
+    expect(fallback.reason).toMatch(/@tensorflow\/tfjs-node did not load|Cannot find module/);
   });
 
   it('abort kills the child and rejects with TrainingAbortedError', async () => {

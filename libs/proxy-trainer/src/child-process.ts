@@ -1,7 +1,14 @@
 import { ChildProcess, fork } from 'child_process';
 import * as path from 'path';
 import { DatasetError } from './datasets/dataset';
-import type { ChildMessage, JobMessage, SerializedError, SupernetChildOptions } from './child-messages';
+import type { BackendSelection } from './backend';
+import type {
+  ChildMessage,
+  JobMessage,
+  ProbeMessage,
+  SerializedError,
+  SupernetChildOptions,
+} from './child-messages';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
 import type {
   SupernetCheckpoint,
@@ -15,7 +22,7 @@ import { TrainingAbortedError, TrainingRequestError } from './errors';
 export interface ChildTrainingOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainingProgress) => void;
-  /** Extra environment for the child (merged over this process's). */
+  /** Extra environment for the child (merged over this process's and `TRAINING_PROCESS_ENV`). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -55,9 +62,13 @@ function revive(e: SerializedError): Error {
  * How to start the child: the compiled `.js` entry beside this file, or under ts-node (jest, development)
  * the `.ts` entry with the TypeScript and path-alias hooks.
  */
-function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.ProcessEnv } {
+function childEntry(name = 'training-child'): {
+  modulePath: string;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+} {
   const ext = path.extname(__filename);
-  const modulePath = path.join(__dirname, `training-child${ext}`);
+  const modulePath = path.join(__dirname, `${name}${ext}`);
   if (ext !== '.ts') return { modulePath, execArgv: [], env: {} };
   return {
     modulePath,
@@ -67,6 +78,18 @@ function childEntry(): { modulePath: string; execArgv: string[]; env: NodeJS.Pro
 }
 
 const STDERR_TAIL = 4000;
+
+/**
+ * Environment of a training process. Thread policy: one TensorFlow intra-op and one inter-op thread
+ * (libtensorflow reads these when tfjs-node loads; wasm runs one thread anyway), and one training process per
+ * core; bench/proxy-training.ts measures this against one process with 2 threads. TensorFlow's info lines
+ * (CPU features) stay out of the stderr tail kept for errors.
+ */
+export const TRAINING_PROCESS_ENV: Readonly<Record<string, string>> = {
+  TF_NUM_INTRAOP_THREADS: '1',
+  TF_NUM_INTEROP_THREADS: '1',
+  TF_CPP_MIN_LOG_LEVEL: '1',
+};
 
 /**
  * Runs one job in a forked Node process: CPU-bound training never blocks this process's event loop (a
@@ -83,7 +106,7 @@ function runInChildProcess<R>(job: JobMessage, options: ChildJobOptions): Promis
     try {
       child = fork(entry.modulePath, [], {
         execArgv: entry.execArgv,
-        env: { ...process.env, ...entry.env, ...options.env },
+        env: { ...process.env, ...TRAINING_PROCESS_ENV, ...entry.env, ...options.env },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         serialization: 'advanced',
       });
@@ -207,4 +230,46 @@ export function scoreSubnetsInChildProcess(
       },
     },
   );
+}
+
+/**
+ * The backend a training process started now would use (`auto`, the training processes' environment), found
+ * in a short-lived child so that TensorFlow is never loaded into the caller. Rejects only when that child
+ * cannot run.
+ */
+export function probeTrainingBackend(options: { env?: NodeJS.ProcessEnv } = {}): Promise<BackendSelection> {
+  const entry = childEntry('backend-probe');
+  return new Promise<BackendSelection>((resolve, reject) => {
+    let settled = false;
+    let stderr = '';
+    const child = fork(entry.modulePath, [], {
+      execArgv: entry.execArgv,
+      env: { ...process.env, ...TRAINING_PROCESS_ENV, ...entry.env, ...options.env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    child.on('message', (message: ProbeMessage) => {
+      settled = true;
+      if (message.type === 'backend') resolve(message.selection);
+      else reject(new TrainingProcessError(`backend probe failed: ${message.message}`));
+    });
+    child.on('error', (err) => {
+      if (!settled) reject(new TrainingProcessError(`cannot start the backend probe: ${err.message}`));
+      settled = true;
+    });
+    child.on('close', (code) => {
+      if (!settled) {
+        reject(
+          new TrainingProcessError(
+            `backend probe exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+      }
+      settled = true;
+    });
+  });
 }

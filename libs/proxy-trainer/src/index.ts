@@ -14,6 +14,7 @@ export {
 export { createRandom, shuffledIndices } from './random';
 export type { Random } from './random';
 export {
+  TRAINING_PROCESS_ENV,
   TrainingProcessError,
   isNonRetryableTrainingError,
   scoreSubnetsInChildProcess,
@@ -23,7 +24,10 @@ export {
 export type { ChildSupernetOptions, ChildTrainingOptions } from './child-process';
 export { LIGHT_ARCHITECTURE, REFERENCE_ARCHITECTURE } from './reference-architectures';
 export { cosineLearningRate, createOptimizer } from './optimizer';
-export type { Optimizer, OptimizerOptions } from './optimizer';
+export type { Optimizer, OptimizerOptions, OptimizerState } from './optimizer';
+export {
+  registerTensorflowTrainingKernels,
+  unregisterTensorflowBatchNormKernels,
+} from './tensorflow-kernels';
 export * from './supernet';
-export type { OptimizerState } from './optimizer';
 export { evaluateTop1, gatherBatch, recalibrateBatchNorm } from './train';

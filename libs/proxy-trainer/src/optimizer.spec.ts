@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend';
+import { COMPARED_BACKENDS } from './backends.fixture';
 import { ADAM_UPDATE, OptimizerOptions, createOptimizer } from './optimizer';
 
 /** Runs `steps` optimizer steps on `backend` from fixed weights and gradients; returns the final weights. */
@@ -34,7 +35,7 @@ function expectClose(actual: number[][], expected: number[][], tolerance: number
 
 describe('createOptimizer', () => {
   beforeAll(async () => {
-    expect((await selectBackend('wasm')).name).toBe('wasm');
+    for (const backend of COMPARED_BACKENDS) expect((await selectBackend(backend)).name).toBe(backend);
   });
 
   it('the fused Adam kernel is registered for wasm only', () => {
@@ -44,7 +45,7 @@ describe('createOptimizer', () => {
 
   it("Adam's first step moves every weight by the learning rate against its gradient's sign, plus decoupled decay", async () => {
     // t = 1: m̂ = g and ŝ = g², so the step is lr·g/(|g| + ε) ≈ lr·sign(g); decay lr·wd·w on the rank-2 variable only.
-    for (const backend of ['cpu', 'wasm']) {
+    for (const backend of ['cpu', ...COMPARED_BACKENDS]) {
       const [w, b] = await optimise(backend, { kind: 'adam', weightDecay: 0.1 }, 1);
       const g = Math.cos(1);
       const w0 = [0.5, -1, 2, 0.25, -0.75, 1.5];
@@ -62,6 +63,17 @@ describe('createOptimizer', () => {
     const shorter = await optimise('wasm', { kind: 'adam', weightDecay: 0.05 }, 19);
     expect(Math.max(...shorter[0].map((v, i) => Math.abs(v - expected[0][i])))).toBeGreaterThan(1e-4);
   });
+
+  it.each(['cpu', ...COMPARED_BACKENDS])(
+    'flat Adam (all variables as one vector) on %s follows the per-variable update on cpu over 20 steps',
+    async (backend) => {
+      const expected = await optimise('cpu', { kind: 'adam', weightDecay: 0.05, flatAdam: false }, 20);
+      const actual = await optimise(backend, { kind: 'adam', weightDecay: 0.05, flatAdam: true }, 20);
+      expectClose(actual, expected, 1e-5);
+      const shorter = await optimise(backend, { kind: 'adam', weightDecay: 0.05, flatAdam: true }, 19);
+      expect(Math.max(...shorter[0].map((v, i) => Math.abs(v - expected[0][i])))).toBeGreaterThan(1e-4);
+    },
+  );
 
   it('SGD with momentum: v ← μ·v + g, w ← w − lr·v', async () => {
     const [w] = await optimise('wasm', { kind: 'sgd', momentum: 0.9 }, 2);

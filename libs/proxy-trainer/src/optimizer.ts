@@ -20,6 +20,12 @@ export interface OptimizerState {
 
 export interface OptimizerOptions {
   readonly kind: 'adam' | 'sgd';
+  /**
+   * Adam over all variables as one flat vector (concatenate the gradients, ~10 ops, split the update): ~3 ops
+   * per variable instead of ~14, for backends where each op has a fixed dispatch cost (tfjs-node). Default:
+   * on for the `tensorflow` backend.
+   */
+  readonly flatAdam?: boolean;
   readonly momentum?: number;
   /** Decoupled weight decay (AdamW / SGDW style) on variables of rank ≥ 2. */
   readonly weightDecay?: number;
@@ -40,6 +46,19 @@ export interface AdamUpdateAttrs {
   /** 1-based step count, for the bias corrections. */
   readonly step: number;
   /** Decoupled weight decay of this variable (0 when it does not decay). */
+  readonly weightDecay: number;
+}
+
+/**
+ * Kernel a backend may register for one flat Adam step over a whole variable list: inputs v0…v(n−1) (the
+ * variables), g0…g(n−1) (their gradients), m and s (flat moments), optionally decayMask (1 where a variable
+ * decays); attrs `FlatAdamAttrs` → [v0′ … v(n−1)′, m′, s′]. The flat path runs it where the backend has it.
+ */
+export const FLAT_ADAM_UPDATE = 'EdgeNasFlatAdamUpdate';
+
+export interface FlatAdamAttrs extends Omit<AdamUpdateAttrs, 'weightDecay'> {
+  readonly count: number;
+  /** Decoupled weight decay where decayMask is 1. */
   readonly weightDecay: number;
 }
 
@@ -64,10 +83,84 @@ export function createOptimizer(
   const momentum = opts.momentum ?? 0.9;
   const weightDecay = opts.weightDecay ?? 0;
   let t = initial?.step ?? 0;
+  let flat: { m: tf.Variable; s: tf.Variable; decayMask?: tf.Tensor } | undefined;
+  const sizes = variables.map((v) => v.size);
+
+  /** One Adam step over the concatenation of every variable (same formulas as the per-variable path). */
+  function flatAdamStep(grads: Readonly<Record<string, tf.Tensor>>, learningRate: number) {
+    if (!flat) {
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const mask =
+        weightDecay > 0
+          ? tf.concat(slots.map(({ v, decays }) => tf.fill([v.size], decays ? 1 : 0)))
+          : undefined;
+      // A state handed in (rebuilt variables) starts the flat moments, concatenated in variable order.
+      const start = (which: 'm' | 's') =>
+        initial
+          ? tf.tensor1d(Float32Array.from(initial.slots.flatMap((slot) => Array.from(slot[which] ?? []))))
+          : tf.zeros([total]);
+      flat = {
+        m: tf.variable(start('m'), false),
+        s: tf.variable(start('s'), false),
+        decayMask: mask ? tf.keep(mask) : undefined,
+      };
+    }
+    const { m, s, decayMask } = flat;
+    if (tf.getKernel(FLAT_ADAM_UPDATE, tf.getBackend())) {
+      const inputs: Record<string, tf.Tensor> = { m, s };
+      variables.forEach((v, i) => {
+        inputs[`v${i}`] = v;
+        inputs[`g${i}`] = grads[v.name];
+      });
+      if (decayMask) inputs.decayMask = decayMask;
+      const attrs: FlatAdamAttrs = {
+        beta1,
+        beta2,
+        epsilon,
+        learningRate,
+        step: t,
+        weightDecay,
+        count: variables.length,
+      };
+      const out = tf
+        .engine()
+        .runKernel(FLAT_ADAM_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      variables.forEach((v, i) => v.assign(out[i]));
+      m.assign(out[variables.length]);
+      s.assign(out[variables.length + 1]);
+      tf.dispose(out);
+      return;
+    }
+    tf.tidy(() => {
+      const g = tf.concat(variables.map((v) => tf.reshape(grads[v.name], [-1])));
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
+      let update = tf.div(
+        tf.mul(m, learningRate / (1 - beta1 ** t)),
+        tf.add(tf.sqrt(tf.mul(s, 1 / (1 - beta2 ** t))), epsilon),
+      );
+      if (decayMask) {
+        const values = tf.concat(variables.map((v) => tf.reshape(v, [-1])));
+        update = tf.add(update, tf.mul(tf.mul(values, decayMask), learningRate * weightDecay));
+      }
+      tf.split(update, sizes).forEach((u, i) => {
+        const v = variables[i];
+        v.assign(tf.sub(v, tf.reshape(u, v.shape)));
+      });
+    });
+  }
+
   return {
     step(grads, learningRate) {
       t++;
       const fusedAdam = opts.kind === 'adam' && tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
+      const flatAdam =
+        opts.kind === 'adam' &&
+        !fusedAdam &&
+        (opts.flatAdam ?? tf.getBackend() === 'tensorflow') &&
+        variables.length > 0 &&
+        variables.every((v) => grads[v.name] !== undefined);
+      if (flatAdam) return flatAdamStep(grads, learningRate);
       tf.tidy(() => {
         for (const { v, m, s, decays } of slots) {
           const g = grads[v.name];
@@ -110,6 +203,19 @@ export function createOptimizer(
       });
     },
     exportState() {
+      if (flat) {
+        const m = flat.m.dataSync() as Float32Array;
+        const s = flat.s.dataSync() as Float32Array;
+        let offset = 0;
+        return {
+          step: t,
+          slots: sizes.map((n) => {
+            const slot = { m: m.slice(offset, offset + n), s: s.slice(offset, offset + n) };
+            offset += n;
+            return slot;
+          }),
+        };
+      }
       return {
         step: t,
         slots: slots.map(({ m, s }) => ({
@@ -119,6 +225,7 @@ export function createOptimizer(
       };
     },
     dispose() {
+      if (flat) tf.dispose([flat.m, flat.s, ...(flat.decayMask ? [flat.decayMask] : [])]);
       for (const { m, s } of slots) {
         m.dispose();
         s?.dispose();

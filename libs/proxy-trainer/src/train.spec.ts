@@ -6,6 +6,7 @@ import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 import { trainProxy } from './train';
+import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 
 const synthetic: ProxyTrainingRequest = {
@@ -21,35 +22,41 @@ const synthetic: ProxyTrainingRequest = {
 };
 
 describe('trainProxy', () => {
-  it('learns the synthetic task on wasm and reports the result fields', async () => {
-    const progress: TrainingProgress[] = [];
-    const r = await trainProxy(synthetic, { onProgress: (p) => progress.push(p) });
-    expect(r.backend.name).toBe('wasm');
-    expect(r.valAccuracy).toBeGreaterThan(0.6); // chance is 0.25
-    expect(r.steps).toBe(36);
-    expect(r.epochs).toBeCloseTo((36 * 32) / 384);
-    expect(r.lossCurve[r.lossCurve.length - 1].loss).toBeLessThan(r.lossCurve[0].loss);
-    expect(r.imagesPerSecond).toBeGreaterThan(0);
-    expect(r.wallTimeMs).toBeGreaterThan(0);
-    expect(r.peakRssBytes).toBeGreaterThan(10e6);
-    expect(r.params).toBeGreaterThan(1000);
-    expect(r.geometry).toBe('proxy-28@16x16x1-c4');
-    expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress[progress.length - 1]).toMatchObject({ step: 36, totalSteps: 36 });
-  });
+  it.each(COMPARED_BACKENDS)(
+    'learns the synthetic task on %s and reports the result fields',
+    async (backend) => {
+      const progress: TrainingProgress[] = [];
+      const r = await trainProxy({ ...synthetic, backend }, { onProgress: (p) => progress.push(p) });
+      expect(r.backend.name).toBe(backend);
+      expect(r.valAccuracy).toBeGreaterThan(0.6); // chance is 0.25
+      expect(r.steps).toBe(36);
+      expect(r.epochs).toBeCloseTo((36 * 32) / 384);
+      expect(r.lossCurve[r.lossCurve.length - 1].loss).toBeLessThan(r.lossCurve[0].loss);
+      expect(r.imagesPerSecond).toBeGreaterThan(0);
+      expect(r.wallTimeMs).toBeGreaterThan(0);
+      expect(r.peakRssBytes).toBeGreaterThan(10e6);
+      expect(r.params).toBeGreaterThan(1000);
+      expect(r.geometry).toBe('proxy-28@16x16x1-c4');
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress[progress.length - 1]).toMatchObject({ step: 36, totalSteps: 36 });
+    },
+  );
 
-  it('is seeded: the same request gives the same loss curve', async () => {
-    const req = { ...synthetic, steps: 4 };
-    const a = await trainProxy(req);
-    const before = tf.memory();
-    const b = await trainProxy(req);
-    // Network, optimizer state and every step's tensors are released.
-    expect(tf.memory().numTensors).toBe(before.numTensors);
-    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
-    const c = await trainProxy({ ...req, seed: 12 });
-    expect(b.lossCurve).toEqual(a.lossCurve);
-    expect(c.lossCurve).not.toEqual(a.lossCurve);
-  });
+  it.each(COMPARED_BACKENDS)(
+    'is seeded on %s: the same request gives the same loss curve',
+    async (backend) => {
+      const req = { ...synthetic, steps: 4, backend };
+      const a = await trainProxy(req);
+      const before = tf.memory();
+      const b = await trainProxy(req);
+      // Network, optimizer state and every step's tensors are released.
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+      const c = await trainProxy({ ...req, seed: 12 });
+      expect(b.lossCurve).toEqual(a.lossCurve);
+      expect(c.lossCurve).not.toEqual(a.lossCurve);
+    },
+  );
 
   it('stops within one batch when aborted', async () => {
     const controller = new AbortController();

@@ -27,7 +27,8 @@ const DEFAULT_SGD_LR = 0.1;
 /**
  * One optimisation step on a batch: the network in training mode, softmax cross-entropy against one-hot
  * `labels` (with optional label smoothing), gradients of every trainable variable, one optimizer update.
- * Returns the batch loss.
+ * Returns the batch loss. `updateStatistics: false` skips BN's moving-statistics update (when they are
+ * recalibrated before evaluation anyway).
  */
 export function trainingStep(
   net: TfjsNetwork,
@@ -36,13 +37,14 @@ export function trainingStep(
   labels: tf.Tensor2D,
   learningRate: number,
   labelSmoothing = 0,
+  options: { readonly updateStatistics?: boolean } = {},
 ): number {
   return tf.tidy(() => {
     const { value, grads } = tf.variableGrads(
       () =>
         tf.losses.softmaxCrossEntropy(
           labels,
-          net.apply(x, { training: true }),
+          net.apply(x, { training: true, updateStatistics: options.updateStatistics }),
           undefined,
           labelSmoothing,
         ) as tf.Scalar,
@@ -186,6 +188,7 @@ export async function trainProxy(
   const random = createRandom(req.seed);
   const warmup = Math.min(Math.round(totalSteps * 0.05), 100);
 
+  const recalibration = req.bnRecalibrationBatches ?? 8;
   const lossCurve: LossPoint[] = [];
   const pointEvery = Math.max(1, Math.ceil(totalSteps / MAX_LOSS_POINTS));
   let pointLoss = 0;
@@ -229,7 +232,10 @@ export async function trainProxy(
         const x = tf.tensor4d(images, [labels.length, data.height, data.width, data.channels]);
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes) as tf.Tensor2D;
         const lr = cosineLearningRate(step, totalSteps, peakLr, warmup);
-        return trainingStep(net, optimizer, x, y, lr, labelSmoothing);
+        // Recalibration replaces the moving statistics before evaluation: no need to keep them up to date.
+        return trainingStep(net, optimizer, x, y, lr, labelSmoothing, {
+          updateStatistics: recalibration === 0,
+        });
       });
       trainMs += performance.now() - t0;
       if (!Number.isFinite(loss)) throw new Error(`proxy training diverged: loss ${loss} at step ${step}`);
@@ -246,7 +252,6 @@ export async function trainProxy(
     }
     if (lastReportedStep !== totalSteps) report(totalSteps);
     if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
-    const recalibration = req.bnRecalibrationBatches ?? 8;
     if (recalibration > 0) recalibrateBatchNorm(net, data, recalibration, batchSize, req.seed);
     const valAccuracy = evaluateTop1(net, data, data.val, data.val.count);
     const trainAccuracy = evaluateTop1(net, data, data.train, data.val.count);

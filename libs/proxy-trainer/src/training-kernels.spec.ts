@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend';
+import { COMPARED_BACKENDS } from './backends.fixture';
 import { registerTrainingKernels, WASM_GRADIENT_KERNEL_NAMES } from './training-kernels';
 import { createRandom } from './random';
 import { relativeError } from './relative-error.fixture';
@@ -23,14 +24,19 @@ async function gradientsOn(backend: string, c: GradCase): Promise<Float32Array[]
   });
 }
 
-async function expectWasmMatchesCpu(c: GradCase, tolerance = 1e-4): Promise<void> {
+/** Gradients on every backend present (tfjs-node, wasm) against the cpu backend's. */
+async function expectBackendsMatchCpu(c: GradCase, tolerance = 1e-4): Promise<void> {
   const expected = await gradientsOn('cpu', c);
-  const actual = await gradientsOn('wasm', c);
-  expected.forEach((e, i) => {
-    expect(actual[i].length).toBe(e.length);
-    const err = relativeError(actual[i], e);
-    if (!(err <= tolerance)) throw new Error(`${c.label}: input ${i} gradient relative error ${err}`);
-  });
+  for (const backend of COMPARED_BACKENDS) {
+    const actual = await gradientsOn(backend, c);
+    expected.forEach((e, i) => {
+      expect(actual[i].length).toBe(e.length);
+      const err = relativeError(actual[i], e);
+      if (!(err <= tolerance)) {
+        throw new Error(`${c.label} on ${backend}: input ${i} gradient relative error ${err}`);
+      }
+    });
+  }
 }
 
 const rng = createRandom(1234);
@@ -51,10 +57,9 @@ function convOutput(inSize: number, k: number, stride: number, pad: Pad): number
 
 const PADS = (k: number): Pad[] => [(k - 1) / 2, 'same', 'valid'];
 
-describe('wasm gradient kernels vs the cpu backend', () => {
+describe(`training gradients on ${COMPARED_BACKENDS.join(' and ')} vs the cpu backend`, () => {
   beforeAll(async () => {
-    const selection = await selectBackend('wasm');
-    expect(selection.name).toBe('wasm');
+    for (const backend of COMPARED_BACKENDS) expect((await selectBackend(backend)).name).toBe(backend);
     registerTrainingKernels();
   });
 
@@ -79,7 +84,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
           const ci = 1 + rng.int(6);
           const co = 1 + rng.int(6);
           const out = [n, convOutput(h, k, stride, pad), convOutput(w, k, stride, pad), co];
-          await expectWasmMatchesCpu({
+          await expectBackendsMatchCpu({
             label: `conv2d ${n}x${h}x${w}x${ci}→${co} k${k} s${stride} pad ${pad}`,
             inputs: [input([n, h, w, ci]), input([k, k, ci, co]), input(out)],
             loss: (x, f, r) => projected(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad), r),
@@ -94,7 +99,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
           const w = k + 2 + rng.int(8);
           const c = 1 + rng.int(6);
           const out = [n, convOutput(h, k, stride, pad), convOutput(w, k, stride, pad), c];
-          await expectWasmMatchesCpu({
+          await expectBackendsMatchCpu({
             label: `depthwise ${n}x${h}x${w}x${c} k${k} s${stride} pad ${pad}`,
             inputs: [input([n, h, w, c]), input([k, k, c, 1]), input(out)],
             loss: (x, f, r) =>
@@ -111,7 +116,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
       [12, 3],
     ]) {
       for (const stride of [1, 2]) {
-        await expectWasmMatchesCpu({
+        await expectBackendsMatchCpu({
           label: `conv2d 1x1 ${ci}→${co} s${stride}`,
           inputs: [
             input([2, 7, 7, ci]),
@@ -150,7 +155,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
       const [b, hh, ww, c] = x.shape;
       return tf.reshape(tf.transpose(tf.reshape(x, [b, hh, ww, 2, c / 2]), [0, 1, 2, 4, 3]), [b, hh, ww, c]);
     };
-    await expectWasmMatchesCpu({
+    await expectBackendsMatchCpu({
       label: 'block',
       inputs: [
         input([n, h, w, cin]),
@@ -180,7 +185,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
 
   it('the broadcasting FusedBatchNorm gradient equals autodiff through the elementwise formula', async () => {
     // Reference: (x − mean)·rsqrt(var + ε)·scale + offset written with elementwise ops (their stock gradients).
-    for (const backend of ['cpu', 'wasm']) {
+    for (const backend of ['cpu', ...COMPARED_BACKENDS]) {
       const shape = [3, 5, 4, 6];
       const c = 6;
       const inputs = [input(shape), input([c]), input([c]), input([c]), input([c]), input(shape)];
@@ -234,8 +239,7 @@ describe('wasm gradient kernels vs the cpu backend', () => {
         return [joined, tf.slice(ta, begin, size), ...parts];
       };
       const expected = await forward('cpu', f);
-      const actual = await forward('wasm', f);
-      expect(actual).toEqual(expected);
+      for (const backend of COMPARED_BACKENDS) expect(await forward(backend, f)).toEqual(expected);
     }
   });
 
@@ -253,31 +257,34 @@ describe('wasm gradient kernels vs the cpu backend', () => {
     expect(relativeError(wrong, expected[1])).toBeGreaterThan(1e-4);
   });
 
-  it('frees every intermediate: tf.memory() is stable across training steps', async () => {
-    await tf.setBackend('wasm');
-    const x = tf.tensor4d(randomValues(2 * 10 * 10 * 4), [2, 10, 10, 4]);
-    const f1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 4 * 6), [3, 3, 4, 6]));
-    const f2 = tf.variable(tf.tensor4d(randomValues(5 * 5 * 6), [5, 5, 6, 1]));
-    const f3 = tf.variable(tf.tensor4d(randomValues(6 * 3), [1, 1, 6, 3]));
-    const step = () =>
-      tf.tidy(() => {
-        const { grads, value } = tf.variableGrads(() => {
-          const y = tf.depthwiseConv2d(tf.relu(tf.conv2d(x, f1, 2, 1)), f2, 2, 2);
-          return tf.sum(tf.square(tf.conv2d(y, f3, 1, 0)));
+  it.each(COMPARED_BACKENDS)(
+    'frees every intermediate on %s: tf.memory() is stable across training steps',
+    async (backend) => {
+      await tf.setBackend(backend);
+      const x = tf.tensor4d(randomValues(2 * 10 * 10 * 4), [2, 10, 10, 4]);
+      const f1 = tf.variable(tf.tensor4d(randomValues(3 * 3 * 4 * 6), [3, 3, 4, 6]));
+      const f2 = tf.variable(tf.tensor4d(randomValues(5 * 5 * 6), [5, 5, 6, 1]));
+      const f3 = tf.variable(tf.tensor4d(randomValues(6 * 3), [1, 1, 6, 3]));
+      const step = () =>
+        tf.tidy(() => {
+          const { grads, value } = tf.variableGrads(() => {
+            const y = tf.depthwiseConv2d(tf.relu(tf.conv2d(x, f1, 2, 1)), f2, 2, 2);
+            return tf.sum(tf.square(tf.conv2d(y, f3, 1, 0)));
+          });
+          for (const [name, g] of Object.entries(grads)) {
+            const v = [f1, f2, f3].find((t) => t.name === name);
+            v?.assign(tf.sub(v, tf.mul(g, 1e-3)));
+          }
+          return value.dataSync()[0];
         });
-        for (const [name, g] of Object.entries(grads)) {
-          const v = [f1, f2, f3].find((t) => t.name === name);
-          v?.assign(tf.sub(v, tf.mul(g, 1e-3)));
-        }
-        return value.dataSync()[0];
-      });
-    step();
-    const before = tf.memory();
-    for (let i = 0; i < 5; i++) step();
-    const after = tf.memory();
-    expect(after.numTensors).toBe(before.numTensors);
-    expect(after.numDataBuffers).toBe(before.numDataBuffers);
-    expect(after.numBytes).toBe(before.numBytes);
-    tf.dispose([x, f1, f2, f3]);
-  });
+      step();
+      const before = tf.memory();
+      for (let i = 0; i < 5; i++) step();
+      const after = tf.memory();
+      expect(after.numTensors).toBe(before.numTensors);
+      expect(after.numDataBuffers).toBe(before.numDataBuffers);
+      expect(after.numBytes).toBe(before.numBytes);
+      tf.dispose([x, f1, f2, f3]);
+    },
+  );
 });

@@ -15,7 +15,10 @@ import '@tensorflow/tfjs';
 import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { registerAdamKernel } from './adam-kernel';
-import { registerTrainingBatchNormKernels } from './batch-norm-kernels';
+import { registerTrainingBatchNormKernels, trainingBatchNormGradient } from './batch-norm-kernels';
+import { registerReluGradient } from './relu-gradient';
+import { TENSORFLOW_BACKEND, registerTensorflowTrainingKernels } from './tensorflow-kernels';
+import { TRAINING_BATCH_NORM } from '@edgenas/search-space/tfjs';
 import { DisposingBackend, HeapBackend, float32KernelIo } from './wasm-heap';
 
 type Pad = 'same' | 'valid' | number | backend_util.ExplicitPadding;
@@ -548,7 +551,8 @@ export function registerBatchNormGradient(): void {
 
 /**
  * Everything the project adds for training: wasm gradient kernels, training BatchNorm and Adam kernels (when
- * wasm is registered) and the FusedBatchNorm gradient.
+ * wasm is registered), the tensorflow backend's convolution-gradient fixes and native training BatchNorm (when
+ * tfjs-node is loaded), the training BatchNorm gradient and the FusedBatchNorm gradient.
  */
 export function registerTrainingKernels(): void {
   if (tf.findBackendFactory('wasm')) {
@@ -556,5 +560,8 @@ export function registerTrainingKernels(): void {
     registerTrainingBatchNormKernels('wasm');
     registerAdamKernel('wasm');
   }
+  if (tf.findBackendFactory(TENSORFLOW_BACKEND)) registerTensorflowTrainingKernels();
+  if (!tf.getGradient(TRAINING_BATCH_NORM)) tf.registerGradient(trainingBatchNormGradient);
   registerBatchNormGradient();
+  registerReluGradient();
 }

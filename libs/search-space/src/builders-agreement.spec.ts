@@ -1,8 +1,9 @@
 /**
  * @jest-environment ./libs/search-space/src/onnx/ort-jest-environment.js
  *
- * The ONNX model (run by ONNX Runtime) and the tfjs network (wasm backend, inference mode) built from the same
- * graph and weights must compute the same function. Weights are seeded He-normal with random BN gamma/beta;
+ * The ONNX model (run by ONNX Runtime) and the tfjs network (inference mode; on wasm, and on tfjs-node's
+ * native TensorFlow where its binding was built at install) built from the same graph and weights must compute
+ * the same function. Weights are seeded He-normal with random BN gamma/beta;
  * the BN moving statistics are set from a calibration batch (tfjs training-mode pass with momentum 0), so
  * activations stay O(1) through 22 layers and the statistics are non-trivial, as after training. Logits are
  * compared as max |ORT − tfjs| / max(1, max |logit|) ≤ 1e-4 (the absolute difference is printed too).
@@ -38,6 +39,19 @@ import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { buildTfjsNetwork } from '@edgenas/search-space/tfjs';
 
 const TOLERANCE = 1e-4;
+
+/** tfjs backends the whole architectures are checked on: wasm, and tensorflow when tfjs-node loads here. */
+function tfjsBackends(): string[] {
+  try {
+    // Synchronous: the list of backends decides which tests exist. Optional dependency, may be absent.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-node');
+    return ['wasm', 'tensorflow'];
+  } catch {
+    return ['wasm'];
+  }
+}
+const TFJS_BACKENDS = tfjsBackends();
 const FBNET_64 = withGeometry(FBNET_224, { input: { height: 64, width: 64, channels: 3 } });
 
 beforeAll(async () => {
@@ -176,9 +190,21 @@ describe('ONNX Runtime and tfjs agree on whole architectures', () => {
     '%s %s',
     async (_space, _label, c) => {
       const graph = lowerArchitecture(c.arch, c.config);
-      const result = await agreement(graph, calibratedWeights(graph, c.seed), c.seed);
-      expect(result.maxAbsOutput).toBeGreaterThan(0);
-      expect(result.normalisedDiff).toBeLessThanOrEqual(TOLERANCE);
+      const weights = calibratedWeights(graph, c.seed);
+      try {
+        for (const backend of TFJS_BACKENDS) {
+          await tf.setBackend(backend);
+          const result = await agreement(graph, weights, c.seed);
+          expect(result.maxAbsOutput).toBeGreaterThan(0);
+          if (!(result.normalisedDiff <= TOLERANCE)) {
+            throw new Error(
+              `tfjs on ${backend}: normalised difference ${result.normalisedDiff} > ${TOLERANCE}`,
+            );
+          }
+        }
+      } finally {
+        await tf.setBackend('wasm');
+      }
       for (const feature of features(graph, c.arch)) covered.add(feature);
     },
   );

@@ -178,7 +178,8 @@ function pathStep(
   let teacher: tf.Tensor2D | undefined;
   const loss = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
-      const logits = session.net.apply(x, { training: true });
+      // BN's moving statistics are never read: subnets are scored after recalibration.
+      const logits = session.net.apply(x, { training: true, updateStatistics: false });
       if (temperature.teacher !== undefined) {
         // Only the returned loss is differentiated: the teacher's probabilities carry no gradient.
         teacher = tf.keep(tf.softmax(tf.div(logits, temperature.teacher)) as tf.Tensor2D);

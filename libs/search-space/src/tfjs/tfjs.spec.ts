@@ -91,6 +91,12 @@ describe('buildTfjsNetwork', () => {
         4,
       );
     }
+    // updateStatistics false: the same training-mode output, the moving statistics untouched.
+    const unmovedOut = net.forward(x, { training: true, updateStatistics: false });
+    expect(tf.max(tf.abs(tf.sub(trainOut, unmovedOut))).dataSync()[0]).toBe(0);
+    expect(net.exportWeights()['stem.bn.var']).toEqual(moved['stem.bn.var']);
+    expect(net.exportWeights()['stem.bn.mean']).toEqual(moved['stem.bn.mean']);
+    unmovedOut.dispose();
     // Inference uses the moving statistics, so it differs from the training-mode output.
     const inferOut = net.forward(x, { training: false });
     expect(tf.max(tf.abs(tf.sub(trainOut, inferOut))).dataSync()[0]).toBeGreaterThan(1e-3);
