@@ -128,12 +128,15 @@ function stratifiedArchitectures(count: number, seed: number): { architecture: s
     const inBin = pool.filter(
       (p) => p.macs >= lo + (b * (hi - lo)) / count && p.macs <= lo + ((b + 1) * (hi - lo)) / count,
     );
-    const candidates =
-      inBin.length > 0
-        ? inBin
-        : [...pool].sort((x, y) => Math.abs(x.macs - centre) - Math.abs(y.macs - centre)).slice(0, 3);
-    const pick = candidates.filter((c) => !chosen.some((x) => x.architecture === c.architecture));
+    const unchosen = (xs: typeof pool) =>
+      xs.filter((c) => !chosen.some((x) => x.architecture === c.architecture));
+    const pick = unchosen(inBin);
     if (pick.length > 0) chosen.push(pick[rng.int(pick.length)]);
+    else {
+      // An empty bin (the range's thin ends): the unchosen architecture nearest its centre.
+      const nearest = unchosen(pool).sort((x, y) => Math.abs(x.macs - centre) - Math.abs(y.macs - centre))[0];
+      if (nearest) chosen.push(nearest);
+    }
   }
   return chosen;
 }
@@ -269,11 +272,12 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(
       `\n2. Ground truth: ${archs.length} architectures stratified over fbnet-224 MACs (${(archs[0].macs / 1e6).toFixed(0)}–${(archs[archs.length - 1].macs / 1e6).toFixed(0)} M), ${o.gtSteps} steps × ${o.batchSize}, seeds ${seeds.join(', ')}`,
     );
+    // Seed-major: an interrupted run has every architecture at the first seed before any at the second.
     const results = await pool(
       o.concurrency,
-      archs.flatMap((a) => seeds.map((seed) => () => standalone(a.architecture, seed, o.gtSteps))),
+      seeds.flatMap((seed) => archs.map((a) => () => standalone(a.architecture, seed, o.gtSteps))),
     );
-    const bySeed = seeds.map((_, si) => archs.map((_, ai) => results[ai * seeds.length + si].accuracy));
+    const bySeed = seeds.map((_, si) => archs.map((_, ai) => results[si * archs.length + ai].accuracy));
     truth = archs.map((_, ai) => bySeed.reduce((a, s) => a + s[ai], 0) / seeds.length);
     const spreads = archs.map(
       (_, ai) => Math.max(...bySeed.map((s) => s[ai])) - Math.min(...bySeed.map((s) => s[ai])),
@@ -335,6 +339,13 @@ async function main(argv: readonly string[]): Promise<void> {
             outputPath: file,
             resumeFrom: fs.existsSync(`${file}.ckpt`) ? `${file}.ckpt` : undefined,
             checkpointIntervalMs: 60_000,
+            onProgress: (p) => {
+              if (p.step % 250 === 0 || p.step === p.totalSteps) {
+                process.stdout.write(
+                  `  supernet ${sampling}: step ${p.step}/${p.totalSteps}, loss ${fmt(p.loss, 2)}, ${fmt(p.imagesPerSecond, 0)} img/s\n`,
+                );
+              }
+            },
           });
           return {
             wallTimeMs: r.wallTimeMs,

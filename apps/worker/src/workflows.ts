@@ -134,7 +134,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
   let candidates: CandidateSummary[] = [...(carry?.candidates ?? [])];
   let front: CandidateSummary[] = frontOf(candidates);
   const hypervolumeHistory: number[] = [...(carry?.hypervolumeHistory ?? [])];
-  const startedAtMs = carry?.startedAtMs ?? Date.now();
+  let startedAtMs = carry?.startedAtMs ?? Date.now();
   let supernet = carry?.supernet;
 
   setHandler(progressQuery, () => ({
@@ -185,6 +185,8 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
           untilStep: Math.min(supernetSpec.steps, done + segment),
         });
       } while (!supernet.complete);
+      // The wall-clock limit is the search's: it starts once the supernet is ready.
+      startedAtMs = Date.now();
     }
     let search =
       carry?.search ??

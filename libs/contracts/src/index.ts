@@ -103,7 +103,7 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     evaluation: {
       mode: 'supernet',
       supernet: {
-        steps: 1200,
+        steps: 2000,
         batchSize: 64,
         sampling: 'uniform',
         recalibrationBatches: 8,
