@@ -300,17 +300,20 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   // 3a. Today's short per-candidate proxy.
-  if (!skip.has('short') && truth.length > 0) {
+  if (!skip.has('short')) {
     const t0 = Date.now();
     const short = await pool(
       o.concurrency,
       archs.map((a) => () => standalone(a.architecture, o.seed + 100, o.shortSteps)),
     );
-    const t = tauWithInterval(
-      short.map((r) => r.accuracy),
-      truth,
-      12,
-    );
+    const t =
+      truth.length > 0
+        ? tauWithInterval(
+            short.map((r) => r.accuracy),
+            truth,
+            12,
+          )
+        : { tau: NaN, lo: NaN, hi: NaN };
     console.log(
       `\n3. Ranking against the ground-truth mean\n   short proxy (${o.shortSteps} steps, 1 seed): tau ${fmt(t.tau)} [${fmt(t.lo)}, ${fmt(t.hi)}]  (${minutes(Date.now() - t0)})`,
     );
