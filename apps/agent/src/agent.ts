@@ -3,7 +3,7 @@ import {
   BlockSignature,
   MacroConfig,
   parseArchitecture,
-  resolveSpaceName,
+  resolveSpace,
   signatureKey,
 } from '@edgenas/search-space';
 import {
@@ -132,7 +132,7 @@ function architecturesToMeasure(
 ): ArchitectureToMeasure[] {
   return items.flatMap((v, i) => {
     try {
-      const config = resolveSpaceName(v.space);
+      const config = resolveSpace(v.space);
       return [{ architecture: parseArchitecture(v.architecture, config), config, ...extra(i) }];
     } catch (err) {
       ctx.log(`skipping ${what(i)}: ${(err as Error).message}`);

@@ -11,10 +11,16 @@ import {
   missingSignatures,
   spaceSignatures,
 } from '@edgenas/latency-predictor';
-import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
-import { Repositories, resolveGeometry } from '@edgenas/storage';
+import {
+  BlockSignature,
+  MacroConfig,
+  resolveSpace,
+  signatureKey,
+  splitSpaceList,
+} from '@edgenas/search-space';
+import { Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
-import { deploymentGeometry, parseInputShape } from '../common/geometry';
+import { parseInputShapeOrBadRequest, resolveSpaceOrBadRequest } from '../common/geometry';
 import { calibrationResponse } from '../common/responses';
 import { DevicePredictors } from '../latency/device-predictors';
 import { REPOSITORIES } from '../tokens';
@@ -51,7 +57,11 @@ export class WorkQueryDto {
 }
 
 function geometryOf(q: LutQueryDto & { space: string }): MacroConfig {
-  return deploymentGeometry(q.space, q.input ? parseInputShape(q.input, 'input') : undefined, q.classes);
+  return resolveSpaceOrBadRequest(
+    q.space,
+    q.input ? parseInputShapeOrBadRequest(q.input, 'input') : undefined,
+    q.classes,
+  );
 }
 
 @ApiTags('lut')
@@ -129,21 +139,14 @@ export class LutController {
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28,fbnet-224' })
   async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto) {
     const configs = new Map<string, MacroConfig>();
-    const spaces = (q.space ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-    for (const space of spaces) {
-      const config = deploymentGeometry(space, undefined, undefined);
+    for (const space of splitSpaceList(q.space ?? '')) {
+      const config = resolveSpaceOrBadRequest(space, undefined, undefined);
       configs.set(config.name, config);
     }
     for (const job of await this.repos.jobs.listActive()) {
       if (!job.input.deviceIds.includes(deviceId)) continue;
       try {
-        const config = resolveGeometry(job.input.space, {
-          input: job.input.input,
-          classes: job.input.classes,
-        });
+        const config = resolveSpace(job.input.space, job.input);
         configs.set(config.name, config);
       } catch {
         // a job whose space no longer resolves asks for nothing
