@@ -3,13 +3,14 @@
  * file-system probes come in as arguments, so every rule here is unit-testable.
  */
 import { delimiter, join, resolve } from 'node:path';
+import { CONFIG_DEFAULTS, launcherConfig } from '@edgenas/config';
 
 export const DEFAULTS = {
-  dataDir: '.edgenas',
-  apiPort: 3000,
+  dataDir: CONFIG_DEFAULTS.dataDir,
+  apiPort: CONFIG_DEFAULTS.port,
   temporalPort: 7233,
   temporalUiPort: 8233,
-  namespace: 'default',
+  namespace: CONFIG_DEFAULTS.temporalNamespace,
   agentName: 'local-cpu',
   agentSpaces: ['proxy-28', 'fbnet-224'],
 } as const;
@@ -139,9 +140,8 @@ export function planTemporal(
   probes: LaunchProbes,
   dataDir: string,
 ): TemporalPlan {
-  const namespace = env.TEMPORAL_NAMESPACE?.trim() || DEFAULTS.namespace;
-  const external = env.TEMPORAL_ADDRESS?.trim();
-  if (external) return { kind: 'external', address: external, namespace };
+  const { namespace, address, addressGiven } = launcherConfig(env).temporal;
+  if (addressGiven) return { kind: 'external', address, namespace };
   const port = parsePort(
     flags.temporalPort ?? env.EDGENAS_TEMPORAL_PORT,
     'Temporal port',
@@ -187,16 +187,16 @@ export function planTemporal(
 }
 
 export function resolveLaunchConfig(env: Env, flags: LaunchFlags, probes: LaunchProbes): LaunchConfig {
-  const dataDir = flags.dataDir ?? (env.EDGENAS_DATA_DIR?.trim() || DEFAULTS.dataDir);
+  const shared = launcherConfig(env);
+  const dataDir = flags.dataDir ?? shared.dataDir ?? DEFAULTS.dataDir;
   const apiEnabled = flags.api ?? parseSwitch(env.EDGENAS_API, 'EDGENAS_API');
   const workerEnabled = flags.worker ?? parseSwitch(env.EDGENAS_WORKER, 'EDGENAS_WORKER');
   const agentEnabled = flags.agent ?? parseSwitch(env.EDGENAS_AGENT, 'EDGENAS_AGENT');
-  const apiPort = parsePort(
-    flags.port ?? env.PORT,
-    flags.port !== undefined ? '--port' : 'PORT',
-    DEFAULTS.apiPort,
-  );
-  const databaseUrl = env.DATABASE_URL?.trim() || `sqlite:${join(dataDir, 'edgenas.db')}`;
+  const apiPort =
+    flags.port !== undefined
+      ? parsePort(flags.port, '--port', DEFAULTS.apiPort)
+      : (shared.port ?? DEFAULTS.apiPort);
+  const databaseUrl = shared.databaseUrl ?? `sqlite:${join(dataDir, 'edgenas.db')}`;
   const temporal = planTemporal(env, flags, probes, dataDir);
   if (temporal.kind === 'dev-server' && apiEnabled && temporal.port === apiPort) {
     throw new LaunchConfigError(`the API port and the Temporal port are both ${apiPort}`);

@@ -12,6 +12,7 @@ import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchCo
 import { useColour } from './output';
 import { ready } from './ready';
 import { ChildExit, ChildSpec, Supervisor, describeExit } from './supervisor';
+import { ConfigError } from '@edgenas/config';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import {
   PollerKind,
@@ -97,7 +98,7 @@ async function main(): Promise<number> {
       platform: process.platform,
     });
   } catch (err) {
-    if (err instanceof LaunchConfigError) {
+    if (err instanceof LaunchConfigError || err instanceof ConfigError) {
       process.stderr.write(`edgenas: ${err.message}\n`);
       return 2;
     }
