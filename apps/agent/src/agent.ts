@@ -20,7 +20,7 @@ import {
   BenchmarkOptions,
   benchmarkArchitectures,
   benchmarkSignatures,
-} from './benchmark/runner';
+} from '@edgenas/device-benchmark';
 import { Log, Progress, createProgress } from './progress';
 import { AgentStore, RegisteredDevice } from './store';
 import { syncPending } from './sync';

@@ -1,6 +1,6 @@
 import { BlockMeasurement, CalibrationWorkItem, DeviceProfile } from '@edgenas/latency-predictor';
 import { BlockSignature } from '@edgenas/search-space';
-import { ArchitectureUpload } from './store';
+import { ArchitectureUpload } from '@edgenas/contracts';
 
 /** The server could not be reached (connection refused, DNS, timeout): worth retrying later. */
 export class ApiUnreachableError extends Error {

@@ -5,9 +5,14 @@ import { AgentConfig, ConfigError, Env, agentConfig } from '@edgenas/config';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, ApiUnreachableError, DEFAULT_RETRY, RetryOptions } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
-import { BenchmarkClock } from './benchmark/interleaved';
-import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';
-import { defaultDeviceName, describeDevice } from './device-profile';
+import {
+  BenchmarkClock,
+  BenchmarkOptions,
+  DEFAULT_BENCHMARK_OPTIONS,
+  benchmarkSignatures,
+  defaultDeviceName,
+  describeDevice,
+} from '@edgenas/device-benchmark';
 import { LUT_FILE_FORMAT, readLutFile, writeLutFile } from './lut-file';
 import { Log, createProgress } from './progress';
 import { parseClasses, parseInputShape, resolveSpaces } from './spaces';
