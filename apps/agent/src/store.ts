@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ArchitectureUpload } from '@edgenas/contracts';
-import { ArchitectureMeasurement, BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
+import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
 import { signatureKey } from '@edgenas/search-space';
 
 export type QueuedMeasurement =
