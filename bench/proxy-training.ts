@@ -11,6 +11,7 @@
  *
  *   npm run build && node dist/bench/proxy-training.js [--skip throughput,accuracy,tau] [--cpu-steps 2] [--tau-archs 10] …
  */
+import { kendallTau } from '@edgenas/latency-predictor';
 import { cpus } from 'node:os';
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
@@ -111,27 +112,6 @@ async function measureThroughput(
     wallImagesPerSecond: (steps * batchSize * 1000) / wallMs,
     cpuImagesPerSecond: (steps * batchSize * 1000) / cpuMs,
   };
-}
-
-/** Kendall tau-b (ties in either ranking counted as in scipy). */
-export function kendallTau(a: readonly number[], b: readonly number[]): number {
-  let concordant = 0;
-  let discordant = 0;
-  let tiesA = 0;
-  let tiesB = 0;
-  for (let i = 0; i < a.length; i++) {
-    for (let j = i + 1; j < a.length; j++) {
-      const da = Math.sign(a[i] - a[j]);
-      const db = Math.sign(b[i] - b[j]);
-      if (da === 0 && db === 0) continue;
-      if (da === 0) tiesA++;
-      else if (db === 0) tiesB++;
-      else if (da === db) concordant++;
-      else discordant++;
-    }
-  }
-  const denominator = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
-  return denominator === 0 ? 0 : (concordant - discordant) / denominator;
 }
 
 /** Runs `tasks` with at most `concurrency` at once, results in order. */

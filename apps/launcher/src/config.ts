@@ -133,6 +133,32 @@ export const TEMPORAL_INSTALL_HELP = [
   'or point EdgeNAS at a running server: TEMPORAL_ADDRESS=host:7233 npm start',
 ].join('\n');
 
+/**
+ * The `temporal server start-dev` arguments: SQLite file, port, UI port or headless (null), namespace and an
+ * optional listen address. Shared by the launcher and the test support, so both run the same server.
+ */
+export function devServerArgs(o: {
+  readonly dbFile: string;
+  readonly port: number;
+  readonly uiPort: number | null;
+  readonly namespace: string;
+  readonly ip?: string;
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--db-filename',
+    o.dbFile,
+    ...(o.ip ? ['--ip', o.ip] : []),
+    '--port',
+    String(o.port),
+    ...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]),
+    ...(o.namespace === DEFAULTS.namespace ? [] : ['--namespace', o.namespace]),
+    '--log-level',
+    'error',
+  ];
+}
+
 /** TEMPORAL_ADDRESS wins (start nothing); else `temporal` on PATH; else the project's `.tools/bin/temporal`. */
 export function planTemporal(
   env: Env,
@@ -161,18 +187,7 @@ export function planTemporal(
   const binary = onPath ?? (probes.isExecutable(projectBinary) ? projectBinary : undefined);
   if (!binary) return { kind: 'missing', message: TEMPORAL_INSTALL_HELP };
   const dbFile = resolve(probes.cwd, dataDir, 'temporal.db');
-  const args = [
-    'server',
-    'start-dev',
-    '--db-filename',
-    dbFile,
-    '--port',
-    String(port),
-    ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]),
-    ...(namespace === DEFAULTS.namespace ? [] : ['--namespace', namespace]),
-    '--log-level',
-    'error',
-  ];
+  const args = devServerArgs({ dbFile, port, uiPort, namespace });
   return {
     kind: 'dev-server',
     binary,
