@@ -1,4 +1,5 @@
-import { CalibrationWorkItem, DeviceProfile, spaceSignatures } from '@edgenas/latency-predictor';
+import { CalibrationWorkItem, DeviceProfile } from '@edgenas/contracts';
+import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
   BlockSignature,
   MacroConfig,

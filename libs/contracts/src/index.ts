@@ -252,3 +252,4 @@ export interface NasJobResult {
 }
 
 export * from './measurements';
+export * from './agent-api';

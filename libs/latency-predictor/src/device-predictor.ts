@@ -15,6 +15,7 @@ import {
   chooseCalibrationSet,
   chooseReferenceNetworks,
 } from './calibration-set';
+import type { CalibrationWorkItem } from '@edgenas/contracts';
 import { ArchitectureMeasurementPurpose, ArchitectureRow, DeviceProfile, DeviceRows } from './measurement';
 import { DRIFT_WEIGHT, LatencyLut, buildLut, missingSignatures, spaceSignatures } from './lut';
 import { MissingSignaturesError, predictLatency } from './predict';
@@ -297,14 +298,6 @@ export function buildDevicePredictor(
     ...calibrationStaleness(checkedAt, driftFlaggedAt, opts.now, policy),
   };
   return { ...base, calibration: scaled(fitted, driftScale), calibrationInfo };
-}
-
-export interface CalibrationWorkItem {
-  /** Canonical geometry name. */
-  readonly space: string;
-  /** Architecture string staged by the geometry. */
-  readonly architecture: string;
-  readonly purpose: ArchitectureMeasurementPurpose;
 }
 
 /**

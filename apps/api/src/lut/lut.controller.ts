@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { AgentWork, CalibrationWorkItem } from '@edgenas/contracts';
 import {
-  CalibrationWorkItem,
   LutEntry,
   buildLut,
   calibrationWork,
@@ -24,6 +24,8 @@ import { parseInputShapeOrBadRequest, resolveSpaceOrBadRequest } from '../common
 import { calibrationResponse } from '../common/responses';
 import { DevicePredictors } from '../latency/device-predictors';
 import { REPOSITORIES } from '../tokens';
+import { AgentWorkResponse, LutResponse, MissingSignaturesResponse } from './lut.responses';
+import { ErrorResponse } from '../common/responses';
 
 export class LutQueryDto {
   @IsOptional()
@@ -83,6 +85,9 @@ export class LutController {
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28' })
   @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
   @ApiQuery({ name: 'classes', required: false, example: 10 })
+  @ApiResponse({ status: 200, type: LutResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space or geometry out of range' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   async lut(@Param('id') deviceId: string, @Query() q: LutQueryDto) {
     if (q.space === undefined) {
       const lut = buildLut((await this.predictors.rows(deviceId, 'id')).blocks);
@@ -119,6 +124,9 @@ export class LutController {
   @ApiQuery({ name: 'space', required: true, example: 'proxy-28' })
   @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
   @ApiQuery({ name: 'classes', required: false, example: 10 })
+  @ApiResponse({ status: 200, type: MissingSignaturesResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space or geometry out of range' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   async missing(@Param('id') deviceId: string, @Query() q: MissingQueryDto) {
     const config = geometryOf(q);
     const p = await this.predictors.forGeometry(deviceId, config, 'id');
@@ -137,7 +145,9 @@ export class LutController {
       'range), then its reference networks whenever drift was flagged or the last check is due.',
   })
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28,fbnet-224' })
-  async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto) {
+  @ApiResponse({ status: 200, type: AgentWorkResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space' })
+  async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto): Promise<AgentWork> {
     const configs = new Map<string, MacroConfig>();
     for (const space of splitSpaceList(q.space ?? '')) {
       const config = resolveSpaceOrBadRequest(space, undefined, undefined);

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { GeometryError, parseArchitecture, resolveSpace } from '@edgenas/search-space';
+import { UploadResult } from '@edgenas/contracts';
 import { Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { ApiError, FieldError } from '../common/api-error';
@@ -34,10 +35,7 @@ export class MeasurementsController {
     type: ErrorResponse,
     description: 'Invalid rows (every field named); nothing stored',
   })
-  async upload(
-    @Param('id') deviceId: string,
-    @Body() body: MeasurementBatchDto,
-  ): Promise<UploadResultResponse> {
+  async upload(@Param('id') deviceId: string, @Body() body: MeasurementBatchDto): Promise<UploadResult> {
     const blocks = body.blocks ?? [];
     const architectures = body.architectures ?? [];
     const total = blocks.length + architectures.length;
