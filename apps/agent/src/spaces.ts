@@ -14,18 +14,22 @@ function forFlag<T>(flag: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof GeometryError) throw new Error(`${flag}: ${err.reason}`);
+    if (err instanceof GeometryError) {
+      // `--input.height` → `--input: height must be …`
+      const part = err.field.startsWith(`${flag}.`) ? `${err.field.slice(flag.length + 1)} ` : '';
+      throw new Error(`${flag}: ${part}${err.reason}`);
+    }
     throw err;
   }
 }
 
 /** Parses `HxWxC` (e.g. `224x224x3`) within the deployment-geometry limits; throws naming the flag. */
 export function parseInputShape(text: string, flag = '--input'): InputShape {
-  return forFlag(flag, () => parseInputShapeText(text));
+  return forFlag(flag, () => parseInputShapeText(text, flag));
 }
 
 export function parseClasses(text: string, flag = '--classes'): number {
-  return forFlag(flag, () => parseClassesText(text));
+  return forFlag(flag, () => parseClassesText(text, flag));
 }
 
 /** `--space a,b` → configs, with an optional geometry applied to each. */

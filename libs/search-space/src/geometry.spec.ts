@@ -60,9 +60,11 @@ describe('geometry text', () => {
     expect(parseInputShape(' 160x128x3 ')).toEqual({ height: 160, width: 128, channels: 3 });
     expect(parseClasses('10')).toBe(10);
     expect(errorOf(() => parseInputShape('224x224', 'q.input'))).toMatchObject({ field: 'q.input' });
-    expect(errorOf(() => parseInputShape('224x224x17')).reason).toMatch(
-      /channels must be an integer in 1..16/,
-    );
+    expect(errorOf(() => parseInputShape('224x224x17'))).toMatchObject({
+      field: 'input.channels',
+      reason: expect.stringMatching(/must be an integer in 1..16/),
+    });
+    expect(errorOf(() => parseInputShape('4x224x3', 'q.input')).field).toBe('q.input.height');
     expect(errorOf(() => parseClasses('')).field).toBe('classes');
     expect(errorOf(() => parseClasses('2.5')).reason).toMatch(/2..100000/);
   });

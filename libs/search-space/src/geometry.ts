@@ -47,8 +47,12 @@ export function parseInputShape(text: string, field = 'input'): InputShape {
   if (!m) throw new GeometryError(field, `expected HxWxC, e.g. 224x224x3 (got "${text}")`);
   const input = { height: Number(m[1]), width: Number(m[2]), channels: Number(m[3]) };
   const issue = geometryIssues(input, undefined)[0];
+  // names the side: `input.height`, or `--input.height` for a flag
   if (issue)
-    throw new GeometryError(field, `${issue.field.replace('input.', '')} ${issue.reason} (got "${text}")`);
+    throw new GeometryError(
+      `${field}${issue.field.slice('input'.length)}`,
+      `${issue.reason} (got "${text}")`,
+    );
   return input;
 }
 
