@@ -38,13 +38,13 @@ import {
 import {
   ARCHITECTURE_CHUNK,
   ArchitectureToMeasure,
+  BenchmarkClock,
   BenchmarkOptions,
   DEFAULT_BENCHMARK_OPTIONS,
   benchmarkArchitectures,
   benchmarkSignatures,
-} from '../apps/agent/src/benchmark/runner';
-import { describeDevice } from '../apps/agent/src/device-profile';
-import { BenchmarkClock } from '../apps/agent/src/benchmark/interleaved';
+  describeDevice,
+} from '@edgenas/device-benchmark';
 
 interface Flags {
   spaces: string;

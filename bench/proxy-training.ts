@@ -16,6 +16,7 @@
  *   npm run build && node dist/bench/proxy-training.js [--skip throughput,accuracy,tau] [--keras] [--threads]
  *     [--profile] [--rounds 3] [--cpu-steps 2] [--tau-archs 10] …
  */
+import { kendallTau } from '@edgenas/latency-predictor';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -318,27 +319,6 @@ async function profileNative(o: Options): Promise<void> {
   for (const [name, v] of ops.slice(0, 12)) {
     console.log(`  ${name.padEnd(38)} ${fmt(v.calls, 0).padStart(5)} calls ${fmt(v.ms, 2).padStart(7)} ms`);
   }
-}
-
-/** Kendall tau-b (ties in either ranking counted as in scipy). */
-export function kendallTau(a: readonly number[], b: readonly number[]): number {
-  let concordant = 0;
-  let discordant = 0;
-  let tiesA = 0;
-  let tiesB = 0;
-  for (let i = 0; i < a.length; i++) {
-    for (let j = i + 1; j < a.length; j++) {
-      const da = Math.sign(a[i] - a[j]);
-      const db = Math.sign(b[i] - b[j]);
-      if (da === 0 && db === 0) continue;
-      if (da === 0) tiesA++;
-      else if (db === 0) tiesB++;
-      else if (da === db) concordant++;
-      else discordant++;
-    }
-  }
-  const denominator = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
-  return denominator === 0 ? 0 : (concordant - discordant) / denominator;
 }
 
 /** Runs `tasks` with at most `concurrency` at once, results in order. */

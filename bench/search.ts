@@ -18,8 +18,7 @@ import { NAS_JOB_WORKFLOW, NasJobInput, NasJobResult, SearchStrategy, TASK_QUEUE
 import { buildDevicePredictor, predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
 import { createRng, getMacroConfig, sampleArchitecture, withGeometry } from '@edgenas/search-space';
 import { loadDeviceRows, openStorage } from '@edgenas/storage';
-import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures } from '../apps/agent/src/benchmark/runner';
-import { describeDevice } from '../apps/agent/src/device-profile';
+import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
 import { startTemporalDevServer } from '../test/support/temporal-server';
 

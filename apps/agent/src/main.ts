@@ -1,6 +1,10 @@
 import { main } from './cli';
 
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2), {
+  out: (l) => process.stdout.write(l + '\n'),
+  err: (l) => process.stderr.write(l + '\n'),
+  env: process.env,
+}).then(
   (code) => {
     process.exitCode = code;
   },

@@ -1,11 +1,9 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArchitectureMeasurement, BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
+import { ArchitectureUpload } from '@edgenas/contracts';
+import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor';
 import { signatureKey } from '@edgenas/search-space';
-
-/** An architecture measurement, answering a verification request when `verificationId` is set. */
-export type ArchitectureUpload = ArchitectureMeasurement & { readonly verificationId?: string };
 
 export type QueuedMeasurement =
   | { readonly kind: 'block'; readonly body: BlockMeasurement }

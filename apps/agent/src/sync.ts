@@ -1,6 +1,7 @@
 import { BlockMeasurement } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, RetryOptions, withRetry } from './api-client';
-import { AgentStore, ArchitectureUpload, QueuedMeasurement, RegisteredDevice } from './store';
+import { ArchitectureUpload } from '@edgenas/contracts';
+import { AgentStore, QueuedMeasurement, RegisteredDevice } from './store';
 
 /** Measurements per upload request (the API accepts up to 1000). */
 export const DEFAULT_SYNC_BATCH = 100;

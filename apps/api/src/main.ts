@@ -1,4 +1,5 @@
-import { CALIBRATION_REFRESH_SETTING, calibrationPolicyFromSetting } from '@edgenas/latency-predictor';
+import { apiConfig } from '@edgenas/config';
+import { calibrationPolicyFromMinutes } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL } from '@edgenas/storage';
 import { createApiApp } from './app';
 import { generateApiKey } from './auth/auth';
@@ -8,27 +9,19 @@ import { generateApiKey } from './auth/auth';
  * EDGENAS_CALIBRATION_REFRESH_MINUTES from the environment.
  */
 async function main(): Promise<void> {
-  const env = process.env;
-  const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`PORT must be 1..65535, got "${env.PORT}"`);
-  const calibrationPolicy = calibrationPolicyFromSetting(env[CALIBRATION_REFRESH_SETTING]);
-  let apiKeys = (env.EDGENAS_API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter((k) => k.length > 0);
+  const config = apiConfig(process.env);
+  const port = config.port;
+  const calibrationPolicy = calibrationPolicyFromMinutes(config.calibrationRefreshMinutes);
+  let apiKeys = [...config.apiKeys];
   let generated = false;
   if (apiKeys.length === 0) {
     apiKeys = [generateApiKey()];
     generated = true;
   }
   const app = await createApiApp({
-    databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    databaseUrl: config.databaseUrl ?? DEFAULT_DATABASE_URL,
     apiKeys,
-    temporal: {
-      address: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    },
+    temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
     calibrationPolicy,
     logger: ['error', 'warn'],
   });

@@ -3,13 +3,14 @@
  * file-system probes come in as arguments, so every rule here is unit-testable.
  */
 import { delimiter, join, resolve } from 'node:path';
+import { CONFIG_DEFAULTS, launcherConfig } from '@edgenas/config';
 
 export const DEFAULTS = {
-  dataDir: '.edgenas',
-  apiPort: 3000,
+  dataDir: CONFIG_DEFAULTS.dataDir,
+  apiPort: CONFIG_DEFAULTS.port,
   temporalPort: 7233,
   temporalUiPort: 8233,
-  namespace: 'default',
+  namespace: CONFIG_DEFAULTS.temporalNamespace,
   agentName: 'local-cpu',
   agentSpaces: ['proxy-28', 'fbnet-224'],
 } as const;
@@ -132,6 +133,32 @@ export const TEMPORAL_INSTALL_HELP = [
   'or point EdgeNAS at a running server: TEMPORAL_ADDRESS=host:7233 npm start',
 ].join('\n');
 
+/**
+ * The `temporal server start-dev` arguments: SQLite file, port, UI port or headless (null), namespace and an
+ * optional listen address. Shared by the launcher and the test support, so both run the same server.
+ */
+export function devServerArgs(o: {
+  readonly dbFile: string;
+  readonly port: number;
+  readonly uiPort: number | null;
+  readonly namespace: string;
+  readonly ip?: string;
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--db-filename',
+    o.dbFile,
+    ...(o.ip ? ['--ip', o.ip] : []),
+    '--port',
+    String(o.port),
+    ...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]),
+    ...(o.namespace === DEFAULTS.namespace ? [] : ['--namespace', o.namespace]),
+    '--log-level',
+    'error',
+  ];
+}
+
 /** TEMPORAL_ADDRESS wins (start nothing); else `temporal` on PATH; else the project's `.tools/bin/temporal`. */
 export function planTemporal(
   env: Env,
@@ -139,9 +166,8 @@ export function planTemporal(
   probes: LaunchProbes,
   dataDir: string,
 ): TemporalPlan {
-  const namespace = env.TEMPORAL_NAMESPACE?.trim() || DEFAULTS.namespace;
-  const external = env.TEMPORAL_ADDRESS?.trim();
-  if (external) return { kind: 'external', address: external, namespace };
+  const { namespace, address, addressGiven } = launcherConfig(env).temporal;
+  if (addressGiven) return { kind: 'external', address, namespace };
   const port = parsePort(
     flags.temporalPort ?? env.EDGENAS_TEMPORAL_PORT,
     'Temporal port',
@@ -161,18 +187,7 @@ export function planTemporal(
   const binary = onPath ?? (probes.isExecutable(projectBinary) ? projectBinary : undefined);
   if (!binary) return { kind: 'missing', message: TEMPORAL_INSTALL_HELP };
   const dbFile = resolve(probes.cwd, dataDir, 'temporal.db');
-  const args = [
-    'server',
-    'start-dev',
-    '--db-filename',
-    dbFile,
-    '--port',
-    String(port),
-    ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]),
-    ...(namespace === DEFAULTS.namespace ? [] : ['--namespace', namespace]),
-    '--log-level',
-    'error',
-  ];
+  const args = devServerArgs({ dbFile, port, uiPort, namespace });
   return {
     kind: 'dev-server',
     binary,
@@ -187,16 +202,16 @@ export function planTemporal(
 }
 
 export function resolveLaunchConfig(env: Env, flags: LaunchFlags, probes: LaunchProbes): LaunchConfig {
-  const dataDir = flags.dataDir ?? (env.EDGENAS_DATA_DIR?.trim() || DEFAULTS.dataDir);
+  const shared = launcherConfig(env);
+  const dataDir = flags.dataDir ?? shared.dataDir ?? DEFAULTS.dataDir;
   const apiEnabled = flags.api ?? parseSwitch(env.EDGENAS_API, 'EDGENAS_API');
   const workerEnabled = flags.worker ?? parseSwitch(env.EDGENAS_WORKER, 'EDGENAS_WORKER');
   const agentEnabled = flags.agent ?? parseSwitch(env.EDGENAS_AGENT, 'EDGENAS_AGENT');
-  const apiPort = parsePort(
-    flags.port ?? env.PORT,
-    flags.port !== undefined ? '--port' : 'PORT',
-    DEFAULTS.apiPort,
-  );
-  const databaseUrl = env.DATABASE_URL?.trim() || `sqlite:${join(dataDir, 'edgenas.db')}`;
+  const apiPort =
+    flags.port !== undefined
+      ? parsePort(flags.port, '--port', DEFAULTS.apiPort)
+      : (shared.port ?? DEFAULTS.apiPort);
+  const databaseUrl = shared.databaseUrl ?? `sqlite:${join(dataDir, 'edgenas.db')}`;
   const temporal = planTemporal(env, flags, probes, dataDir);
   if (temporal.kind === 'dev-server' && apiEnabled && temporal.port === apiPort) {
     throw new LaunchConfigError(`the API port and the Temporal port are both ${apiPort}`);

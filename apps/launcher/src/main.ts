@@ -13,6 +13,7 @@ import { useColour } from './output';
 import { TrainingBackendLine, ready } from './ready';
 import { probeTrainingBackend } from '@edgenas/proxy-trainer/child-process';
 import { ChildExit, ChildSpec, Supervisor, describeExit } from './supervisor';
+import { ConfigError } from '@edgenas/config';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import {
   PollerKind,
@@ -86,6 +87,14 @@ function parseFlags(argv: readonly string[]): LaunchFlags {
   };
 }
 
+/** One readiness probe of a started child. */
+interface ReadinessWait {
+  readonly what: string;
+  readonly probe: () => Promise<boolean>;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+}
+
 async function main(): Promise<number> {
   const out = (text: string) => process.stdout.write(text);
   const colour = useColour(Boolean(process.stdout.isTTY), process.env);
@@ -98,7 +107,7 @@ async function main(): Promise<number> {
       platform: process.platform,
     });
   } catch (err) {
-    if (err instanceof LaunchConfigError) {
+    if (err instanceof LaunchConfigError || err instanceof ConfigError) {
       process.stderr.write(`edgenas: ${err.message}\n`);
       return 2;
     }
@@ -162,6 +171,19 @@ async function main(): Promise<number> {
     if (stopping.signal.aborted) throw new WaitAborted(`not starting ${spec.name}: shutting down`);
     return supervisor.start(spec);
   };
+  /**
+   * Starts a child and waits until each probe holds in turn; stops waiting as soon as the child dies or
+   * shutdown begins.
+   */
+  const startAndWait = async (spec: ChildSpec, waits: readonly ReadinessWait[]): Promise<void> => {
+    const child = startChild(spec);
+    const died = new AbortController();
+    void child.exited.then(() => died.abort());
+    const signal = AbortSignal.any([died.signal, stopping.signal]);
+    for (const w of waits) {
+      await waitUntil(w.what, w.probe, { timeoutMs: w.timeoutMs, intervalMs: w.intervalMs, signal });
+    }
+  };
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -198,20 +220,23 @@ async function main(): Promise<number> {
       log(
         `starting Temporal dev server (${temporal.source === 'PATH' ? 'temporal on PATH' : temporal.binary})`,
       );
-      const server = startChild({
-        name: 'temporal',
-        command: temporal.binary,
-        args: temporal.args,
-        env,
-        cwd: process.cwd(),
-        stopTimeoutMs: 15_000,
-      });
-      const died = new AbortController();
-      void server.exited.then(() => died.abort());
-      await waitUntil(
-        `Temporal dev server on ${temporal.address}`,
-        () => temporalAnswers(temporal.address, temporal.namespace),
-        { timeoutMs: 90_000, intervalMs: 500, signal: AbortSignal.any([died.signal, stopping.signal]) },
+      await startAndWait(
+        {
+          name: 'temporal',
+          command: temporal.binary,
+          args: temporal.args,
+          env,
+          cwd: process.cwd(),
+          stopTimeoutMs: 15_000,
+        },
+        [
+          {
+            what: `Temporal dev server on ${temporal.address}`,
+            probe: () => temporalAnswers(temporal.address, temporal.namespace),
+            timeoutMs: 90_000,
+            intervalMs: 500,
+          },
+        ],
       );
     } else {
       log(`using the Temporal server at ${temporal.address} (TEMPORAL_ADDRESS)`);
@@ -225,45 +250,38 @@ async function main(): Promise<number> {
 
     const base = `http://localhost:${config.api.port}`;
     if (config.api.enabled) {
-      const api = startChild({
-        name: 'api',
-        command: process.execPath,
-        args: [appMain('api')],
-        env,
-        cwd: process.cwd(),
-      });
-      const died = new AbortController();
-      void api.exited.then(() => died.abort());
-      await waitUntil(`API on ${base}`, () => apiHealthy(base), {
-        timeoutMs: 60_000,
-        intervalMs: 300,
-        signal: AbortSignal.any([died.signal, stopping.signal]),
-      });
+      await startAndWait(
+        { name: 'api', command: process.execPath, args: [appMain('api')], env, cwd: process.cwd() },
+        [{ what: `API on ${base}`, probe: () => apiHealthy(base), timeoutMs: 60_000, intervalMs: 300 }],
+      );
     }
     if (config.worker.enabled) {
-      const worker = startChild({
-        name: 'worker',
-        command: process.execPath,
-        args: [appMain('worker'), '--queues', 'light,training'],
-        env,
-        cwd: process.cwd(),
-        stopTimeoutMs: 20_000,
-      });
-      const died = new AbortController();
-      void worker.exited.then(() => died.abort());
       const polled = (queue: string, kind: PollerKind) => () =>
         taskQueuePolled(temporal.address, temporal.namespace, queue, kind);
-      const signal = AbortSignal.any([died.signal, stopping.signal]);
-      await waitUntil('worker polling the light queue', polled(TASK_QUEUES.light, 'workflow'), {
-        timeoutMs: 120_000,
-        intervalMs: 500,
-        signal,
-      });
-      await waitUntil('worker polling the training queue', polled(TASK_QUEUES.training, 'activity'), {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-        signal,
-      });
+      await startAndWait(
+        {
+          name: 'worker',
+          command: process.execPath,
+          args: [appMain('worker'), '--queues', 'light,training'],
+          env,
+          cwd: process.cwd(),
+          stopTimeoutMs: 20_000,
+        },
+        [
+          {
+            what: 'worker polling the light queue',
+            probe: polled(TASK_QUEUES.light, 'workflow'),
+            timeoutMs: 120_000,
+            intervalMs: 500,
+          },
+          {
+            what: 'worker polling the training queue',
+            probe: polled(TASK_QUEUES.training, 'activity'),
+            timeoutMs: 60_000,
+            intervalMs: 500,
+          },
+        ],
+      );
     }
     if (config.agent.enabled) {
       startChild({

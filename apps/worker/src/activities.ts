@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import {
   CandidateSummary,
+  Geometry,
   JobStatus,
   NasJobResult,
   ProxyTrainingSpec,
@@ -15,15 +16,14 @@ import {
 } from '@edgenas/contracts';
 import {
   Architecture,
-  MacroConfig,
   architectureId,
   countCost,
   formatArchitecture,
   getMacroConfig,
   parseArchitecture,
   proxyConfigFor,
+  resolveSpace,
   signatureKey,
-  withGeometry,
 } from '@edgenas/search-space';
 import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
@@ -67,12 +67,6 @@ export interface ActivityDeps {
   readonly supernetCheckpointIntervalMs?: number;
   /** When calibrations are stale (default: the latency predictor's). */
   readonly calibrationPolicy?: CalibrationPolicy;
-}
-
-export interface Geometry {
-  readonly space: string;
-  readonly input: { readonly height: number; readonly width: number; readonly channels: number };
-  readonly classes: number;
 }
 
 export interface DevicesGeometry extends Geometry {
@@ -179,10 +173,6 @@ export const ONNX_MODEL_NOTE =
 
 const MAX_KEYS_IN_MESSAGE = 12;
 
-export function deploymentConfig(geometry: Geometry): MacroConfig {
-  return withGeometry(getMacroConfig(geometry.space), { input: geometry.input, classes: geometry.classes });
-}
-
 /** Deterministic per (job, device, architecture), so a retried request activity creates nothing new. */
 export function verificationRequestId(jobId: string, deviceId: string, architecture: string): string {
   const h = createHash('sha256').update(`${jobId}\n${deviceId}\n${architecture}`).digest('hex');
@@ -196,7 +186,7 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Per device, its LUT and calibration for the deployment geometry, built from the stored rows. */
   async function loadPredictors(g: DevicesGeometry): Promise<DevicePredictor[]> {
-    const config = deploymentConfig(g);
+    const config = resolveSpace(g.space, g);
     const predictors: DevicePredictor[] = [];
     const now = new Date();
     for (const deviceId of g.deviceIds) {
@@ -233,7 +223,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (problems.length > 0) {
         throw ApplicationFailure.nonRetryable(
-          `the latency LUT cannot price space ${deploymentConfig(g).name}: ${total} missing signature(s); ` +
+          `the latency LUT cannot price space ${resolveSpace(g.space, g).name}: ${total} missing signature(s); ` +
             `${problems.join('; ')}. Run the device agent for this space (it benchmarks what is missing).`,
           'MissingSignatures',
         );
@@ -245,7 +235,7 @@ export function createActivities(deps: ActivityDeps) {
       req: DevicesGeometry & { architectures: readonly string[] },
     ): Promise<PricedArchitecture[]> {
       const predictors = await loadPredictors(req);
-      const config = deploymentConfig(req);
+      const config = resolveSpace(req.space, req);
       return req.architectures.map((text) => {
         const arch = parseArchitecture(text, config);
         const latencyByDevice: Record<string, number> = {};
@@ -487,7 +477,7 @@ export function createActivities(deps: ActivityDeps) {
     async exportOnnx(
       req: Geometry & { jobId: string; architectureId: string; architecture: string; seed: number },
     ): Promise<{ bytes: number }> {
-      const config = deploymentConfig(req);
+      const config = resolveSpace(req.space, req);
       const arch: Architecture = parseArchitecture(req.architecture, config);
       if (architectureId(arch) !== req.architectureId) {
         throw ApplicationFailure.nonRetryable(
@@ -505,7 +495,7 @@ export function createActivities(deps: ActivityDeps) {
     async requestVerification(
       req: DevicesGeometry & { jobId: string; architectures: readonly string[] },
     ): Promise<{ requestIds: string[] }> {
-      const space = deploymentConfig(req).name;
+      const space = resolveSpace(req.space, req).name;
       const requestIds: string[] = [];
       for (const deviceId of req.deviceIds) {
         for (const architecture of req.architectures) {

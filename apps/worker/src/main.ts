@@ -8,7 +8,8 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
-import { CALIBRATION_REFRESH_SETTING, calibrationPolicyFromSetting } from '@edgenas/latency-predictor';
+import { workerConfig } from '@edgenas/config';
+import { calibrationPolicyFromMinutes } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, openDatabase } from '@edgenas/storage';
 import { QUEUE_NAMES, QueueName, createWorkers, defaultTrainingConcurrency, runWorkers } from './worker';
 
@@ -73,11 +74,11 @@ async function main(argv: readonly string[]): Promise<void> {
     supernetCheckpointInterval: number;
   }>();
 
-  const address = process.env.TEMPORAL_ADDRESS || 'localhost:7233';
-  const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
-  const dataDir = resolve(process.env.EDGENAS_DATA_DIR || '.edgenas');
-  const calibrationPolicy = calibrationPolicyFromSetting(process.env[CALIBRATION_REFRESH_SETTING]);
-  const database = await openDatabase(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
+  const config = workerConfig(process.env);
+  const { address, namespace } = config.temporal;
+  const dataDir = resolve(config.dataDir);
+  const calibrationPolicy = calibrationPolicyFromMinutes(config.calibrationRefreshMinutes);
+  const database = await openDatabase(config.databaseUrl ?? DEFAULT_DATABASE_URL);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address });

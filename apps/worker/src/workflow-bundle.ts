@@ -1,10 +1,8 @@
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BundleOptions } from '@temporalio/worker';
 
 type WebpackConfiguration = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
-
-/** Library folders under the repository (or dist) root: the same layout in TypeScript and in compiled JS. */
-const LIBS = ['search-space', 'latency-predictor', 'proxy-trainer', 'search', 'storage', 'contracts'];
 
 /**
  * Resolve `@edgenas/<lib>` in the workflow bundle. The compiled code has its aliases rewritten to relative
@@ -12,8 +10,10 @@ const LIBS = ['search-space', 'latency-predictor', 'proxy-trainer', 'search', 's
  */
 export function addLibraryAliases(config: WebpackConfiguration): WebpackConfiguration {
   const root = resolve(__dirname, '..', '..', '..');
+  // every folder under libs/ (the same layout in TypeScript and in compiled JS), so no second list to keep
+  const libs = readdirSync(resolve(root, 'libs'), { withFileTypes: true }).filter((d) => d.isDirectory());
   const aliases = Object.fromEntries(
-    LIBS.map((lib) => [`@edgenas/${lib}`, resolve(root, 'libs', lib, 'src')]),
+    libs.map((lib) => [`@edgenas/${lib.name}`, resolve(root, 'libs', lib.name, 'src')]),
   );
   const resolveOptions = config.resolve ?? {};
   const existing = resolveOptions.alias;

@@ -151,15 +151,21 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
   },
 };
 
-export interface NasJobInput {
+/**
+ * A deployment geometry on the wire: a macro config name plus the input shape and classes laid onto it
+ * (resolved to a config by `resolveSpace` in @edgenas/search-space).
+ */
+export interface Geometry {
+  readonly space: string;
+  readonly input: { readonly height: number; readonly width: number; readonly channels: number };
+  readonly classes: number;
+}
+
+export interface NasJobInput extends Geometry {
   readonly jobId: string;
   /** Target device ids; the latency objective is the worst predicted latency over them. */
   readonly deviceIds: readonly string[];
   readonly latencyBudgetMs: number;
-  /** Deployment geometry: macro config name plus input shape and classes. */
-  readonly space: string;
-  readonly input: { readonly height: number; readonly width: number; readonly channels: number };
-  readonly classes: number;
   readonly proxy: ProxyTrainingSpec;
   readonly budget: SearchBudget;
   readonly strategy: SearchStrategy;
@@ -246,3 +252,4 @@ export interface NasJobResult {
 }
 
 export * from './measurements';
+export * from './agent-api';

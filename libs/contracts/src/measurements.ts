@@ -81,6 +81,9 @@ export interface ArchitectureMeasurement extends LatencyStats {
   readonly purpose?: ArchitectureMeasurementPurpose;
 }
 
+/** An end-to-end row as an agent uploads it: a verification answer names the request. */
+export type ArchitectureUpload = ArchitectureMeasurement & { readonly verificationId?: string };
+
 /** An end-to-end row as storage keeps it: a verification answer carries the request's id. */
 export type ArchitectureRow = ArchitectureMeasurement & { readonly verificationId?: string | null };
 

@@ -15,6 +15,7 @@ import {
   chooseCalibrationSet,
   chooseReferenceNetworks,
 } from './calibration-set';
+import type { CalibrationWorkItem } from '@edgenas/contracts';
 import { ArchitectureMeasurementPurpose, ArchitectureRow, DeviceProfile, DeviceRows } from './measurement';
 import { DRIFT_WEIGHT, LatencyLut, buildLut, missingSignatures, spaceSignatures } from './lut';
 import { MissingSignaturesError, predictLatency } from './predict';
@@ -53,16 +54,9 @@ export function calibrationPolicy(refreshIntervalMs = DEFAULT_REFRESH_INTERVAL_M
 
 export const DEFAULT_CALIBRATION_POLICY: CalibrationPolicy = calibrationPolicy();
 
-/** The setting (environment variable) that sets the refresh interval, in minutes. */
-export const CALIBRATION_REFRESH_SETTING = 'EDGENAS_CALIBRATION_REFRESH_MINUTES';
-
-/** The policy for the refresh setting's text (unset or empty: the default); throws naming the setting. */
-export function calibrationPolicyFromSetting(minutes: string | undefined): CalibrationPolicy {
-  if (minutes === undefined || minutes.trim() === '') return DEFAULT_CALIBRATION_POLICY;
-  const n = Number(minutes);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new Error(`${CALIBRATION_REFRESH_SETTING} must be a positive number of minutes, got "${minutes}"`);
-  return calibrationPolicy(n * 60_000);
+/** The policy for a refresh interval in minutes (undefined: the default). */
+export function calibrationPolicyFromMinutes(minutes: number | undefined): CalibrationPolicy {
+  return minutes === undefined ? DEFAULT_CALIBRATION_POLICY : calibrationPolicy(minutes * 60_000);
 }
 
 /** Which calibration a prediction used, and whether it still holds. */
@@ -304,14 +298,6 @@ export function buildDevicePredictor(
     ...calibrationStaleness(checkedAt, driftFlaggedAt, opts.now, policy),
   };
   return { ...base, calibration: scaled(fitted, driftScale), calibrationInfo };
-}
-
-export interface CalibrationWorkItem {
-  /** Canonical geometry name. */
-  readonly space: string;
-  /** Architecture string staged by the geometry. */
-  readonly architecture: string;
-  readonly purpose: ArchitectureMeasurementPurpose;
 }
 
 /**

@@ -10,6 +10,17 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** Percentile q ∈ [0, 1] of a sample, linear interpolation between order statistics. */
+export function percentile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) throw new Error('percentile of an empty sample');
+  if (!(q >= 0 && q <= 1)) throw new Error(`percentile rank must be in [0, 1], got ${q}`);
+  const sorted = Float64Array.from(samples).sort();
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
 /**
  * Weighted median: the smallest value whose cumulative weight reaches half the total; when a value's
  * cumulative weight hits exactly half, the mean with the next value (so equal weights give the usual median).

@@ -1,4 +1,9 @@
-/** Small seeded PRNG (mulberry32) for splits, shuffles and initial values; deterministic across runs. */
+import { mulberry32 } from '@edgenas/search-space';
+
+/**
+ * Seeded numbers for splits, shuffles and initial values: search-space's mulberry32 (the project's one
+ * PRNG) with a normal draw on top; deterministic across runs.
+ */
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;
@@ -9,14 +14,9 @@ export interface Random {
 }
 
 export function createRandom(seed: number): Random {
-  let state = seed >>> 0 || 0x9e3779b9;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // seed 0 starts from a fixed non-zero state, as it always has, so seeded results do not change
+  const { nextUint32 } = mulberry32(seed >>> 0 || 0x9e3779b9);
+  const next = (): number => nextUint32() / 4294967296;
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

@@ -2,6 +2,7 @@
 // Builders (ONNX, tfjs) live behind their own entry points: '@edgenas/search-space/onnx', '.../tfjs'.
 export * from './blocks';
 export * from './macro-configs';
+export * from './geometry';
 export * from './architecture';
 export * from './signature';
 export * from './architecture-error';

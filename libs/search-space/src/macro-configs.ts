@@ -102,23 +102,6 @@ export function withGeometry(
   };
 }
 
-/**
- * The config a space name stands for: a macro config name, or one with a deployment geometry as
- * `withGeometry` names it (`fbnet-224@160x160x3-c10`). Throws naming the reason.
- */
-export function resolveSpaceName(name: string): MacroConfig {
-  const at = name.indexOf('@');
-  if (at < 0) return getMacroConfig(name.trim());
-  const base = getMacroConfig(name.slice(0, at).trim());
-  const m = /^(\d+)x(\d+)x(\d+)-c(\d+)$/.exec(name.slice(at + 1).trim());
-  if (!m) throw new Error(`space "${name}": geometry must look like <config>@HxWxC-cN`);
-  const [height, width, channels, classes] = m.slice(1, 5).map(Number);
-  if (Math.min(height, width, channels, classes) < 1) {
-    throw new Error(`space "${name}": sizes and classes must be at least 1`);
-  }
-  return withGeometry(base, { input: { height, width, channels }, classes });
-}
-
 /** Number of searchable layers. */
 export function layerCount(config: MacroConfig): number {
   return config.stages.reduce((n, s) => n + s.repeats, 0);

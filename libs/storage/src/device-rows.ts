@@ -1,18 +1,5 @@
 import { DeviceRows } from '@edgenas/contracts';
-import { InputShape, MacroConfig, resolveSpaceName, withGeometry } from '@edgenas/search-space';
 import { Repositories } from './repositories';
-
-/**
- * The deployment geometry a space name denotes: a macro config name (`proxy-28`), optionally re-shaped by
- * `input`/`classes`, or a canonical geometry name as `withGeometry` writes it (`fbnet-224@96x96x3-c10`).
- * Throws naming the unknown space.
- */
-export function resolveGeometry(
-  space: string,
-  geometry: { input?: InputShape; classes?: number } = {},
-): MacroConfig {
-  return withGeometry(resolveSpaceName(space), geometry);
-}
 
 /** The device's rows, read in one go; undefined for an unknown device. */
 export async function loadDeviceRows(

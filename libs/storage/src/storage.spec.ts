@@ -12,7 +12,6 @@ import {
   loadDeviceRows,
   openStorage,
   parseDatabaseUrl,
-  resolveGeometry,
   Storage,
 } from './index';
 
@@ -328,19 +327,6 @@ describe('parseDatabaseUrl', () => {
     });
     expect(parseDatabaseUrl('postgres://u:p@h/db').dialect).toBe('postgres');
     expect(() => parseDatabaseUrl('mysql://u:secret@h/db')).toThrow(/u:\*\*\*@.*sqlite:<file path>/);
-  });
-});
-
-describe('resolveGeometry', () => {
-  it('resolves config names, canonical geometry names and overrides to the same configs', () => {
-    expect(resolveGeometry('proxy-28')).toBe(PROXY_28);
-    expect(resolveGeometry('proxy-28', { input: { height: 28, width: 28, channels: 1 }, classes: 10 })).toBe(
-      PROXY_28,
-    );
-    const g = resolveGeometry('fbnet-224', { input: { height: 96, width: 96, channels: 3 }, classes: 10 });
-    expect(g.name).toBe('fbnet-224@96x96x3-c10');
-    expect(resolveGeometry(g.name)).toEqual(g);
-    expect(() => resolveGeometry('resnet-50')).toThrow(/unknown macro config "resnet-50"/);
   });
 });
 

@@ -10,7 +10,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { GEOMETRY_LIMITS } from './geometry';
+import { GEOMETRY_LIMITS } from '@edgenas/search-space';
 
 export class InputShapeDto {
   @ApiProperty({ example: 224 })
@@ -27,7 +27,7 @@ export class InputShapeDto {
 
   @ApiProperty({ example: 3 })
   @IsInt()
-  @Min(1)
+  @Min(GEOMETRY_LIMITS.minChannels)
   @Max(GEOMETRY_LIMITS.maxChannels)
   channels!: number;
 }
@@ -49,7 +49,7 @@ export class DeploymentGeometryDto {
   @ApiPropertyOptional({ example: 10, description: "Deployment classes; default: the space's" })
   @IsOptional()
   @IsInt()
-  @Min(2)
+  @Min(GEOMETRY_LIMITS.minClasses)
   @Max(GEOMETRY_LIMITS.maxClasses)
   classes?: number;
 }

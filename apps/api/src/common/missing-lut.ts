@@ -1,5 +1,5 @@
 import { MissingSignaturesError } from '@edgenas/latency-predictor';
-import { BlockSignature, signatureKey } from '@edgenas/search-space';
+import { BlockSignature, baseSpaceName, signatureKey } from '@edgenas/search-space';
 import { ApiError } from './api-error';
 
 /** Keys listed in a 409 body; the count is always complete. */
@@ -16,7 +16,7 @@ export function missingLutError(
   field = 'deviceId',
 ): ApiError {
   const keys = missing.map(signatureKey);
-  const fix = `run a device agent for device ${deviceId} covering this space (edgenas-agent run --space ${space.split('@')[0]}${space.includes('@') ? ' --input … --classes …' : ''}) or wait for it to upload`;
+  const fix = `run a device agent for device ${deviceId} covering this space (edgenas-agent run --space ${baseSpaceName(space)}${space.includes('@') ? ' --input … --classes …' : ''}) or wait for it to upload`;
   const reason = `the latency LUT of device ${deviceId} lacks ${keys.length} block signature(s) for ${space}; ${fix}`;
   return new ApiError(409, reason, [{ field, reason }], {
     deviceId,

@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { CandidateSummary, JobStatus, NasJobInput, NasJobProgress } from '@edgenas/contracts';
 import { fastestAchievableLatency, missingSignatures } from '@edgenas/latency-predictor';
-import { MacroConfig } from '@edgenas/search-space';
+import { MacroConfig, baseSpaceName } from '@edgenas/search-space';
 import { JobRecord, Repositories, TERMINAL_JOB_STATUSES } from '@edgenas/storage';
 import { ApiError, FieldError, notFound } from '../common/api-error';
-import { deploymentGeometry } from '../common/geometry';
+import { resolveSpaceOrBadRequest } from '../common/geometry';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
 import { DevicePredictors } from '../latency/device-predictors';
 import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
@@ -44,7 +44,7 @@ export class JobsService {
    * latency; 503 Temporal unreachable (the job row is then removed again).
    */
   async create(body: CreateJobDto): Promise<JobRecord> {
-    const config = deploymentGeometry(body.space, body.input, body.classes);
+    const config = resolveSpaceOrBadRequest(body.space, body.input, body.classes);
     const devices = await this.repos.devices.getMany(body.deviceIds);
     const known = new Set(devices.map((d) => d.id));
     const unknown: FieldError[] = body.deviceIds
@@ -82,7 +82,7 @@ export class JobsService {
       jobId: randomUUID(),
       deviceIds: body.deviceIds,
       latencyBudgetMs: body.latencyBudgetMs,
-      space: body.space.split('@')[0],
+      space: baseSpaceName(body.space),
       input: config.input,
       classes: config.classes,
       proxy,

@@ -12,7 +12,7 @@ import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-va
 import { predictLatency } from '@edgenas/latency-predictor';
 import { Architecture, architectureId, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
 import { badRequest } from '../common/api-error';
-import { deploymentGeometry } from '../common/geometry';
+import { resolveSpaceOrBadRequest } from '../common/geometry';
 import { DeploymentGeometryDto } from '../common/input-shape.dto';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
 import { ErrorResponse, PredictionResponse, calibrationResponse } from '../common/responses';
@@ -59,7 +59,7 @@ export class LatencyController {
     description: 'The LUT lacks signatures (missingCount, missing keys)',
   })
   async predict(@Body() body: PredictLatencyDto): Promise<PredictionResponse> {
-    const config = deploymentGeometry(body.space, body.input, body.classes);
+    const config = resolveSpaceOrBadRequest(body.space, body.input, body.classes);
     let arch: Architecture;
     try {
       arch = parseArchitecture(body.architecture, config);

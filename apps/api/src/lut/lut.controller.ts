@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { AgentWork, CalibrationWorkItem } from '@edgenas/contracts';
 import {
-  CalibrationWorkItem,
   LutEntry,
   buildLut,
   calibrationWork,
@@ -11,13 +11,21 @@ import {
   missingSignatures,
   spaceSignatures,
 } from '@edgenas/latency-predictor';
-import { BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
-import { Repositories, resolveGeometry } from '@edgenas/storage';
+import {
+  BlockSignature,
+  MacroConfig,
+  resolveSpace,
+  signatureKey,
+  splitSpaceList,
+} from '@edgenas/search-space';
+import { Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
-import { deploymentGeometry, parseInputShape } from '../common/geometry';
+import { parseInputShapeOrBadRequest, resolveSpaceOrBadRequest } from '../common/geometry';
 import { calibrationResponse } from '../common/responses';
 import { DevicePredictors } from '../latency/device-predictors';
 import { REPOSITORIES } from '../tokens';
+import { AgentWorkResponse, LutResponse, MissingSignaturesResponse } from './lut.responses';
+import { ErrorResponse } from '../common/responses';
 
 export class LutQueryDto {
   @IsOptional()
@@ -51,7 +59,11 @@ export class WorkQueryDto {
 }
 
 function geometryOf(q: LutQueryDto & { space: string }): MacroConfig {
-  return deploymentGeometry(q.space, q.input ? parseInputShape(q.input, 'input') : undefined, q.classes);
+  return resolveSpaceOrBadRequest(
+    q.space,
+    q.input ? parseInputShapeOrBadRequest(q.input, 'input') : undefined,
+    q.classes,
+  );
 }
 
 @ApiTags('lut')
@@ -73,6 +85,9 @@ export class LutController {
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28' })
   @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
   @ApiQuery({ name: 'classes', required: false, example: 10 })
+  @ApiResponse({ status: 200, type: LutResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space or geometry out of range' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   async lut(@Param('id') deviceId: string, @Query() q: LutQueryDto) {
     if (q.space === undefined) {
       const lut = buildLut((await this.predictors.rows(deviceId, 'id')).blocks);
@@ -109,6 +124,9 @@ export class LutController {
   @ApiQuery({ name: 'space', required: true, example: 'proxy-28' })
   @ApiQuery({ name: 'input', required: false, example: '28x28x1' })
   @ApiQuery({ name: 'classes', required: false, example: 10 })
+  @ApiResponse({ status: 200, type: MissingSignaturesResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space or geometry out of range' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   async missing(@Param('id') deviceId: string, @Query() q: MissingQueryDto) {
     const config = geometryOf(q);
     const p = await this.predictors.forGeometry(deviceId, config, 'id');
@@ -127,23 +145,18 @@ export class LutController {
       'range), then its reference networks whenever drift was flagged or the last check is due.',
   })
   @ApiQuery({ name: 'space', required: false, example: 'proxy-28,fbnet-224' })
-  async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto) {
+  @ApiResponse({ status: 200, type: AgentWorkResponse })
+  @ApiResponse({ status: 400, type: ErrorResponse, description: 'Unknown space' })
+  async work(@Param('id') deviceId: string, @Query() q: WorkQueryDto): Promise<AgentWork> {
     const configs = new Map<string, MacroConfig>();
-    const spaces = (q.space ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0);
-    for (const space of spaces) {
-      const config = deploymentGeometry(space, undefined, undefined);
+    for (const space of splitSpaceList(q.space ?? '')) {
+      const config = resolveSpaceOrBadRequest(space, undefined, undefined);
       configs.set(config.name, config);
     }
     for (const job of await this.repos.jobs.listActive()) {
       if (!job.input.deviceIds.includes(deviceId)) continue;
       try {
-        const config = resolveGeometry(job.input.space, {
-          input: job.input.input,
-          classes: job.input.classes,
-        });
+        const config = resolveSpace(job.input.space, job.input);
         configs.set(config.name, config);
       } catch {
         // a job whose space no longer resolves asks for nothing

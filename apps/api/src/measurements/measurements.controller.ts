@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { parseArchitecture } from '@edgenas/search-space';
-import { Repositories, resolveGeometry } from '@edgenas/storage';
+import { GeometryError, parseArchitecture, resolveSpace } from '@edgenas/search-space';
+import { UploadResult } from '@edgenas/contracts';
+import { Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { ApiError, FieldError } from '../common/api-error';
 import { ErrorResponse } from '../common/responses';
@@ -9,6 +10,7 @@ import { REPOSITORIES } from '../tokens';
 import { MAX_MEASUREMENTS_PER_BATCH, MeasurementBatchDto, UploadResultResponse } from './measurements.dto';
 
 function reasonOf(err: unknown): string {
+  if (err instanceof GeometryError) return err.reason;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -33,10 +35,7 @@ export class MeasurementsController {
     type: ErrorResponse,
     description: 'Invalid rows (every field named); nothing stored',
   })
-  async upload(
-    @Param('id') deviceId: string,
-    @Body() body: MeasurementBatchDto,
-  ): Promise<UploadResultResponse> {
+  async upload(@Param('id') deviceId: string, @Body() body: MeasurementBatchDto): Promise<UploadResult> {
     const blocks = body.blocks ?? [];
     const architectures = body.architectures ?? [];
     const total = blocks.length + architectures.length;
@@ -54,7 +53,7 @@ export class MeasurementsController {
     for (const [i, m] of architectures.entries()) {
       let config;
       try {
-        config = resolveGeometry(m.space);
+        config = resolveSpace(m.space);
       } catch (err) {
         errors.push({ field: `architectures.${i}.space`, reason: reasonOf(err) });
         continue;

@@ -109,6 +109,5 @@ export function resizeBilinearInto(
   }
 }
 
-export function defaultDataDir(): string {
-  return process.env.EDGENAS_DATA_DIR || '.edgenas';
-}
+/** Where dataset caches go when the caller names no data directory (the worker always names one). */
+export const DEFAULT_DATA_DIR = '.edgenas';

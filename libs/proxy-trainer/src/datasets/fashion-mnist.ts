@@ -6,7 +6,7 @@ import {
   DatasetError,
   DatasetLoadOptions,
   DatasetSplit,
-  defaultDataDir,
+  DEFAULT_DATA_DIR,
   resizeBilinearInto,
   standardise,
 } from './dataset';
@@ -106,7 +106,7 @@ function parsePackage(): FashionMnistBytes {
  * All 70k Fashion-MNIST images as bytes, parsed once per process from the `fashion-mnist` package and cached
  * as one binary file under `<dataDir>/datasets/` so later processes skip the JSON parse.
  */
-export function loadFashionMnistBytes(dataDir = defaultDataDir()): FashionMnistBytes {
+export function loadFashionMnistBytes(dataDir = DEFAULT_DATA_DIR): FashionMnistBytes {
   if (loaded) return loaded;
   const cacheFile = path.join(dataDir, 'datasets', 'fashion-mnist.u8');
   loaded = readCache(cacheFile);

@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { DeviceProfile } from '@edgenas/latency-predictor';
-import { ortVersion } from './benchmark/ort-session';
+import { ortVersion } from './ort-session';
 
 /** Describes this machine and the runtime configuration the agent benchmarks with. */
 export function describeDevice(name: string, threads: number): DeviceProfile {

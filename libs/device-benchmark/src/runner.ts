@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { ArchitectureUpload } from '@edgenas/contracts';
 import { ArchitectureMeasurementPurpose, BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
 import { lowerSignature } from '@edgenas/search-space/graph';
-import { measurementAgentVersion } from '../version';
+import { measurementAgentVersion } from './version';
 import {
   DEFAULT_INTERLEAVED_OPTIONS,
   InterleavedOptions,
@@ -14,7 +15,6 @@ import {
 import { BenchmarkModel, architectureModel, nullModelFor, signatureMacs, signatureModel } from './models';
 import { BoundSession, createBoundSession } from './ort-session';
 import { DRIFT_TOLERANCE, DriftMonitor } from './statistics';
-import { ArchitectureUpload } from '../store';
 
 export interface BenchmarkOptions extends InterleavedOptions {
   /** ONNX Runtime intra-op threads (inter-op is always 1). */
@@ -124,11 +124,61 @@ export function pickReference(sigs: readonly BlockSignature[]): BlockSignature {
   return byCost[Math.floor((byCost.length - 1) * 0.75)].s;
 }
 
+/** What every row of one chunk shares. */
+interface ChunkStamp {
+  readonly agentVersion: string;
+  readonly measuredAt: string;
+  readonly driftFlagged: boolean;
+}
+
+/**
+ * The one chunk loop: warms the process up on the reference, then measures the items chunk by chunk, the
+ * reference re-measured in every chunk (a chunk where it moved more than the tolerance against the first
+ * chunk is flagged), and hands each chunk's rows to `onChunk` before the next one starts.
+ */
+async function measureInChunks<I, R>(
+  items: readonly I[],
+  referenceModel: BenchmarkModel,
+  plan: {
+    readonly label: (item: I) => string;
+    readonly model: (item: I) => BenchmarkModel;
+    /** Measure each item's null model of the same input/output size beside it (its `overhead`). */
+    readonly withNullModels: boolean;
+    readonly row: (
+      item: I,
+      stats: InterleavedResult,
+      overhead: InterleavedResult | undefined,
+      stamp: ChunkStamp,
+    ) => R;
+  },
+  opts: BenchmarkOptions,
+  hooks: BenchmarkHooks<R>,
+): Promise<R[]> {
+  const { onProgress, onChunk } = hooks;
+  await warmUpProcess(referenceModel, opts);
+  const out: R[] = [];
+  const drift = new DriftMonitor(opts.driftTolerance);
+  let done = 0;
+  for (const chunk of chunks(items, opts.chunkSize)) {
+    onProgress?.(done, items.length, plan.label(chunk[0]));
+    const res = await measureChunk(referenceModel, chunk.map(plan.model), plan.withNullModels, opts);
+    const stamp: ChunkStamp = {
+      agentVersion: measurementAgentVersion(opts.clock),
+      measuredAt: new Date().toISOString(),
+      driftFlagged: drift.observe(res.reference.estimateMs),
+    };
+    const results = chunk.map((item, i) => plan.row(item, res.stats[i], res.overhead[i], stamp));
+    out.push(...results);
+    await onChunk?.(results);
+    done += chunk.length;
+    onProgress?.(done, items.length, plan.label(chunk[chunk.length - 1]));
+  }
+  return out;
+}
+
 /**
  * Benchmarks LUT entries: each signature as a standalone ONNX model, with the null model of the same
- * input/output size in the same rounds (its estimate is the entry's `overheadMs`). A reference block is
- * re-measured in every chunk; a chunk where it moved more than the tolerance against the first chunk is
- * flagged.
+ * input/output size in the same rounds (its estimate is the entry's `overheadMs`).
  */
 export async function benchmarkSignatures(
   sigs: readonly BlockSignature[],
@@ -150,33 +200,25 @@ export async function benchmarkSignatures(
     }
   });
   if (sigs.length === 0) return [];
-  const { onProgress, onChunk } = hooks;
-  const referenceModel = signatureModel(hooks.reference ?? pickReference(sigs));
-  await warmUpProcess(referenceModel, opts);
-  const out: BlockMeasurement[] = [];
-  const drift = new DriftMonitor(opts.driftTolerance);
-  let done = 0;
-  for (const chunk of chunks(sigs, opts.chunkSize)) {
-    onProgress?.(done, sigs.length, signatureKey(chunk[0]));
-    const models = chunk.map(signatureModel);
-    const res = await measureChunk(referenceModel, models, true, opts);
-    const flagged = drift.observe(res.reference.estimateMs);
-    const measuredAt = new Date().toISOString();
-    const results = chunk.map((signature, i): BlockMeasurement => ({
+  const reference = signatureModel(hooks.reference ?? pickReference(sigs));
+  const plan = {
+    label: signatureKey,
+    model: signatureModel,
+    withNullModels: true,
+    row: (
+      signature: BlockSignature,
+      stats: InterleavedResult,
+      overhead: InterleavedResult | undefined,
+      stamp: ChunkStamp,
+    ): BlockMeasurement => ({
       id: randomUUID(),
       signature,
-      ...latencyStats(res.stats[i]),
-      overheadMs: res.overhead[i]?.estimateMs ?? 0,
-      agentVersion: measurementAgentVersion(opts.clock),
-      measuredAt,
-      driftFlagged: flagged,
-    }));
-    out.push(...results);
-    await onChunk?.(results);
-    done += chunk.length;
-    onProgress?.(done, sigs.length, signatureKey(chunk[chunk.length - 1]));
-  }
-  return out;
+      ...latencyStats(stats),
+      overheadMs: overhead?.estimateMs ?? 0,
+      ...stamp,
+    }),
+  };
+  return measureInChunks(sigs, reference, plan, opts, hooks);
 }
 
 export interface ArchitectureToMeasure {
@@ -202,34 +244,26 @@ export async function benchmarkArchitectures(
 ): Promise<ArchitectureUpload[]> {
   checkBenchmarkOptions(opts);
   if (archs.length === 0) return [];
-  const { onProgress, onChunk } = hooks;
   const label = (a: ArchitectureToMeasure) => `${a.config.name}:${formatArchitecture(a.architecture)}`;
-  const referenceModel = architectureModel(label(archs[0]), archs[0].architecture, archs[0].config);
-  await warmUpProcess(referenceModel, opts);
-  const out: ArchitectureUpload[] = [];
-  const drift = new DriftMonitor(opts.driftTolerance);
-  let done = 0;
-  for (const chunk of chunks(archs, opts.chunkSize)) {
-    onProgress?.(done, archs.length, label(chunk[0]));
-    const models = chunk.map((a) => architectureModel(label(a), a.architecture, a.config));
-    const res = await measureChunk(referenceModel, models, false, opts);
-    const flagged = drift.observe(res.reference.estimateMs);
-    const measuredAt = new Date().toISOString();
-    const results = chunk.map((a, i): ArchitectureUpload => ({
+  const model = (a: ArchitectureToMeasure) => architectureModel(label(a), a.architecture, a.config);
+  const plan = {
+    label,
+    model,
+    withNullModels: false,
+    row: (
+      a: ArchitectureToMeasure,
+      stats: InterleavedResult,
+      _overhead: unknown,
+      stamp: ChunkStamp,
+    ): ArchitectureUpload => ({
       id: randomUUID(),
       space: a.config.name,
       architecture: formatArchitecture(a.architecture),
-      ...latencyStats(res.stats[i]),
-      agentVersion: measurementAgentVersion(opts.clock),
-      measuredAt,
-      driftFlagged: flagged,
+      ...latencyStats(stats),
+      ...stamp,
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
       ...(a.purpose ? { purpose: a.purpose } : {}),
-    }));
-    out.push(...results);
-    await onChunk?.(results);
-    done += chunk.length;
-    onProgress?.(done, archs.length, label(chunk[chunk.length - 1]));
-  }
-  return out;
+    }),
+  };
+  return measureInChunks(archs, model(archs[0]), plan, opts, hooks);
 }

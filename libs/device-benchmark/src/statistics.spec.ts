@@ -1,7 +1,7 @@
+import { percentile } from '@edgenas/latency-predictor';
 import {
   DriftMonitor,
   driftExceeded,
-  percentile,
   relativeChange,
   repeatsForItem,
   roundStats,

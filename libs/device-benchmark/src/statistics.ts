@@ -4,22 +4,7 @@
  * over rounds, is far steadier (see DESIGN.md, "Latency lookup tables and prediction").
  */
 
-import type { LatencyStats } from '@edgenas/latency-predictor';
-
-/** Percentile q ∈ [0, 1] of a sample, linear interpolation between order statistics. */
-export function percentile(samples: readonly number[], q: number): number {
-  if (samples.length === 0) throw new Error('percentile of an empty sample');
-  if (!(q >= 0 && q <= 1)) throw new Error(`percentile rank must be in [0, 1], got ${q}`);
-  const sorted = [...samples].sort((a, b) => a - b);
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-export function median(samples: readonly number[]): number {
-  return percentile(samples, 0.5);
-}
+import { type LatencyStats, median, percentile } from '@edgenas/latency-predictor';
 
 export interface RoundStats {
   readonly p10: number;

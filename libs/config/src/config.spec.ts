@@ -1,0 +1,73 @@
+import { ConfigError, agentConfig, apiConfig, launcherConfig, workerConfig } from './index';
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('runtime configuration', () => {
+  it('fills the defaults when nothing is set', () => {
+    expect(apiConfig({})).toEqual({
+      port: 3000,
+      databaseUrl: undefined,
+      temporal: { address: 'localhost:7233', namespace: 'default', addressGiven: false },
+      apiKeys: [],
+      calibrationRefreshMinutes: undefined,
+    });
+    expect(workerConfig({}).dataDir).toBe('.edgenas');
+    expect(agentConfig({ PORT: '3100' }).apiUrl).toBe('http://localhost:3100');
+  });
+
+  it('reads what is set', () => {
+    const c = apiConfig({
+      PORT: '8080',
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      EDGENAS_API_KEYS: ' a, b ,',
+      EDGENAS_CALIBRATION_REFRESH_MINUTES: '5',
+    });
+    expect(c.port).toBe(8080);
+    expect(c.temporal).toEqual({
+      address: 'temporal.internal:7233',
+      namespace: 'default',
+      addressGiven: true,
+    });
+    expect(c.apiKeys).toEqual(['a', 'b']);
+    expect(c.calibrationRefreshMinutes).toBe(5);
+    expect(agentConfig({ EDGENAS_AGENT_CLOCK: 'cpu' }).clock).toBe('cpu');
+  });
+
+  it('stops on invalid values, naming each variable', () => {
+    expect(messageOf(() => apiConfig({ TEMPORAL_ADDRESS: '' }))).toMatch(
+      /TEMPORAL_ADDRESS must not be empty/,
+    );
+    expect(messageOf(() => workerConfig({ TEMPORAL_ADDRESS: '  ' }))).toMatch(
+      /TEMPORAL_ADDRESS must not be empty/,
+    );
+    expect(messageOf(() => launcherConfig({ TEMPORAL_ADDRESS: '' }))).toMatch(/TEMPORAL_ADDRESS/);
+    expect(messageOf(() => apiConfig({ TEMPORAL_ADDRESS: 'localhost' }))).toMatch(
+      /TEMPORAL_ADDRESS must be host:port/,
+    );
+    expect(messageOf(() => apiConfig({ PORT: '70000' }))).toMatch(/PORT must be a TCP port/);
+    expect(messageOf(() => apiConfig({ PORT: 'x', EDGENAS_CALIBRATION_REFRESH_MINUTES: '-1' }))).toMatch(
+      /PORT must be a TCP port.*EDGENAS_CALIBRATION_REFRESH_MINUTES must be a positive number/,
+    );
+    expect(messageOf(() => agentConfig({ EDGENAS_AGENT_CLOCK: 'gpu' }))).toMatch(
+      /EDGENAS_AGENT_CLOCK must be wall or cpu/,
+    );
+    expect(messageOf(() => agentConfig({ EDGENAS_API_URL: 'ftp://x' }))).toMatch(
+      /EDGENAS_API_URL must be an http/,
+    );
+    expect(messageOf(() => workerConfig({ EDGENAS_DATA_DIR: '' }))).toMatch(
+      /EDGENAS_DATA_DIR must not be empty/,
+    );
+  });
+
+  it('reads only the variables an app uses', () => {
+    expect(() => agentConfig({ TEMPORAL_ADDRESS: '' })).not.toThrow();
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Runtime configuration: one schema for every environment variable the apps read, validated once at
+ * start-up. Pure: the environment comes in as an argument (each app's `main.ts` hands in `process.env`), so
+ * no library reads `process.env` and every rule here is unit-testable.
+ */
+import { z } from 'zod';
+
+export const CONFIG_DEFAULTS = {
+  port: 3000,
+  temporalAddress: 'localhost:7233',
+  temporalNamespace: 'default',
+  dataDir: '.edgenas',
+} as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Configuration that cannot work; the message names every offending variable and why. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: readonly { readonly variable: string; readonly reason: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable} ${i.reason}`).join('; ')}`);
+  }
+}
+
+/** Set means set: an empty or blank value is an error, not the default (unset the variable for that). */
+const text = z
+  .string()
+  .trim()
+  .min(1, { message: 'must not be empty (unset it for the default)', abort: true });
+
+const port = text
+  .regex(/^\d+$/, { message: 'must be a TCP port (1–65535)', abort: true })
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 65535, {
+    message: 'must be a TCP port (1–65535)',
+  });
+
+const hostPort = text.regex(/^[^\s/:]+:\d{1,5}$/, 'must be host:port (e.g. localhost:7233)');
+
+const httpUrl = text.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
+
+const positiveMinutes = text
+  .transform(Number)
+  .refine((n) => Number.isFinite(n) && n > 0, { message: 'must be a positive number of minutes' });
+
+/** Comma-separated keys; empty means "none given" (the API then generates one). */
+const keyList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0),
+);
+
+/** Every variable, with its rule. Apps pick the ones they read. */
+export const ENV_SCHEMA = z.object({
+  PORT: port.optional(),
+  DATABASE_URL: text.optional(),
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: text.optional(),
+  EDGENAS_DATA_DIR: text.optional(),
+  EDGENAS_API_KEYS: keyList.optional(),
+  EDGENAS_CALIBRATION_REFRESH_MINUTES: positiveMinutes.optional(),
+  EDGENAS_API_URL: httpUrl.optional(),
+  EDGENAS_API_KEY: text.optional(),
+  EDGENAS_AGENT_CLOCK: z.enum(['wall', 'cpu'], { message: 'must be wall or cpu' }).optional(),
+});
+
+export type EnvVariable = keyof typeof ENV_SCHEMA.shape;
+
+function parse<K extends EnvVariable>(env: Env, keys: readonly K[]): z.output<typeof ENV_SCHEMA> {
+  const picked: Record<string, string | undefined> = {};
+  for (const k of keys) picked[k] = env[k];
+  const result = ENV_SCHEMA.safeParse(picked);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => {
+        const variable = String(i.path[0] ?? '(environment)');
+        return { variable, reason: `${i.message}, got "${picked[variable] ?? ''}"` };
+      }),
+    );
+  }
+  return result.data;
+}
+
+export interface TemporalConfig {
+  readonly address: string;
+  readonly namespace: string;
+  /** Whether TEMPORAL_ADDRESS was set (the launcher then starts no dev server). */
+  readonly addressGiven: boolean;
+}
+
+function temporalOf(v: { TEMPORAL_ADDRESS?: string; TEMPORAL_NAMESPACE?: string }): TemporalConfig {
+  return {
+    address: v.TEMPORAL_ADDRESS ?? CONFIG_DEFAULTS.temporalAddress,
+    namespace: v.TEMPORAL_NAMESPACE ?? CONFIG_DEFAULTS.temporalNamespace,
+    addressGiven: v.TEMPORAL_ADDRESS !== undefined,
+  };
+}
+
+export interface ApiConfig {
+  readonly port: number;
+  /** Unset: storage's default SQLite file. */
+  readonly databaseUrl?: string;
+  readonly temporal: TemporalConfig;
+  /** Empty: none given. */
+  readonly apiKeys: readonly string[];
+  readonly calibrationRefreshMinutes?: number;
+}
+
+export function apiConfig(env: Env): ApiConfig {
+  const v = parse(env, [
+    'PORT',
+    'DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_NAMESPACE',
+    'EDGENAS_API_KEYS',
+    'EDGENAS_CALIBRATION_REFRESH_MINUTES',
+  ]);
+  return {
+    port: v.PORT ?? CONFIG_DEFAULTS.port,
+    databaseUrl: v.DATABASE_URL,
+    temporal: temporalOf(v),
+    apiKeys: v.EDGENAS_API_KEYS ?? [],
+    calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
+  };
+}
+
+export interface WorkerConfig {
+  readonly databaseUrl?: string;
+  readonly temporal: TemporalConfig;
+  readonly dataDir: string;
+  readonly calibrationRefreshMinutes?: number;
+}
+
+export function workerConfig(env: Env): WorkerConfig {
+  const v = parse(env, [
+    'DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_NAMESPACE',
+    'EDGENAS_DATA_DIR',
+    'EDGENAS_CALIBRATION_REFRESH_MINUTES',
+  ]);
+  return {
+    databaseUrl: v.DATABASE_URL,
+    temporal: temporalOf(v),
+    dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
+    calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
+  };
+}
+
+export interface AgentConfig {
+  /** EDGENAS_API_URL, else the local API on PORT. */
+  readonly apiUrl: string;
+  readonly apiKey?: string;
+  readonly dataDir: string;
+  readonly clock?: 'wall' | 'cpu';
+}
+
+export function agentConfig(env: Env): AgentConfig {
+  const v = parse(env, [
+    'PORT',
+    'EDGENAS_API_URL',
+    'EDGENAS_API_KEY',
+    'EDGENAS_DATA_DIR',
+    'EDGENAS_AGENT_CLOCK',
+  ]);
+  return {
+    apiUrl: v.EDGENAS_API_URL ?? `http://localhost:${v.PORT ?? CONFIG_DEFAULTS.port}`,
+    apiKey: v.EDGENAS_API_KEY,
+    dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
+    clock: v.EDGENAS_AGENT_CLOCK,
+  };
+}
+
+export interface LauncherConfig {
+  /** Unset when PORT is not set (flags may still set it). */
+  readonly port?: number;
+  readonly databaseUrl?: string;
+  readonly temporal: TemporalConfig;
+  readonly dataDir?: string;
+  readonly apiKeys: readonly string[];
+}
+
+/** The shared variables the launcher reads; its own (switches, dev-server ports, agent name) stay beside it. */
+export function launcherConfig(env: Env): LauncherConfig {
+  const v = parse(env, [
+    'PORT',
+    'DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_NAMESPACE',
+    'EDGENAS_DATA_DIR',
+    'EDGENAS_API_KEYS',
+  ]);
+  return {
+    port: v.PORT,
+    databaseUrl: v.DATABASE_URL,
+    temporal: temporalOf(v),
+    dataDir: v.EDGENAS_DATA_DIR,
+    apiKeys: v.EDGENAS_API_KEYS ?? [],
+  };
+}
