@@ -54,6 +54,7 @@ interface Options {
   recalibrationBatches: number;
   concurrency: number;
   cache: string;
+  cachedOnly: boolean;
   skip: string;
   seed: number;
   out: string;
@@ -82,7 +83,11 @@ async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]>
 }
 
 class Cache {
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** Report on what is cached; never compute (an interrupted run's figures so far). */
+    private readonly cachedOnly = false,
+  ) {
     fs.mkdirSync(dir, { recursive: true });
   }
 
@@ -90,9 +95,13 @@ class Cache {
     return path.join(this.dir, name);
   }
 
-  async json<T extends object>(key: unknown, compute: () => Promise<T>): Promise<T & { cached?: boolean }> {
+  async json<T extends object>(
+    key: unknown,
+    compute: () => Promise<T>,
+  ): Promise<(T & { cached?: boolean }) | undefined> {
     const file = this.file(`${hashKey(key)}.json`);
     if (fs.existsSync(file)) return { ...(JSON.parse(fs.readFileSync(file, 'utf8')) as T), cached: true };
+    if (this.cachedOnly) return undefined;
     const value: T = await compute();
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(value));
     fs.renameSync(`${file}.tmp`, file);
@@ -141,6 +150,20 @@ function stratifiedArchitectures(count: number, seed: number): { architecture: s
   return chosen;
 }
 
+/** `tauWithInterval` over the architectures where both values exist (an interrupted run); n says how many. */
+function tauWhereBoth(a: readonly number[], b: readonly number[], seed: number) {
+  const idx = a.map((_, i) => i).filter((i) => Number.isFinite(a[i]) && Number.isFinite(b[i]));
+  if (idx.length < 3) return { tau: NaN, lo: NaN, hi: NaN, n: idx.length };
+  return {
+    ...tauWithInterval(
+      idx.map((i) => a[i]),
+      idx.map((i) => b[i]),
+      seed,
+    ),
+    n: idx.length,
+  };
+}
+
 /** Kendall tau with a bootstrap 95 % interval over the architectures. */
 function tauWithInterval(
   a: readonly number[],
@@ -166,6 +189,14 @@ function tauWithInterval(
   };
 }
 
+/** The step a supernet checkpoint was written at (from its header). */
+function readCheckpointStep(file: string): number {
+  const data = fs.readFileSync(file);
+  const magic = data.indexOf(10) + 1;
+  const length = data.readUInt32LE(magic);
+  return (JSON.parse(data.subarray(magic + 4, magic + 4 + length).toString('utf8')) as { step: number }).step;
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const program = new Command()
     .name('bench-accuracy')
@@ -187,13 +218,18 @@ async function main(argv: readonly string[]): Promise<void> {
     .option('--recalibration-batches <n>', 'BN recalibration batches when scoring', Number, 8)
     .option('--concurrency <n>', 'trainings at once (child processes)', Number, 2)
     .option('--cache <dir>', 'cache of trainings and supernets', '.edgenas/bench-accuracy')
+    .option(
+      '--cached-only',
+      'train nothing: report on what the cache holds (a supernet checkpoint is scored)',
+      false,
+    )
     .option('--skip <parts>', 'parts to skip: curves,gt,short,supernet', '')
     .option('--seed <n>', 'seed of the architecture sample and of the first training seed', Number, 1)
     .option('--out <file>', 'JSON report', '.edgenas/bench-accuracy/report.json')
     .parse(argv);
   const o = program.opts<Options>();
   const skip = new Set(o.skip.split(',').filter(Boolean));
-  const cache = new Cache(path.resolve(o.cache));
+  const cache = new Cache(path.resolve(o.cache), o.cachedOnly);
   const dataset = { kind: 'fashion-mnist' as const, trainSize: o.train, valSize: o.val };
   const seeds = Array.from({ length: o.gtSeeds }, (_, i) => o.seed + i);
   const report: Record<string, unknown> = { options: o };
@@ -254,7 +290,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const curves: Record<string, number[]> = {};
     for (const b of baselines) {
       const means = steps.map((s) => {
-        const xs = rows.filter((r) => r.b === b.name && r.s === s).map((r) => r.r.accuracy);
+        const xs = rows.filter((r) => r.b === b.name && r.s === s && r.r).map((r) => r.r?.accuracy as number);
         return xs.reduce((a, x) => a + x, 0) / xs.length;
       });
       curves[b.name] = means;
@@ -277,23 +313,43 @@ async function main(argv: readonly string[]): Promise<void> {
       o.concurrency,
       seeds.flatMap((seed) => archs.map((a) => () => standalone(a.architecture, seed, o.gtSteps))),
     );
-    const bySeed = seeds.map((_, si) => archs.map((_, ai) => results[si * archs.length + ai].accuracy));
-    truth = archs.map((_, ai) => bySeed.reduce((a, s) => a + s[ai], 0) / seeds.length);
-    const spreads = archs.map(
-      (_, ai) => Math.max(...bySeed.map((s) => s[ai])) - Math.min(...bySeed.map((s) => s[ai])),
+    // NaN where a training is missing (--cached-only on an interrupted run).
+    const bySeed = seeds.map((_, si) =>
+      archs.map((_, ai) => results[si * archs.length + ai]?.accuracy ?? NaN),
     );
-    const ceiling = seeds.length >= 2 ? tauWithInterval(bySeed[0], bySeed[1], 11) : undefined;
-    const trainMs = results.filter((r) => !r.cached).map((r) => r.wallTimeMs);
+    truth = archs.map((_, ai) => {
+      const xs = bySeed.map((s) => s[ai]).filter(Number.isFinite);
+      return xs.length > 0 ? xs.reduce((a, x) => a + x, 0) / xs.length : NaN;
+    });
+    const complete = archs.map((_, ai) => bySeed.every((s) => Number.isFinite(s[ai])));
+    const spreads = archs
+      .map((_, ai) => Math.max(...bySeed.map((s) => s[ai])) - Math.min(...bySeed.map((s) => s[ai])))
+      .filter(Number.isFinite);
+    const both = archs.map((_, ai) => ai).filter((ai) => complete[ai]);
+    const ceiling =
+      seeds.length >= 2 && both.length >= 3
+        ? tauWithInterval(
+            both.map((ai) => bySeed[0][ai]),
+            both.map((ai) => bySeed[1][ai]),
+            11,
+          )
+        : undefined;
+    const trained = results.filter((r): r is NonNullable<typeof r> => r !== undefined);
+    const trainMs = trained.filter((r) => !r.cached).map((r) => r.wallTimeMs);
+    const withTruth = truth.filter(Number.isFinite);
     console.log(
-      `   accuracy ${pct(Math.min(...truth))} – ${pct(Math.max(...truth))}; seed spread median ${pct(spreads.sort((a, b) => a - b)[Math.floor(spreads.length / 2)])}, max ${pct(Math.max(...spreads))}`,
+      `   ${withTruth.length} of ${archs.length} architectures trained (${both.length} at every seed)`,
+    );
+    console.log(
+      `   accuracy ${pct(Math.min(...withTruth))} – ${pct(Math.max(...withTruth))}; seed spread ${spreads.length > 0 ? `median ${pct(spreads.sort((a, b) => a - b)[Math.floor(spreads.length / 2)])}, max ${pct(Math.max(...spreads))}` : 'n/a (one seed so far)'}`,
     );
     if (ceiling)
       console.log(
-        `   ceiling tau(seed ${seeds[0]}, seed ${seeds[1]}) = ${fmt(ceiling.tau)} [${fmt(ceiling.lo)}, ${fmt(ceiling.hi)}]`,
+        `   ceiling tau(seed ${seeds[0]}, seed ${seeds[1]}) = ${fmt(ceiling.tau)} [${fmt(ceiling.lo)}, ${fmt(ceiling.hi)}] over ${both.length}`,
       );
     if (trainMs.length > 0)
       console.log(
-        `   stand-alone training: median ${(trainMs.sort((a, b) => a - b)[Math.floor(trainMs.length / 2)] / 1000).toFixed(0)} s each (${results[0].backend})`,
+        `   stand-alone training: median ${(trainMs.sort((a, b) => a - b)[Math.floor(trainMs.length / 2)] / 1000).toFixed(0)} s each (${trained[0]?.backend})`,
       );
     report.groundTruth = { archs, bySeed, truth, ceiling, wallMs: Date.now() - t0 };
     console.log(`   (${minutes(Date.now() - t0)})`);
@@ -306,18 +362,12 @@ async function main(argv: readonly string[]): Promise<void> {
       o.concurrency,
       archs.map((a) => () => standalone(a.architecture, o.seed + 100, o.shortSteps)),
     );
-    const t =
-      truth.length > 0
-        ? tauWithInterval(
-            short.map((r) => r.accuracy),
-            truth,
-            12,
-          )
-        : { tau: NaN, lo: NaN, hi: NaN };
+    const accuracies = short.map((r) => r?.accuracy ?? NaN);
+    const t = tauWhereBoth(accuracies, truth, 12);
     console.log(
-      `\n3. Ranking against the ground-truth mean\n   short proxy (${o.shortSteps} steps, 1 seed): tau ${fmt(t.tau)} [${fmt(t.lo)}, ${fmt(t.hi)}]  (${minutes(Date.now() - t0)})`,
+      `\n3. Ranking against the ground-truth mean\n   short proxy (${o.shortSteps} steps, 1 seed): tau ${fmt(t.tau)} [${fmt(t.lo)}, ${fmt(t.hi)}] over ${t.n}  (${minutes(Date.now() - t0)})`,
     );
-    report.shortProxy = { steps: o.shortSteps, accuracies: short.map((r) => r.accuracy), tau: t };
+    report.shortProxy = { steps: o.shortSteps, accuracies, tau: t };
   }
 
   // 3b. Supernets, per sampling variant.
@@ -358,8 +408,15 @@ async function main(argv: readonly string[]): Promise<void> {
             backend: r.backend.name,
           };
         });
+        // An interrupted training (--cached-only): score its last checkpoint, and say so.
+        const supernetPath = trained ? file : `${file}.ckpt`;
+        if (!fs.existsSync(supernetPath)) {
+          console.log(`   supernet ${sampling}: not trained yet`);
+          return;
+        }
+        const checkpointStep = trained ? o.supernetSteps : readCheckpointStep(supernetPath);
         const scored: SubnetScoringResult = await scoreSubnetsInChildProcess({
-          supernetPath: file,
+          supernetPath,
           space: PROXY_28.name,
           dataset,
           resolution: 28,
@@ -371,17 +428,21 @@ async function main(argv: readonly string[]): Promise<void> {
         });
         const scores = scored.scores.map((s) => s.accuracy);
         const perCandidate = scored.scores.map((s) => s.ms).sort((a, b) => a - b);
-        const tau = truth.length > 0 ? tauWithInterval(scores, truth, 13) : undefined;
+        const tau = tauWhereBoth(scores, truth, 13);
         supernetReport[sampling] = {
           trained,
+          steps: checkpointStep,
           scores,
           tau,
           scoreMsMedian: perCandidate[Math.floor(perCandidate.length / 2)],
         };
         console.log(
-          `   supernet ${sampling.padEnd(8)} (${o.supernetSteps} steps, final loss ${fmt(trained.finalLoss ?? NaN, 2)}, ` +
-            `${minutes(trained.wallTimeMs)}, ${fmt(trained.imagesPerSecond, 0)} img/s, RSS ${(trained.peakRssBytes / 2 ** 20).toFixed(0)} MiB): ` +
-            `tau ${tau ? `${fmt(tau.tau)} [${fmt(tau.lo)}, ${fmt(tau.hi)}]` : 'n/a'}; scores ${pct(Math.min(...scores))} – ${pct(Math.max(...scores))}; ` +
+          `   supernet ${sampling.padEnd(8)} (` +
+            (trained
+              ? `${o.supernetSteps} steps, final loss ${fmt(trained.finalLoss ?? NaN, 2)}, ${minutes(trained.wallTimeMs)}, ` +
+                `${fmt(trained.imagesPerSecond, 0)} img/s, RSS ${(trained.peakRssBytes / 2 ** 20).toFixed(0)} MiB`
+              : `checkpoint at step ${checkpointStep} of ${o.supernetSteps}`) +
+            `): tau ${fmt(tau.tau)} [${fmt(tau.lo)}, ${fmt(tau.hi)}] over ${tau.n}; scores ${pct(Math.min(...scores))} – ${pct(Math.max(...scores))}; ` +
             `scoring ${fmt(perCandidate[Math.floor(perCandidate.length / 2)] / 1000, 2)} s per candidate (${scored.scoredImages} images, ${scored.backend.name})`,
         );
       }),
