@@ -9,10 +9,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BaselineSummary, CandidateSummary, NasJobResult, SupernetArtifactSummary } from '@edgenas/contracts';
-import { PROXY_28, createRng, formatArchitecture, sampleArchitecture } from '@edgenas/search-space';
+import { PROXY_28 } from '@edgenas/search-space';
 import { dominates } from '@edgenas/search';
 import { openStorage, Storage } from '@edgenas/storage';
-import { JobsStack, TestAgent, createTestAgent, startJobsStack, waitFor } from './support/jobs-stack';
+import {
+  JobsStack,
+  TestAgent,
+  createTestAgent,
+  medianPredictedLatency,
+  startJobsStack,
+  waitFor,
+} from './support/jobs-stack';
 import { childPids, processAlive } from './support/jobs-worker-process';
 
 jest.setTimeout(300_000);
@@ -99,20 +106,8 @@ beforeAll(async () => {
   expect(first.online).toBe(true);
   deviceId = first.deviceId as string;
   storage = await openStorage(stack.databaseUrl);
-  // A budget that splits the space: the median predicted latency of a few random architectures.
-  const rng = createRng(98);
-  const latencies: number[] = [];
-  for (let i = 0; i < 9; i++) {
-    const architecture = formatArchitecture(sampleArchitecture(PROXY_28, rng), PROXY_28);
-    const res = await stack.http<{ latencyMs: number }>('POST', '/v1/latency/predict', {
-      deviceId,
-      architecture,
-      space: SPACE,
-    });
-    expect(res.status).toBe(200);
-    latencies.push(res.body.latencyMs);
-  }
-  budgetMs = [...latencies].sort((a, b) => a - b)[4];
+  // A budget that splits the space.
+  budgetMs = await medianPredictedLatency(stack, deviceId, PROXY_28, 98);
   await stack.startWorker({
     trainingConcurrency: 2,
     verificationTimeoutSeconds: 2,

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
-import { MacroConfig } from '@edgenas/search-space';
+import { MacroConfig, createRng, formatArchitecture, sampleArchitecture } from '@edgenas/search-space';
 import { createApiApp } from '../../apps/api/src/app';
 import { runPass, PassSummary } from '../../apps/agent/src/agent';
 import { DEFAULT_BENCHMARK_OPTIONS, describeDevice } from '@edgenas/device-benchmark';
@@ -171,4 +171,29 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * A latency budget that splits the space: the median predicted latency of 9 seeded random architectures of
+ * `config` on the device (over HTTP, as a user would price them).
+ */
+export async function medianPredictedLatency(
+  stack: JobsStack,
+  deviceId: string,
+  config: MacroConfig,
+  seed: number,
+): Promise<number> {
+  const rng = createRng(seed);
+  const latencies: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const architecture = formatArchitecture(sampleArchitecture(config, rng), config);
+    const res = await stack.http<{ latencyMs: number }>('POST', '/v1/latency/predict', {
+      deviceId,
+      architecture,
+      space: config.name,
+    });
+    if (res.status !== 200) throw new Error(`latency prediction answered ${res.status}`);
+    latencies.push(res.body.latencyMs);
+  }
+  return [...latencies].sort((a, b) => a - b)[4];
 }
