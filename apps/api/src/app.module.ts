@@ -13,6 +13,8 @@ import { DevicePredictors } from './latency/device-predictors';
 import { LatencyController } from './latency/latency.controller';
 import { LutController } from './lut/lut.controller';
 import { MeasurementsController } from './measurements/measurements.controller';
+import { ApiLogging, apiLoggerModule } from './operations/logging';
+import { OperationsModule } from './operations/operations.module';
 import { API_KEYS, CALIBRATION_POLICY, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
 
 export interface CoreDeps {
@@ -23,6 +25,8 @@ export interface CoreDeps {
   readonly calibrationPolicy: CalibrationPolicy;
   /** Run when the app closes (database, Temporal connection). */
   readonly onClose: () => Promise<void>;
+  /** JSON request/app logs through pino; absent: Nest's console logger. */
+  readonly logging?: ApiLogging;
 }
 
 const ON_CLOSE = Symbol('OnClose');
@@ -87,6 +91,8 @@ export class AppModule {
         MeasurementsModule,
         LatencyModule,
         JobsModule,
+        OperationsModule,
+        ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),
       ],
     };
   }

@@ -5,10 +5,13 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { CalibrationPolicy, DEFAULT_CALIBRATION_POLICY } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '@edgenas/storage';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiKeySet } from './auth/auth';
 import { createValidationPipe } from './common/validation';
 import { JobWorkflows, TemporalJobWorkflows, TemporalOptions } from './jobs/job-workflows';
+import { ApiLogging } from './operations/logging';
+import { ApiMetrics } from './operations/metrics';
 
 export interface ApiAppOptions {
   /** `sqlite:<file>` (default `sqlite:.edgenas/edgenas.db`) or `postgres://…`; ignored when `storage` is given. */
@@ -22,8 +25,10 @@ export interface ApiAppOptions {
   readonly workflows?: JobWorkflows;
   /** Accepted for symmetry with the other processes; the API keeps no files of its own there. */
   readonly dataDir?: string;
-  /** Nest log levels, or false for none. */
+  /** Nest log levels, or false for none (ignored when `logging` is given). */
   readonly logger?: false | LogLevel[];
+  /** JSON logs through pino, with a request id per request (echoed as `x-request-id`). */
+  readonly logging?: ApiLogging;
   /** When agents re-measure reference networks and calibrations turn stale (default: every 30 min). */
   readonly calibrationPolicy?: CalibrationPolicy;
   /** JSON body limit (a full measurement batch is well under this). */
@@ -57,13 +62,17 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
         workflows,
         calibrationPolicy: options.calibrationPolicy ?? DEFAULT_CALIBRATION_POLICY,
         onClose,
+        logging: options.logging,
       }),
-      { logger, bodyParser: false },
+      // with pino, Nest's start-up logs are held until its logger is installed below
+      { logger, bodyParser: false, bufferLogs: options.logging !== undefined },
     );
   } catch (err) {
     await onClose();
     throw err;
   }
+  if (options.logging) app.useLogger(app.get(PinoNestLogger));
+  app.use(app.get(ApiMetrics).httpTimer());
   app.useBodyParser('json', { limit: options.bodyLimit ?? '8mb' });
   app.useGlobalPipes(createValidationPipe());
   const docs = new DocumentBuilder()

@@ -1,11 +1,13 @@
 import { CALIBRATION_REFRESH_SETTING, calibrationPolicyFromSetting } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL } from '@edgenas/storage';
+import { Level } from 'pino';
 import { createApiApp } from './app';
 import { generateApiKey } from './auth/auth';
 
 /**
  * API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS,
- * EDGENAS_CALIBRATION_REFRESH_MINUTES from the environment.
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_LOG_LEVEL (pino level, default info) and EDGENAS_LOG_FORMAT
+ * (`json`, the default, or `pretty`) from the environment.
  */
 async function main(): Promise<void> {
   const env = process.env;
@@ -30,7 +32,10 @@ async function main(): Promise<void> {
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     },
     calibrationPolicy,
-    logger: ['error', 'warn'],
+    logging: {
+      level: logLevel(env.EDGENAS_LOG_LEVEL),
+      pretty: logFormat(env.EDGENAS_LOG_FORMAT) === 'pretty',
+    },
   });
   app.enableShutdownHooks();
   await app.listen(port);
@@ -44,6 +49,20 @@ async function main(): Promise<void> {
         `  Set EDGENAS_API_KEYS to keep a key across restarts.\n\n`,
     );
   }
+}
+
+function logLevel(value: string | undefined): Level {
+  const levels: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+  if (value === undefined || value === '') return 'info';
+  if (!(levels as readonly string[]).includes(value))
+    throw new Error(`EDGENAS_LOG_LEVEL must be one of ${levels.join(', ')}, got "${value}"`);
+  return value as Level;
+}
+
+function logFormat(value: string | undefined): 'json' | 'pretty' {
+  if (value === undefined || value === '' || value === 'json') return 'json';
+  if (value === 'pretty') return 'pretty';
+  throw new Error(`EDGENAS_LOG_FORMAT must be json or pretty, got "${value}"`);
 }
 
 main().catch((err: unknown) => {
