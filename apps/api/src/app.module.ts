@@ -11,6 +11,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { DevicePredictors } from './latency/device-predictors';
 import { LatencyController } from './latency/latency.controller';
+import { LatencyRangeController } from './latency/latency-range.controller';
 import { LutController } from './lut/lut.controller';
 import { MeasurementsController } from './measurements/measurements.controller';
 import { ApiLogging, apiLoggerModule } from './operations/logging';
@@ -73,7 +74,7 @@ export class DevicesModule {}
 @Module({ controllers: [MeasurementsController] })
 export class MeasurementsModule {}
 
-@Module({ controllers: [LutController, LatencyController] })
+@Module({ controllers: [LutController, LatencyController, LatencyRangeController] })
 export class LatencyModule {}
 
 @Module({ controllers: [JobsController], providers: [JobsService] })
