@@ -16,6 +16,7 @@ import { LutController } from './lut/lut.controller';
 import { MeasurementsController } from './measurements/measurements.controller';
 import { ApiLogging, apiLoggerModule } from './operations/logging';
 import { OperationsModule } from './operations/operations.module';
+import { UiController } from './ui/ui.controller';
 import { API_KEYS, CALIBRATION_POLICY, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
 
 export interface CoreDeps {
@@ -80,6 +81,9 @@ export class LatencyModule {}
 @Module({ controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}
 
+@Module({ controllers: [UiController] })
+export class UiModule {}
+
 @Module({})
 export class AppModule {
   static forRoot(deps: CoreDeps): DynamicModule {
@@ -93,6 +97,7 @@ export class AppModule {
         LatencyModule,
         JobsModule,
         OperationsModule,
+        UiModule,
         ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),
       ],
     };
