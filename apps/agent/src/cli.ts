@@ -139,6 +139,28 @@ function stateDir(f: CommonFlags, io: CliIo, name: string): string {
   return path.resolve(io.env.EDGENAS_DATA_DIR || '.edgenas', `agent-${safe}`);
 }
 
+/**
+ * The state `status` reads: the named agent's (or --state-dir); without --name, the only agent state under
+ * the data dir when the default name has none (`npm start`'s agent is "local-cpu", not the host name).
+ */
+function statusStateDir(f: CommonFlags, io: CliIo): string {
+  const named = stateDir(f, io, deviceName(f));
+  if (f.stateDir || f.name || fs.existsSync(path.join(named, 'agent.db'))) return named;
+  const dataDir = path.resolve(io.env.EDGENAS_DATA_DIR || '.edgenas');
+  const found = fs.existsSync(dataDir)
+    ? fs
+        .readdirSync(dataDir)
+        .filter((d) => d.startsWith('agent-') && fs.existsSync(path.join(dataDir, d, 'agent.db')))
+        .sort()
+    : [];
+  if (found.length === 1) return path.join(dataDir, found[0]);
+  if (found.length > 1)
+    throw new AgentUsageError(
+      `several agents keep state in ${dataDir}: ${found.map((d) => d.slice('agent-'.length)).join(', ')}; pick one with --name`,
+    );
+  return named;
+}
+
 function apiUrl(f: CommonFlags, io: CliIo): string {
   const url = f.api ?? io.env.EDGENAS_API_URL ?? `http://localhost:${io.env.PORT || 3000}`;
   if (!/^https?:\/\/[^\s/]+/.test(url))
@@ -299,8 +321,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
       .description('show the device, the local queue and (when reachable) LUT coverage')
       .option('--space <list>', 'spaces to report coverage for', 'proxy-28,fbnet-224'),
   ).action(async (f: CommonFlags & { space: string }) => {
-    const name = deviceName(f);
-    const dir = stateDir(f, io, name);
+    const dir = statusStateDir(f, io);
     if (!fs.existsSync(path.join(dir, 'agent.db'))) {
       io.out(`no agent state in ${dir} (run \`edgenas-agent run\` first)`);
       return;

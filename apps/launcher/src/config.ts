@@ -4,14 +4,18 @@
  */
 import { delimiter, join, resolve } from 'node:path';
 
-export const DEFAULTS = {
+export /** The deployment geometry of the README's and the banner's first job: FBNet's space at 96×96 RGB, 10 classes. */
+const FIRST_JOB_SPACE = 'fbnet-224@96x96x3-c10';
+
+const DEFAULTS = {
   dataDir: '.edgenas',
   apiPort: 3000,
   temporalPort: 7233,
   temporalUiPort: 8233,
   namespace: 'default',
   agentName: 'local-cpu',
-  agentSpaces: ['proxy-28', 'fbnet-224'],
+  // the first job's deployment geometry first (the README's first job waits for it), then the proxy space
+  agentSpaces: [FIRST_JOB_SPACE, 'proxy-28'],
 } as const;
 
 /** Where the Temporal server comes from. */
