@@ -172,6 +172,8 @@ describe('edgenas CLI against the real API (real SQLite; a scripted workflow cli
     expect(capture.stdout).toContain(`job ${jobId}: completed`);
     expect(capture.stdout).toContain(`${(job.front[0].accuracy * 100).toFixed(1)} % ± 1.4`);
     expect(capture.stdout).toContain('mobilenetv2-like');
+    const verified = job.front[1].predictedLatencyMs;
+    expect(capture.stdout).toContain(`${verified.toFixed(3)} / ${(verified * 1.1).toFixed(3)}`);
     expect(capture.stdout).toMatch(/ over/); // the baseline is over budget
 
     const pareto = await cli(['jobs', 'pareto', jobId, '--wide']);

@@ -168,6 +168,8 @@ describe('dashboard in headless Chromium against the real API (real SQLite; a sc
     expect(await text('#pareto-chart')).toContain(
       `budget ${suggested < 1 ? suggested.toFixed(3) : suggested.toFixed(2)} ms`,
     );
+    // predicted → measured latency of the verified member
+    expect(await page.$$eval('#pareto-chart g[aria-label="link"] > path', (l) => l.length)).toBe(1);
     // error bars: one rule per member with seeds (front and baseline)
     expect(
       await page.$$eval('#pareto-chart g[aria-label="rule"] line', (l) => l.length),
