@@ -50,7 +50,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     if (ownsWorkflows) await workflows.close();
     if (ownsStorage) await storage.close();
   };
-  const logger = options.logger ?? ['error', 'warn', 'log'];
+  // with pino, Nest's own start-up chatter (modules, routes) stays below the default level
+  const logger = options.logger ?? (options.logging ? ['error', 'warn'] : ['error', 'warn', 'log']);
   // applied globally too: Nest logs its start-up before the per-app option takes effect
   Logger.overrideLogger(logger);
   let app: NestExpressApplication;
@@ -64,14 +65,12 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
         onClose,
         logging: options.logging,
       }),
-      // with pino, Nest's start-up logs are held until its logger is installed below
-      { logger, bodyParser: false, bufferLogs: options.logging !== undefined },
+      { logger, bodyParser: false },
     );
   } catch (err) {
     await onClose();
     throw err;
   }
-  if (options.logging) app.useLogger(app.get(PinoNestLogger));
   app.use(app.get(ApiMetrics).httpTimer());
   app.useBodyParser('json', { limit: options.bodyLimit ?? '8mb' });
   app.useGlobalPipes(createValidationPipe());
@@ -86,5 +85,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, docs));
   await app.init();
+  // after init: route-mapping chatter stays with Nest's logger, below its error/warn levels
+  if (options.logging) app.useLogger(app.get(PinoNestLogger));
   return app;
 }

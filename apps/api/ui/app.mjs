@@ -642,6 +642,7 @@ async function submitPage() {
           width: 600,
           height: 70,
           x: { label: 'ms', nice: true },
+          y: { axis: null },
           marks: [
             Plot.ruleY([0]),
             Plot.tickX(marks, { x: (m) => m[1], stroke: '#1f6feb' }),

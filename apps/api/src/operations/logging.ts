@@ -39,7 +39,14 @@ function isProbe(req: IncomingMessage): boolean {
 export function apiLoggerModule(options: ApiLogging): DynamicModule {
   const destination =
     options.destination ??
-    (options.pretty ? pinoPretty({ colorize: process.env.NO_COLOR === undefined, sync: true }) : undefined);
+    (options.pretty
+      ? pinoPretty({
+          colorize: process.env.NO_COLOR === undefined,
+          sync: true,
+          singleLine: true,
+          ignore: 'pid,hostname,service',
+        })
+      : undefined);
   const logger = pino(
     {
       level: options.level ?? 'info',
@@ -54,6 +61,11 @@ export function apiLoggerModule(options: ApiLogging): DynamicModule {
       genReqId: requestId,
       customAttributeKeys: { reqId: 'requestId' },
       autoLogging: { ignore: isProbe },
+      // one short line per request: what was asked and how it ended, not every header
+      serializers: {
+        req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      },
       quietReqLogger: true,
     },
   });

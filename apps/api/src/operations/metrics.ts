@@ -3,12 +3,14 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { JobStatus } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
-import { MACRO_CONFIGS, signatureKey } from '@edgenas/search-space';
-import { Repositories } from '@edgenas/storage';
+import { MACRO_CONFIGS, resolveSpaceName, signatureKey } from '@edgenas/search-space';
+import { Repositories, resolveGeometry } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { REPOSITORIES } from '../tokens';
 
 const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+/** Jobs whose deployment geometries get a coverage series. */
+const RECENT_JOBS = 50;
 const CANDIDATE_STATUSES = ['proposed', 'over-budget', 'trained', 'scored', 'failed'] as const;
 
 /** The parts of express's request/response the HTTP timer reads. */
@@ -80,14 +82,27 @@ export class ApiMetrics {
     const spaceKeys = (name: string) => this.keysOf(name);
     new Gauge({
       name: 'edgenas_lut_coverage_ratio',
-      help: "Share of a space's block signatures (default geometry) that a device's LUT has measured",
+      help:
+        "Share of a space's block signatures that a device's LUT has measured (default geometries, and those " +
+        'of the last 50 jobs)',
       labelNames: ['device_id', 'device', 'space'],
       registers: [this.registry],
       collect: async function (this: Gauge<'device_id' | 'device' | 'space'>) {
         this.reset();
+        const spaces = new Set(Object.keys(MACRO_CONFIGS));
+        // deployment geometries that jobs asked for (e.g. fbnet-224@96x96x3-c10)
+        for (const job of await repos.jobs.list({ limit: RECENT_JOBS })) {
+          try {
+            spaces.add(
+              resolveGeometry(job.input.space, { input: job.input.input, classes: job.input.classes }).name,
+            );
+          } catch {
+            // a job whose space no longer resolves has no coverage to report
+          }
+        }
         for (const device of await repos.devices.list()) {
           const measured = await repos.measurements.measuredSignatureKeys(device.id);
-          for (const space of Object.keys(MACRO_CONFIGS)) {
+          for (const space of spaces) {
             const needed = spaceKeys(space);
             const covered = needed.filter((k) => measured.has(k)).length;
             this.set({ device_id: device.id, device: device.name, space }, covered / needed.length);
@@ -100,7 +115,7 @@ export class ApiMetrics {
   private keysOf(space: string): readonly string[] {
     let keys = this.spaceKeys.get(space);
     if (!keys) {
-      keys = [...new Set(spaceSignatures(MACRO_CONFIGS[space]).map(signatureKey))];
+      keys = [...new Set(spaceSignatures(resolveSpaceName(space)).map(signatureKey))];
       this.spaceKeys.set(space, keys);
     }
     return keys;
