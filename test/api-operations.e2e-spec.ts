@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { PROXY_28 } from '@edgenas/search-space';
+import { openStorage } from '@edgenas/storage';
 import {
   PROFILE,
   USER_KEY,
@@ -117,6 +118,35 @@ describe('API operations: health, metrics and JSON logs (real Temporal dev serve
       6,
     );
     expect(sample(text, 'edgenas_lut_coverage_ratio', { device: 'm1', space: 'fbnet-224' })).toBe(0);
+
+    // a job's deployment geometry gets its own coverage series
+    const storage = await openStorage(api.databaseUrl);
+    try {
+      await storage.jobs.create({
+        jobId: 'geometry-job',
+        deviceIds: [device.body.id],
+        latencyBudgetMs: 5,
+        space: 'fbnet-224',
+        input: { height: 96, width: 96, channels: 3 },
+        classes: 10,
+        proxy: {
+          dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
+          epochs: 1,
+          batchSize: 16,
+          resolution: 28,
+        },
+        budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
+        strategy: 'random',
+        seed: 1,
+      });
+    } finally {
+      await storage.close();
+    }
+    const after = (await api.http().get('/metrics')).text;
+    expect(sample(after, 'edgenas_jobs', { status: 'queued' })).toBe(1);
+    expect(
+      sample(after, 'edgenas_lut_coverage_ratio', { device: 'm1', space: 'fbnet-224@96x96x3-c10' }),
+    ).toBe(0);
     expect(text).toContain('edgenas_api_process_cpu_seconds_total');
   });
 
