@@ -55,6 +55,24 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // the dashboard: a browser module; d3 and Plot are globals from their UMD bundles
+    files: ['apps/api/ui/**/*.mjs'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        console: 'readonly',
+      },
+    },
+  },
+  {
     files: ['libs/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

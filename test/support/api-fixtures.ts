@@ -66,6 +66,7 @@ export class RecordingJobWorkflows implements JobWorkflows {
     return undefined;
   }
   async cancel(): Promise<void> {}
+  async ping(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

@@ -136,6 +136,28 @@ function stateDir(f: CommonFlags, config: AgentConfig, name: string): string {
   return path.resolve(config.dataDir, `agent-${safe}`);
 }
 
+/**
+ * The state `status` reads: the named agent's (or --state-dir); without --name, the only agent state under
+ * the data dir when the default name has none (`npm start`'s agent is "local-cpu", not the host name).
+ */
+function statusStateDir(f: CommonFlags, config: AgentConfig): string {
+  const named = stateDir(f, config, deviceName(f));
+  if (f.stateDir || f.name || fs.existsSync(path.join(named, 'agent.db'))) return named;
+  const dataDir = path.resolve(config.dataDir);
+  const found = fs.existsSync(dataDir)
+    ? fs
+        .readdirSync(dataDir)
+        .filter((d) => d.startsWith('agent-') && fs.existsSync(path.join(dataDir, d, 'agent.db')))
+        .sort()
+    : [];
+  if (found.length === 1) return path.join(dataDir, found[0]);
+  if (found.length > 1)
+    throw new AgentUsageError(
+      `several agents keep state in ${dataDir}: ${found.map((d) => d.slice('agent-'.length)).join(', ')}; pick one with --name`,
+    );
+  return named;
+}
+
 function apiUrl(f: CommonFlags, config: AgentConfig): string {
   const url = f.api ?? config.apiUrl;
   if (!/^https?:\/\/[^\s/]+/.test(url))
@@ -296,8 +318,7 @@ export function buildCli(io: CliIo, env: AgentConfig): Command {
       .description('show the device, the local queue and (when reachable) LUT coverage')
       .option('--space <list>', 'spaces to report coverage for', 'proxy-28,fbnet-224'),
   ).action(async (f: CommonFlags & { space: string }) => {
-    const name = deviceName(f);
-    const dir = stateDir(f, env, name);
+    const dir = statusStateDir(f, env);
     if (!fs.existsSync(path.join(dir, 'agent.db'))) {
       io.out(`no agent state in ${dir} (run \`edgenas-agent run\` first)`);
       return;

@@ -11,8 +11,12 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { DevicePredictors } from './latency/device-predictors';
 import { LatencyController } from './latency/latency.controller';
+import { LatencyRangeController } from './latency/latency-range.controller';
 import { LutController } from './lut/lut.controller';
 import { MeasurementsController } from './measurements/measurements.controller';
+import { ApiLogging, apiLoggerModule } from './operations/logging';
+import { OperationsModule } from './operations/operations.module';
+import { UiController } from './ui/ui.controller';
 import { API_KEYS, CALIBRATION_POLICY, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
 
 export interface CoreDeps {
@@ -23,6 +27,8 @@ export interface CoreDeps {
   readonly calibrationPolicy: CalibrationPolicy;
   /** Run when the app closes (database, Temporal connection). */
   readonly onClose: () => Promise<void>;
+  /** JSON request/app logs through pino; absent: Nest's console logger. */
+  readonly logging?: ApiLogging;
 }
 
 const ON_CLOSE = Symbol('OnClose');
@@ -69,11 +75,14 @@ export class DevicesModule {}
 @Module({ controllers: [MeasurementsController] })
 export class MeasurementsModule {}
 
-@Module({ controllers: [LutController, LatencyController] })
+@Module({ controllers: [LutController, LatencyController, LatencyRangeController] })
 export class LatencyModule {}
 
 @Module({ controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}
+
+@Module({ controllers: [UiController] })
+export class UiModule {}
 
 @Module({})
 export class AppModule {
@@ -87,6 +96,9 @@ export class AppModule {
         MeasurementsModule,
         LatencyModule,
         JobsModule,
+        OperationsModule,
+        UiModule,
+        ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),
       ],
     };
   }

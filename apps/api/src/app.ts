@@ -5,10 +5,13 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { CalibrationPolicy, DEFAULT_CALIBRATION_POLICY } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '@edgenas/storage';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiKeySet } from './auth/auth';
 import { createValidationPipe } from './common/validation';
 import { JobWorkflows, TemporalJobWorkflows, TemporalOptions } from './jobs/job-workflows';
+import { ApiLogging } from './operations/logging';
+import { ApiMetrics } from './operations/metrics';
 
 export interface ApiAppOptions {
   /** `sqlite:<file>` (default `sqlite:.edgenas/edgenas.db`) or `postgres://…`; ignored when `storage` is given. */
@@ -22,8 +25,10 @@ export interface ApiAppOptions {
   readonly workflows?: JobWorkflows;
   /** Accepted for symmetry with the other processes; the API keeps no files of its own there. */
   readonly dataDir?: string;
-  /** Nest log levels, or false for none. */
+  /** Nest log levels, or false for none (ignored when `logging` is given). */
   readonly logger?: false | LogLevel[];
+  /** JSON logs through pino, with a request id per request (echoed as `x-request-id`). */
+  readonly logging?: ApiLogging;
   /** When agents re-measure reference networks and calibrations turn stale (default: every 30 min). */
   readonly calibrationPolicy?: CalibrationPolicy;
   /** JSON body limit (a full measurement batch is well under this). */
@@ -45,7 +50,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     if (ownsWorkflows) await workflows.close();
     if (ownsStorage) await storage.close();
   };
-  const logger = options.logger ?? ['error', 'warn', 'log'];
+  // with pino, Nest's own start-up chatter (modules, routes) stays below the default level
+  const logger = options.logger ?? (options.logging ? ['error', 'warn'] : ['error', 'warn', 'log']);
   // applied globally too: Nest logs its start-up before the per-app option takes effect
   Logger.overrideLogger(logger);
   let app: NestExpressApplication;
@@ -57,6 +63,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
         workflows,
         calibrationPolicy: options.calibrationPolicy ?? DEFAULT_CALIBRATION_POLICY,
         onClose,
+        logging: options.logging,
       }),
       { logger, bodyParser: false },
     );
@@ -64,6 +71,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     await onClose();
     throw err;
   }
+  app.use(app.get(ApiMetrics).httpTimer());
   app.useBodyParser('json', { limit: options.bodyLimit ?? '8mb' });
   app.useGlobalPipes(createValidationPipe());
   const docs = new DocumentBuilder()
@@ -77,5 +85,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, docs));
   await app.init();
+  // after init: route-mapping chatter stays with Nest's logger, below its error/warn levels
+  if (options.logging) app.useLogger(app.get(PinoNestLogger));
   return app;
 }

@@ -6,7 +6,8 @@ import { generateApiKey } from './auth/auth';
 
 /**
  * API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS,
- * EDGENAS_CALIBRATION_REFRESH_MINUTES from the environment.
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_LOG_LEVEL (pino level, default info) and EDGENAS_LOG_FORMAT
+ * (`json`, the default, or `pretty`) from the environment.
  */
 async function main(): Promise<void> {
   const config = apiConfig(process.env);
@@ -23,7 +24,10 @@ async function main(): Promise<void> {
     apiKeys,
     temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
     calibrationPolicy,
-    logger: ['error', 'warn'],
+    logging: {
+      level: config.log.level,
+      pretty: config.log.format === 'pretty',
+    },
   });
   app.enableShutdownHooks();
   await app.listen(port);

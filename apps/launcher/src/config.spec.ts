@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import {
   resolveLaunchConfig,
 } from './config';
 import { createLinePrefixer, formatPrefix, useColour } from './output';
-import { firstJobBody, firstJobCurl, ready } from './ready';
+import { firstJobCommands, ready } from './ready';
 
 const probes = (executables: string[] = []): LaunchProbes => ({
   cwd: '/home/u/edgenas',
@@ -30,7 +29,11 @@ describe('resolveLaunchConfig', () => {
     expect(c.dataDir).toBe('.edgenas');
     expect(c.api).toEqual({ enabled: true, port: 3000, databaseUrl: 'sqlite:.edgenas/edgenas.db' });
     expect(c.worker.enabled).toBe(true);
-    expect(c.agent).toEqual({ enabled: true, name: 'local-cpu', spaces: ['proxy-28', 'fbnet-224'] });
+    expect(c.agent).toEqual({
+      enabled: true,
+      name: 'local-cpu',
+      spaces: ['fbnet-224@96x96x3-c10', 'proxy-28'],
+    });
     expect(c.temporal).toMatchObject({
       kind: 'dev-server',
       binary: '/repo/.tools/bin/temporal',
@@ -215,7 +218,7 @@ describe('output', () => {
 });
 
 describe('ready banner', () => {
-  it('names the URLs, the key and a first-job curl with valid JSON', () => {
+  it('names the URLs (API, dashboard, health), the key and a first job with the CLI', () => {
     const c = resolveLaunchConfig({}, {}, probes(['/repo/.tools/bin/temporal']));
     const text = ready(
       c,
@@ -224,13 +227,16 @@ describe('ready banner', () => {
     );
     expect(text).toContain('EdgeNAS ready');
     expect(text).toContain('http://localhost:3000/docs');
+    expect(text).toContain('http://localhost:3000/ui');
     expect(text).toContain('http://localhost:8233');
     expect(text).toContain('enk_x');
-    const curl = firstJobCurl(c, 'enk_x');
-    const quoted = /-d ('.*') \| node/.exec(curl)?.[1] ?? '';
-    // Let a real shell splice the device id in, as it will for the user.
-    const body = execFileSync('bash', ['-c', `DEVICE=dev-1; printf %s ${quoted}`], { encoding: 'utf8' });
-    expect(JSON.parse(body)).toEqual(firstJobBody('dev-1'));
+    const commands = firstJobCommands(c, 'enk_x');
+    expect(text).toContain(commands.split('\n')[1]);
+    expect(commands).toContain('EDGENAS_API_URL=http://localhost:3000 EDGENAS_API_KEY=enk_x');
+    expect(commands).toContain('npx edgenas devices wait local-cpu --space fbnet-224@96x96x3-c10');
+    expect(commands).toMatch(
+      /jobs submit --device local-cpu --space fbnet-224@96x96x3-c10 --budget-ms suggested/,
+    );
   });
 
   it('names the training backend and why, when the launcher found it', () => {

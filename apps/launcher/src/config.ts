@@ -5,6 +5,9 @@
 import { delimiter, join, resolve } from 'node:path';
 import { CONFIG_DEFAULTS, launcherConfig } from '@edgenas/config';
 
+/** The deployment geometry of the README's and the banner's first job: FBNet's space at 96×96 RGB, 10 classes. */
+export const FIRST_JOB_SPACE = 'fbnet-224@96x96x3-c10';
+
 export const DEFAULTS = {
   dataDir: CONFIG_DEFAULTS.dataDir,
   apiPort: CONFIG_DEFAULTS.port,
@@ -12,7 +15,8 @@ export const DEFAULTS = {
   temporalUiPort: 8233,
   namespace: CONFIG_DEFAULTS.temporalNamespace,
   agentName: 'local-cpu',
-  agentSpaces: ['proxy-28', 'fbnet-224'],
+  // the first job's deployment geometry first (the README's first job waits for it), then the proxy space
+  agentSpaces: [FIRST_JOB_SPACE, 'proxy-28'],
 } as const;
 
 /** Where the Temporal server comes from. */

@@ -140,6 +140,8 @@ async function main(): Promise<number> {
   delete env.NO_COLOR;
   if (colour) env.FORCE_COLOR = '1';
   else env.NO_COLOR = '1';
+  // The console is for people: the API logs readable lines unless JSON was asked for.
+  env.EDGENAS_LOG_FORMAT ??= 'pretty';
 
   let exitCode = 0;
   let shuttingDown: Promise<void> | undefined;

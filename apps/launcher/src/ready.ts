@@ -1,34 +1,21 @@
 import { ApiKeys } from './api-key';
-import { LaunchConfig, apiBaseUrl } from './config';
+import { FIRST_JOB_SPACE, LaunchConfig, apiBaseUrl } from './config';
 
 /**
- * A first job for the local CPU: the proxy-28 space deployed as is (Fashion-MNIST, 28×28×1, 10 classes),
- * whose LUT the local agent measures first, with a budget that splits random proxy-28 architectures roughly
- * in half on a 2-core x86 machine (predicted 0.12–0.19 ms there). Small enough to finish in minutes.
+ * A first job for the local CPU, with the CLI: wait (with progress) until the agent has measured the LUT and
+ * the calibration set of the deployment geometry, look at the latencies the space offers, then submit with
+ * the median as the budget (about half of random architectures fit) and the quick preset, and wait for the
+ * front. Every step that cannot go on says why and exits non-zero.
  */
-export function firstJobBody(deviceId: string): Record<string, unknown> {
-  return {
-    deviceIds: [deviceId],
-    latencyBudgetMs: 0.15,
-    space: 'proxy-28',
-    proxy: { dataset: { kind: 'fashion-mnist', trainSize: 2000, valSize: 500 }, epochs: 1, batchSize: 64 },
-    budget: { generations: 3, population: 6, maxTrainedCandidates: 18, wallClockSeconds: 900 },
-    strategy: 'nsga2',
-    seed: 1,
-  };
-}
-
-/** Shell lines a user can paste: find the local device, submit the first job, watch it. */
-export function firstJobCurl(config: LaunchConfig, apiKey: string): string {
-  const base = apiBaseUrl(config);
-  const body = JSON.stringify(firstJobBody('DEVICE_ID')).replace('"DEVICE_ID"', `"'"$DEVICE"'"`);
+export function firstJobCommands(config: LaunchConfig, apiKey: string): string {
+  const device = config.agent.name;
+  const space = FIRST_JOB_SPACE;
   return [
-    `KEY=${apiKey}`,
-    `DEVICE=$(curl -s ${base}/v1/devices -H "Authorization: Bearer $KEY" | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).find((d) => d.name === "${config.agent.name}").id')`,
-    `JOB=$(curl -s -X POST ${base}/v1/jobs -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\`,
-    `  -d '${body}' | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id')`,
-    `curl -s ${base}/v1/jobs/$JOB -H "Authorization: Bearer $KEY"`,
-    `curl -s ${base}/v1/jobs/$JOB/pareto -H "Authorization: Bearer $KEY"`,
+    `export EDGENAS_API_URL=${apiBaseUrl(config)} EDGENAS_API_KEY=${apiKey}`,
+    `npx edgenas devices wait ${device} --space ${space}`,
+    `npx edgenas devices latency-range ${device} --space ${space}`,
+    `npx edgenas jobs submit --device ${device} --space ${space} --budget-ms suggested \\`,
+    `  --preset quick --dataset fashion-mnist --wait`,
   ].join('\n');
 }
 
@@ -48,7 +35,12 @@ export function ready(
   const base = apiBaseUrl(config);
   const lines: string[] = ['', bold('EdgeNAS ready'), ''];
   if (config.api.enabled) {
-    lines.push(`  API               ${base}/v1`, `  OpenAPI docs      ${base}/docs`);
+    lines.push(
+      `  API               ${base}/v1`,
+      `  Dashboard         ${base}/ui`,
+      `  OpenAPI docs      ${base}/docs`,
+      `  Health, metrics   ${base}/health/ready, ${base}/metrics`,
+    );
   }
   const t = config.temporal;
   if (t.kind === 'dev-server') {
@@ -70,11 +62,10 @@ export function ready(
   if (config.api.enabled && config.agent.enabled) {
     lines.push(
       '',
-      `The local agent is now profiling this CPU (block latencies for ${config.agent.spaces.join(', ')}); a job can`,
-      'start once the LUT covers its space (proxy-28 takes about a minute). Too tight a budget is answered with',
-      '422 and the fastest achievable latency. A first job (paste into a shell):',
+      `The local agent is now profiling this CPU (block latencies, then whole networks for calibration, for`,
+      `${config.agent.spaces.join(', ')}). A first job, from the CLI, once that is done (paste into a shell):`,
       '',
-      ...firstJobCurl(config, keys.primary)
+      ...firstJobCommands(config, keys.primary)
         .split('\n')
         .map((l) => `  ${l}`),
     );

@@ -18,7 +18,13 @@ describe('runtime configuration', () => {
       temporal: { address: 'localhost:7233', namespace: 'default', addressGiven: false },
       apiKeys: [],
       calibrationRefreshMinutes: undefined,
+      log: { level: 'info', format: 'json' },
     });
+    expect(apiConfig({ EDGENAS_LOG_LEVEL: 'debug', EDGENAS_LOG_FORMAT: 'pretty' }).log).toEqual({
+      level: 'debug',
+      format: 'pretty',
+    });
+    expect(() => apiConfig({ EDGENAS_LOG_LEVEL: 'loud' })).toThrow(/EDGENAS_LOG_LEVEL must be one of/);
     expect(workerConfig({}).dataDir).toBe('.edgenas');
     expect(agentConfig({ PORT: '3100' }).apiUrl).toBe('http://localhost:3100');
   });

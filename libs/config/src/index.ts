@@ -63,6 +63,12 @@ export const ENV_SCHEMA = z.object({
   EDGENAS_API_URL: httpUrl.optional(),
   EDGENAS_API_KEY: text.optional(),
   EDGENAS_AGENT_CLOCK: z.enum(['wall', 'cpu'], { message: 'must be wall or cpu' }).optional(),
+  EDGENAS_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace',
+    })
+    .optional(),
+  EDGENAS_LOG_FORMAT: z.enum(['json', 'pretty'], { message: 'must be json or pretty' }).optional(),
 });
 
 export type EnvVariable = keyof typeof ENV_SCHEMA.shape;
@@ -105,6 +111,11 @@ export interface ApiConfig {
   /** Empty: none given. */
   readonly apiKeys: readonly string[];
   readonly calibrationRefreshMinutes?: number;
+  /** pino level (default info) and line format (default json; `npm start` sets pretty). */
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+    readonly format: 'json' | 'pretty';
+  };
 }
 
 export function apiConfig(env: Env): ApiConfig {
@@ -115,6 +126,8 @@ export function apiConfig(env: Env): ApiConfig {
     'TEMPORAL_NAMESPACE',
     'EDGENAS_API_KEYS',
     'EDGENAS_CALIBRATION_REFRESH_MINUTES',
+    'EDGENAS_LOG_LEVEL',
+    'EDGENAS_LOG_FORMAT',
   ]);
   return {
     port: v.PORT ?? CONFIG_DEFAULTS.port,
@@ -122,6 +135,7 @@ export function apiConfig(env: Env): ApiConfig {
     temporal: temporalOf(v),
     apiKeys: v.EDGENAS_API_KEYS ?? [],
     calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
+    log: { level: v.EDGENAS_LOG_LEVEL ?? 'info', format: v.EDGENAS_LOG_FORMAT ?? 'json' },
   };
 }
 

@@ -8,3 +8,4 @@ export * from './predict';
 export * from './evaluation';
 export * from './calibration-set';
 export * from './device-predictor';
+export * from './latency-range';

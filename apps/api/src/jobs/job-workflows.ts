@@ -22,6 +22,8 @@ export interface JobWorkflows {
   /** undefined when no worker answered within the deadline or the workflow is gone. */
   progress(jobId: string): Promise<NasJobProgress | undefined>;
   cancel(jobId: string): Promise<void>;
+  /** One round trip to the workflow service (readiness); throws when it is unreachable. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,12 @@ export class TemporalJobWorkflows implements JobWorkflows {
 
   async cancel(jobId: string): Promise<void> {
     await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () => this.client.workflow.getHandle(jobId).cancel());
+  }
+
+  async ping(): Promise<void> {
+    await this.withDeadline(PROGRESS_QUERY_DEADLINE_MS, () =>
+      this.client.connection.workflowService.getSystemInfo({}),
+    );
   }
 
   async close(): Promise<void> {

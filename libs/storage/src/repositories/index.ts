@@ -4,6 +4,7 @@ import { DeviceRepository } from './devices';
 import { JobRepository } from './jobs';
 import { MeasurementRepository } from './measurements';
 import { ModelRepository } from './models';
+import { OperationsRepository } from './operations';
 import { StandaloneTrainingRepository } from './standalone-trainings';
 import { VerificationRepository } from './verifications';
 
@@ -15,6 +16,7 @@ export * from './candidates';
 export * from './models';
 export * from './verifications';
 export * from './standalone-trainings';
+export * from './operations';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -24,6 +26,7 @@ export interface Repositories {
   readonly models: ModelRepository;
   readonly verifications: VerificationRepository;
   readonly standaloneTrainings: StandaloneTrainingRepository;
+  readonly operations: OperationsRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -35,5 +38,6 @@ export function createRepositories(db: Db): Repositories {
     models: new ModelRepository(db),
     verifications: new VerificationRepository(db),
     standaloneTrainings: new StandaloneTrainingRepository(db),
+    operations: new OperationsRepository(db),
   };
 }

@@ -1,0 +1,65 @@
+import { Controller, Get, HttpCode, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheckResult } from '@nestjs/terminus';
+import { Repositories } from '@edgenas/storage';
+import { RequireAuth } from '../auth/auth';
+import { ApiError } from '../common/api-error';
+import { JobWorkflows } from '../jobs/job-workflows';
+import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
+
+/** Liveness and readiness for orchestrators: no credentials. */
+@ApiTags('health')
+@Controller('health')
+export class ReadinessController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    @Inject(JOB_WORKFLOWS) private readonly workflows: JobWorkflows,
+  ) {}
+
+  @Get('live')
+  @RequireAuth('public')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process serves HTTP (no I/O)' })
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HttpCode(200)
+  @RequireAuth('public')
+  @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness: the database and Temporal answer',
+    description: '503 names the component that did not answer (`errors[].field`: database or temporal).',
+  })
+  async ready(): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => this.probe('database', () => this.repos.operations.ping()),
+        () => this.probe('temporal', () => this.workflows.ping()),
+      ]);
+    } catch (err) {
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      const result = err.getResponse() as HealthCheckResult;
+      const errors = Object.entries(result.error ?? {}).map(([field, v]) => ({
+        field,
+        reason: String((v as { message?: unknown }).message ?? 'down'),
+      }));
+      const reason = `not ready: ${errors.map((e) => `${e.field} (${e.reason})`).join(', ')}`;
+      throw new ApiError(503, reason, errors, { status: result.status, details: result.details });
+    }
+  }
+
+  private async probe(key: string, ping: () => Promise<void>) {
+    const check = this.indicators.check(key);
+    try {
+      await ping();
+      return check.up();
+    } catch (err) {
+      return check.down({ message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}
