@@ -387,13 +387,16 @@ async function main(argv: readonly string[]): Promise<void> {
           seed: o.seed,
         };
         const file = cache.file(`supernet-${hashKey(request)}.supernet`);
+        let printed = 0;
         const trained = await cache.json({ kind: 'supernet', request }, async () => {
           const r: SupernetTrainingResult = await trainSupernetInChildProcess(request, {
             outputPath: file,
             resumeFrom: fs.existsSync(`${file}.ckpt`) ? `${file}.ckpt` : undefined,
             checkpointIntervalMs: 60_000,
             onProgress: (p) => {
-              if (p.step % 250 === 0 || p.step === p.totalSteps) {
+              // Progress comes every couple of seconds at any step: print once per 250 steps crossed.
+              if (Math.floor(p.step / 250) > printed || p.step === p.totalSteps) {
+                printed = Math.floor(p.step / 250);
                 process.stdout.write(
                   `  supernet ${sampling}: step ${p.step}/${p.totalSteps}, loss ${fmt(p.loss, 2)}, ${fmt(p.imagesPerSecond, 0)} img/s\n`,
                 );
