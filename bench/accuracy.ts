@@ -306,7 +306,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (!skip.has('gt')) {
     const t0 = Date.now();
     console.log(
-      `\n2. Ground truth: ${archs.length} architectures stratified over fbnet-224 MACs (${(archs[0].macs / 1e6).toFixed(0)}–${(archs[archs.length - 1].macs / 1e6).toFixed(0)} M), ${o.gtSteps} steps × ${o.batchSize}, seeds ${seeds.join(', ')}`,
+      `\n2. Ground truth: ${archs.length} architectures stratified over fbnet-224 MACs (${(Math.min(...archs.map((a) => a.macs)) / 1e6).toFixed(0)}–${(Math.max(...archs.map((a) => a.macs)) / 1e6).toFixed(0)} M), ${o.gtSteps} steps × ${o.batchSize}, seeds ${seeds.join(', ')}`,
     );
     // Seed-major: an interrupted run has every architecture at the first seed before any at the second.
     const results = await pool(
