@@ -48,6 +48,8 @@ interface Calls {
   standalone: { architecture: string; seed: number; purpose: string; baseline?: string }[];
   exported: string[];
   supernets: number;
+  /** Candidates per scoring activity. */
+  scoringBatches: number[];
 }
 
 type Stubs = Partial<{ [K in keyof Activities]: Activities[K] }>;
@@ -93,6 +95,7 @@ function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
     },
     async scoreSubnets(req) {
       calls.scored.push(req.generation);
+      calls.scoringBatches.push(req.candidates.length);
       return req.candidates.map((c) => accuracyOf(c.architecture));
     },
     async trainStandalone(req) {
@@ -124,7 +127,15 @@ function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
 }
 
 function newCalls(): Calls {
-  return { statuses: [], trained: [], scored: [], standalone: [], exported: [], supernets: 0 };
+  return {
+    statuses: [],
+    trained: [],
+    scored: [],
+    standalone: [],
+    exported: [],
+    supernets: 0,
+    scoringBatches: [],
+  };
 }
 
 function jobInput(overrides: Partial<NasJobInput> = {}): NasJobInput {
@@ -360,7 +371,7 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
   it('supernet mode: trains one supernet, scores subnets, retrains finalists over seeds beside baselines', async () => {
     const calls = newCalls();
     const input = jobInput({
-      budget: { generations: 2, population: 6, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+      budget: { generations: 2, population: 12, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
       evaluation: {
         mode: 'supernet',
         supernet: { steps: 600, batchSize: 8, sampling: 'uniform', recalibrationBatches: 1, scoreImages: 16 },
@@ -372,7 +383,9 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     expect(error).toBeUndefined();
     // Trained in segments of at least 250 steps, checkpoint to checkpoint: 250 + 250 + 100.
     expect(calls.supernets).toBe(3);
-    expect(calls.scored).toEqual([0, 1]);
+    // Each generation's 12 subnets are scored in chunks of at most 8 (progress moves as chunks finish).
+    expect(calls.scored).toEqual([0, 0, 1, 1]);
+    expect(calls.scoringBatches).toEqual([8, 4, 8, 4]);
     expect(calls.trained).toEqual([]); // nothing proxy-trained per candidate
     expect(result?.evaluationMode).toBe('supernet');
     expect(result?.supernet?.key).toBe('k');

@@ -55,6 +55,9 @@ import type { Activities, PricedArchitecture, SupernetArtifact } from './activit
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
 
+/** Candidates per scoring activity: small enough that progress moves, large enough to amortise loading. */
+const SCORING_CHUNK = 8;
+
 /** Supernet training runs in about this many activities (checkpoint to checkpoint), at least … */
 const SUPERNET_SEGMENTS = 10;
 /** … this many steps each (a segment pays for a process start and the dataset load). */
@@ -130,6 +133,8 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
   let activity = carry ? 'searching' : 'starting';
   let generation = carry?.generation ?? 0;
   let trained = carry?.trained ?? 0;
+  /** Candidates of the current round evaluated so far (added to `trained` when the round is recorded). */
+  let roundDone = 0;
   let rejectedOverBudget = carry?.rejectedOverBudget ?? 0;
   let candidates: CandidateSummary[] = [...(carry?.candidates ?? [])];
   let front: CandidateSummary[] = frontOf(candidates);
@@ -141,7 +146,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
     status,
     generation,
     generations: input.budget.generations,
-    trained,
+    trained: trained + roundDone,
     rejectedOverBudget,
     front,
     hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
@@ -201,33 +206,63 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       });
 
     /** Evaluates one round: one scoring activity for the whole batch, or a training per candidate. */
+    /**
+     * Evaluates one round: scoring activities of up to SCORING_CHUNK candidates each (the supernet loads once
+     * per chunk; chunks run on as many training slots as there are), or a training per candidate. `roundDone`
+     * counts evaluations as they finish, so progress moves within a generation.
+     */
     const evaluate = async (round: readonly Omit<CandidateSummary, 'accuracy'>[]): Promise<RoundResults> => {
-      if (supernet?.complete) {
-        activity = `scoring generation ${generation + 1}: ${round.length} subnets`;
-        const scores = await training.scoreSubnets({
-          jobId: input.jobId,
-          generation,
-          supernet,
-          space: input.space,
-          proxy: input.proxy,
-          spec: supernetSpec as SupernetSpec,
-          seed: input.seed,
-          candidates: round.map((c) => ({ architectureId: c.architectureId, architecture: c.architecture })),
+      const counted = <T>(p: Promise<T>, n: number) =>
+        p.then((value) => {
+          roundDone += n;
+          return value;
         });
-        return scores.map((accuracy) => ({ status: 'fulfilled', value: { accuracy } }));
+      if (supernet?.complete) {
+        const artifact = supernet;
+        activity = `scoring generation ${generation + 1}: ${round.length} subnets`;
+        const chunks: (typeof round)[] = [];
+        for (let i = 0; i < round.length; i += SCORING_CHUNK) chunks.push(round.slice(i, i + SCORING_CHUNK));
+        const settled = await Promise.allSettled(
+          chunks.map((chunk) =>
+            counted(
+              training.scoreSubnets({
+                jobId: input.jobId,
+                generation,
+                supernet: artifact,
+                space: input.space,
+                proxy: input.proxy,
+                spec: supernetSpec as SupernetSpec,
+                seed: input.seed,
+                candidates: chunk.map((c) => ({
+                  architectureId: c.architectureId,
+                  architecture: c.architecture,
+                })),
+              }),
+              chunk.length,
+            ),
+          ),
+        );
+        return settled.flatMap((r, i): RoundResults => {
+          if (r.status === 'fulfilled')
+            return r.value.map((accuracy) => ({ status: 'fulfilled', value: { accuracy } }));
+          return chunks[i].map(() => ({ status: 'rejected', reason: r.reason }));
+        });
       }
       activity = `training generation ${generation + 1}: ${round.length} candidates`;
       return Promise.allSettled(
         round.map((r) =>
-          training.proxyTrain({
-            jobId: input.jobId,
-            generation,
-            architectureId: r.architectureId,
-            architecture: r.architecture,
-            space: input.space,
-            proxy: input.proxy,
-            seed: input.seed,
-          }),
+          counted(
+            training.proxyTrain({
+              jobId: input.jobId,
+              generation,
+              architectureId: r.architectureId,
+              architecture: r.architecture,
+              space: input.space,
+              proxy: input.proxy,
+              seed: input.seed,
+            }),
+            1,
+          ),
         ),
       );
     };
@@ -267,6 +302,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       });
 
       const results = await evaluate(toTrain);
+      roundDone = 0;
       const cancelled = results.find((r) => r.status === 'rejected' && isCancellation(r.reason));
       if (cancelled && cancelled.status === 'rejected') throw cancelled.reason;
 
