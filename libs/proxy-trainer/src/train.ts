@@ -7,7 +7,8 @@ import { selectBackend } from './backend';
 import { Dataset, DatasetSplit, imageSize, loadDataset } from './datasets';
 import { Optimizer, cosineLearningRate, createOptimizer } from './optimizer';
 import { createRandom, shuffledIndices } from './random';
-import type { LossPoint, ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import { lossCurveRecorder } from './loss-curve';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 
 export interface TrainProxyOptions {
@@ -18,7 +19,6 @@ export interface TrainProxyOptions {
 }
 
 const DEFAULT_SPACE = 'proxy-28';
-const MAX_LOSS_POINTS = 100;
 const EVAL_BATCH = 256;
 /** Measured on Fashion-MNIST at the proxy geometry: 1e-2 reached loss 1.2 in 60 steps where 3e-3 reached 1.8. */
 const DEFAULT_ADAM_LR = 1e-2;
@@ -189,10 +189,7 @@ export async function trainProxy(
   const warmup = Math.min(Math.round(totalSteps * 0.05), 100);
 
   const recalibration = req.bnRecalibrationBatches ?? 8;
-  const lossCurve: LossPoint[] = [];
-  const pointEvery = Math.max(1, Math.ceil(totalSteps / MAX_LOSS_POINTS));
-  let pointLoss = 0;
-  let pointSteps = 0;
+  const lossCurve = lossCurveRecorder(totalSteps);
   let reportLoss = 0;
   let reportSteps = 0;
   let trainMs = 0;
@@ -239,15 +236,9 @@ export async function trainProxy(
       });
       trainMs += performance.now() - t0;
       if (!Number.isFinite(loss)) throw new Error(`proxy training diverged: loss ${loss} at step ${step}`);
-      pointLoss += loss;
-      pointSteps++;
+      lossCurve.add(step, loss);
       reportLoss += loss;
       reportSteps++;
-      if (pointSteps === pointEvery || step === totalSteps - 1) {
-        lossCurve.push({ step: step + 1, loss: pointLoss / pointSteps });
-        pointLoss = 0;
-        pointSteps = 0;
-      }
       if (step === 0 || performance.now() - lastReport >= progressInterval) report(step + 1);
     }
     if (lastReportedStep !== totalSteps) report(totalSteps);
@@ -261,7 +252,7 @@ export async function trainProxy(
       dataset: data.name,
       valAccuracy,
       trainAccuracy,
-      lossCurve,
+      lossCurve: lossCurve.points,
       imagesPerSecond: (totalSteps * batchSize * 1000) / trainMs,
       wallTimeMs: performance.now() - started,
       steps: totalSteps,

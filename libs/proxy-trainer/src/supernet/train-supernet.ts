@@ -13,6 +13,7 @@ import { TrainingAbortedError, TrainingRequestError } from '../errors';
 import { Optimizer, cosineLearningRate, createOptimizer } from '../optimizer';
 import { createRandom, shuffledIndices } from '../random';
 import type { LossPoint } from '../request';
+import { lossCurveRecorder } from '../loss-curve';
 import { gatherBatch, peakRssBytes, yieldToEventLoop } from '../train';
 import { SupernetFileError, readSupernetFile, writeSupernetFile } from './artifact';
 import { mixSeed, pathsForStep } from './sampling';
@@ -100,7 +101,6 @@ export interface TrainSupernetOptions {
 }
 
 const DEFAULT_LR = 1e-2;
-const MAX_LOSS_POINTS = 100;
 const BATCH_ORDER_STREAM = 3;
 
 /** The proxy geometry of a supernet: the space's macro config at the dataset's size, channels and classes. */
@@ -248,10 +248,7 @@ export async function trainSupernet(
     return order;
   };
 
-  const lossCurve: LossPoint[] = [];
-  const pointEvery = Math.max(1, Math.ceil(totalSteps / MAX_LOSS_POINTS));
-  let pointLoss = 0;
-  let pointSteps = 0;
+  const lossCurve = lossCurveRecorder(totalSteps);
   let reportLoss = 0;
   let reportSteps = 0;
   let trainMs = 0;
@@ -320,15 +317,9 @@ export async function trainSupernet(
     trainMs += performance.now() - t0;
     if (!Number.isFinite(stepLoss))
       throw new Error(`supernet training diverged: loss ${stepLoss} at step ${step}`);
-    pointLoss += stepLoss;
-    pointSteps++;
+    lossCurve.add(step, stepLoss);
     reportLoss += stepLoss;
     reportSteps++;
-    if (pointSteps === pointEvery || step === totalSteps - 1) {
-      lossCurve.push({ step: step + 1, loss: pointLoss / pointSteps });
-      pointLoss = 0;
-      pointSteps = 0;
-    }
     const done = step + 1;
     if (step === startStep || performance.now() - lastReport >= progressInterval) report(done);
     const byCount = options.checkpointEverySteps !== undefined && done % options.checkpointEverySteps === 0;
@@ -347,7 +338,7 @@ export async function trainSupernet(
     complete,
     resumedFromStep: startStep,
     sampling: req.sampling,
-    lossCurve,
+    lossCurve: lossCurve.points,
     imagesPerSecond: trainMs > 0 ? (images * 1000) / trainMs : 0,
     wallTimeMs: performance.now() - started,
     backend,
