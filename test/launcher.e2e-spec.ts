@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { TASK_QUEUES } from '@edgenas/contracts';
 
 // `npm start` end to end: the compiled launcher (npm test builds first) with a real Temporal dev server, the
 // API, the worker and a local device agent, on non-default ports in a temp data dir.
@@ -37,18 +38,24 @@ function alive(pid: number): boolean {
 
 async function waitFor(
   what: string,
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   failFast?: () => string | undefined,
 ) {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     const failure = failFast?.();
     if (failure) throw new Error(`${what}: ${failure}`);
     if (Date.now() > deadline) throw new Error(`${what}: timed out after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** The check's result, or false when it throws (a server that is not up yet). */
+const orFalse =
+  (check: () => Promise<boolean>): (() => Promise<boolean>) =>
+  () =>
+    check().catch(() => false);
 
 describe('launcher (npm start)', () => {
   let dir: string;
@@ -73,7 +80,14 @@ describe('launcher (npm start)', () => {
     return [...text.matchAll(/started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
   }
 
-  async function startLauncher(extraArgs: string[]) {
+  /** Pids of one child's starts, in order (a restart adds one). */
+  function pidsOf(name: string): number[] {
+    const line = new RegExp(`^${name} +│ started \\(pid (\\d+)\\)$`, 'gm');
+    return [...output.matchAll(line)].map((m) => Number(m[1]));
+  }
+
+  /** Starts the launcher without waiting for it. */
+  async function spawnLauncher(extraArgs: string[], extraEnv: NodeJS.ProcessEnv = {}) {
     output = '';
     exit = undefined;
     const apiPort = await freePort(3400, 3409);
@@ -82,6 +96,7 @@ describe('launcher (npm start)', () => {
     for (const k of ['TEMPORAL_ADDRESS', 'EDGENAS_API_KEYS', 'DATABASE_URL', 'PORT', 'EDGENAS_DATA_DIR']) {
       delete env[k];
     }
+    Object.assign(env, extraEnv);
     const args = [LAUNCHER, '--port', String(apiPort), '--temporal-port', String(temporalPort)];
     args.push('--temporal-ui-port', 'off', '--data-dir', join(dir, 'data'), ...extraArgs);
     const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,13 +108,18 @@ describe('launcher (npm start)', () => {
     child.stdout?.setEncoding('utf8').on('data', collect);
     child.stderr?.setEncoding('utf8').on('data', collect);
     child.once('exit', (code, signal) => (exit = { code, signal }));
+    return { child, apiPort, temporalPort };
+  }
+
+  async function startLauncher(extraArgs: string[]) {
+    const started = await spawnLauncher(extraArgs);
     await waitFor(
       'launcher ready',
       () => output.includes('EdgeNAS ready'),
       150_000,
       () => (exit ? `launcher exited (${JSON.stringify(exit)}):\n${output}` : undefined),
     );
-    return { child, apiPort, temporalPort };
+    return started;
   }
 
   it('starts Temporal, API, worker and agent, answers, and stops every child on SIGINT', async () => {
@@ -135,16 +155,83 @@ describe('launcher (npm start)', () => {
     expect(await portFree(apiPort)).toBe(true);
     expect(await portFree(temporalPort)).toBe(true);
     expect(output).toMatch(/stopped/);
+    expect(output).not.toMatch(/restarting/);
   }, 300_000);
 
-  it('stops the rest and exits non-zero when a child dies', async () => {
-    const { temporalPort } = await startLauncher(['--no-worker', '--no-agent']);
-    const [temporalPid, apiPid] = pidsIn(output);
-    process.kill(apiPid, 'SIGKILL');
-    await waitFor('launcher exit', () => exit !== undefined, 60_000);
-    expect(exit).toEqual({ code: 1, signal: null });
-    expect(output).toMatch(/api was killed by SIGKILL unexpectedly; stopping the rest/);
-    expect(alive(temporalPid)).toBe(false);
+  it('restarts Temporal (keeping its workflows) and the worker after kill -9, and still stops cleanly', async () => {
+    const { child, apiPort, temporalPort } = await startLauncher(['--no-agent']);
+    const base = `http://localhost:${apiPort}`;
+    const lastPid = (name: string) => pidsOf(name).at(-1) as number;
+    const stillUp = () => (exit ? `launcher exited (${JSON.stringify(exit)}):\n${output}` : undefined);
+    const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+    try {
+      // A workflow no worker serves stays running: it must outlive the dev server's restart.
+      const client = new Client({ connection });
+      const parked = await client.workflow.start('parkedWorkflow', {
+        taskQueue: 'launcher-e2e-unserved',
+        workflowId: `parked-${Date.now()}`,
+      });
+
+      const temporalPid = lastPid('temporal');
+      process.kill(temporalPid, 'SIGKILL');
+      await waitFor('Temporal restarted', () => pidsOf('temporal').length === 2, 60_000, stillUp);
+      expect(output).toContain('temporal was killed by SIGKILL; restarting in 1 s (restart 1)');
+      expect(alive(temporalPid)).toBe(false);
+      const described = async () => (await parked.describe()).status.name === 'RUNNING';
+      await waitFor('the parked workflow known again', orFalse(described), 90_000, stillUp);
+
+      const workerPid = lastPid('worker');
+      process.kill(workerPid, 'SIGKILL');
+      await waitFor('worker restarted', () => pidsOf('worker').length === 2, 60_000, stillUp);
+      expect(output).toContain('worker was killed by SIGKILL; restarting in 1 s (restart 1)');
+      const newWorkerPid = lastPid('worker');
+      expect(newWorkerPid).not.toBe(workerPid);
+      // The new worker process (its pid in the SDK's identity) polls both queues.
+      const pollsWith = (queue: string, type: 1 | 2) =>
+        orFalse(async () => {
+          const res = await connection.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: queue },
+            taskQueueType: type,
+          });
+          return (res.pollers ?? []).some((p) => p.identity?.startsWith(`${newWorkerPid}@`));
+        });
+      await waitFor('new worker on the light queue', pollsWith(TASK_QUEUES.light, 1), 180_000, stillUp);
+      await waitFor('new worker on the training queue', pollsWith(TASK_QUEUES.training, 2), 60_000, stillUp);
+      const ready = orFalse(async () => (await fetch(`${base}/health/ready`)).status === 200);
+      await waitFor('API ready', ready, 60_000, stillUp);
+      expect(output).not.toMatch(/crash-looping/);
+    } finally {
+      await connection.close();
+    }
+
+    const running = [lastPid('temporal'), lastPid('api'), lastPid('worker')];
+    const beforeStop = output.length;
+    child.kill('SIGINT');
+    await waitFor('launcher exit', () => exit !== undefined, 90_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    for (const pid of running) expect(alive(pid)).toBe(false);
+    expect(output.slice(beforeStop)).not.toMatch(/restarting/);
+    expect(await portFree(apiPort)).toBe(true);
     expect(await portFree(temporalPort)).toBe(true);
-  }, 200_000);
+  }, 600_000);
+
+  it('stops everything, naming the child and its last exit, when a child keeps crashing', async () => {
+    // The worker refuses an invalid variable at start-up (the API, which reads it too, is off): it exits at once.
+    const { temporalPort } = await spawnLauncher(['--no-api', '--no-agent'], {
+      EDGENAS_CALIBRATION_REFRESH_MINUTES: 'never',
+    });
+    await waitFor('launcher exit', () => exit !== undefined, 300_000);
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(output).toContain('EDGENAS_CALIBRATION_REFRESH_MINUTES must be a positive number of minutes');
+    expect(output).toContain('worker exited with code 1; restarting in 1 s (restart 1)');
+    expect(output).toContain('worker exited with code 1; restarting in 8 s (restart 4)');
+    expect(output).toMatch(
+      /✖ worker is crash-looping \(5 crashes within 2 min; last: worker exited with code 1\); stopping everything/,
+    );
+    expect(pidsOf('worker')).toHaveLength(5);
+    expect(output).not.toContain('EdgeNAS ready');
+    for (const pid of pidsIn(output)) expect(alive(pid)).toBe(false);
+    expect(await portFree(temporalPort)).toBe(true);
+  }, 400_000);
 });

@@ -2,7 +2,8 @@
 /**
  * `npm start`: the whole EdgeNAS stack on embedded defaults — a Temporal dev server (SQLite file), the API
  * (SQLite database), a worker serving both task queues, and a device agent profiling this machine's CPU.
- * Ctrl-C / SIGTERM stops the children in reverse order, then Temporal.
+ * A child that exits on its own is restarted with exponential backoff; one that keeps crashing stops the
+ * stack. Ctrl-C / SIGTERM stops the children in reverse order, then Temporal.
  */
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchCo
 import { useColour } from './output';
 import { TrainingBackendLine, ready } from './ready';
 import { probeTrainingBackend } from '@edgenas/proxy-trainer/child-process';
-import { ChildExit, ChildSpec, Supervisor, describeExit } from './supervisor';
+import { ChildHandle, ChildSpec, Supervisor } from './supervisor';
 import { ConfigError } from '@edgenas/config';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import {
@@ -148,9 +149,15 @@ async function main(): Promise<number> {
   let finished: () => void = () => undefined;
   const allStopped = new Promise<void>((r) => (finished = r));
   const stopping = new AbortController();
-  const supervisor: Supervisor = new Supervisor(out, colour, 8, (exit: ChildExit) => {
-    supervisor.log('edgenas', `✖ ${describeExit(exit)} unexpectedly; stopping the rest`);
-    void shutdown(1);
+  const supervisor: Supervisor = new Supervisor({
+    out,
+    colour,
+    prefixWidth: 8,
+    selfName: 'edgenas',
+    onCrashLoop: (_exit, message) => {
+      log(`✖ ${message}`);
+      void shutdown(1);
+    },
   });
   const log = (message: string) => supervisor.log('edgenas', message);
 
@@ -174,16 +181,24 @@ async function main(): Promise<number> {
     return supervisor.start(spec);
   };
   /**
-   * Starts a child and waits until each probe holds in turn; stops waiting as soon as the child dies or
-   * shutdown begins.
+   * Starts a child and waits until each probe holds in turn. A crash restarts the child (the timeout then
+   * counts from its new start); waiting stops once the child is given up on or shutdown begins.
    */
-  const startAndWait = async (spec: ChildSpec, waits: readonly ReadinessWait[]): Promise<void> => {
+  const startAndWait = async (
+    spec: ChildSpec,
+    waits: (child: ChildHandle) => readonly ReadinessWait[],
+  ): Promise<void> => {
     const child = startChild(spec);
-    const died = new AbortController();
-    void child.exited.then(() => died.abort());
-    const signal = AbortSignal.any([died.signal, stopping.signal]);
-    for (const w of waits) {
-      await waitUntil(w.what, w.probe, { timeoutMs: w.timeoutMs, intervalMs: w.intervalMs, signal });
+    const ended = new AbortController();
+    void child.ended.then(() => ended.abort());
+    const signal = AbortSignal.any([ended.signal, stopping.signal]);
+    for (const w of waits(child)) {
+      await waitUntil(w.what, w.probe, {
+        timeoutMs: w.timeoutMs,
+        intervalMs: w.intervalMs,
+        signal,
+        since: child.startedAt,
+      });
     }
   };
   let interrupts = 0;
@@ -231,7 +246,7 @@ async function main(): Promise<number> {
           cwd: process.cwd(),
           stopTimeoutMs: 15_000,
         },
-        [
+        () => [
           {
             what: `Temporal dev server on ${temporal.address}`,
             probe: () => temporalAnswers(temporal.address, temporal.namespace),
@@ -254,12 +269,13 @@ async function main(): Promise<number> {
     if (config.api.enabled) {
       await startAndWait(
         { name: 'api', command: process.execPath, args: [appMain('api')], env, cwd: process.cwd() },
-        [{ what: `API on ${base}`, probe: () => apiHealthy(base), timeoutMs: 60_000, intervalMs: 300 }],
+        () => [{ what: `API on ${base}`, probe: () => apiHealthy(base), timeoutMs: 60_000, intervalMs: 300 }],
       );
     }
     if (config.worker.enabled) {
-      const polled = (queue: string, kind: PollerKind) => () =>
-        taskQueuePolled(temporal.address, temporal.namespace, queue, kind);
+      // Polled by this worker process: a crashed one stays listed among the pollers for a while.
+      const polled = (worker: ChildHandle, queue: string, kind: PollerKind) => () =>
+        taskQueuePolled(temporal.address, temporal.namespace, queue, kind, worker.pid());
       await startAndWait(
         {
           name: 'worker',
@@ -269,16 +285,16 @@ async function main(): Promise<number> {
           cwd: process.cwd(),
           stopTimeoutMs: 20_000,
         },
-        [
+        (worker) => [
           {
             what: 'worker polling the light queue',
-            probe: polled(TASK_QUEUES.light, 'workflow'),
+            probe: polled(worker, TASK_QUEUES.light, 'workflow'),
             timeoutMs: 120_000,
             intervalMs: 500,
           },
           {
             what: 'worker polling the training queue',
-            probe: polled(TASK_QUEUES.training, 'activity'),
+            probe: polled(worker, TASK_QUEUES.training, 'activity'),
             timeoutMs: 60_000,
             intervalMs: 500,
           },

@@ -10,8 +10,10 @@ export class WaitAborted extends Error {
 export interface WaitOptions {
   readonly timeoutMs: number;
   readonly intervalMs?: number;
-  /** Stops waiting early (e.g. the process we wait for died, or shutdown began). */
+  /** Stops waiting early (e.g. the process we wait for was given up on, or shutdown began). */
   readonly signal?: AbortSignal;
+  /** A later start of the timeout (ms since the epoch; read on each try): a restarted child's last start. */
+  readonly since?: () => number;
 }
 
 /** Polls `probe` until it resolves true; throws with `what` and the last error after the timeout. */
@@ -20,7 +22,8 @@ export async function waitUntil(
   probe: () => Promise<boolean>,
   opts: WaitOptions,
 ): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const calledAt = Date.now();
+  const deadline = () => Math.max(calledAt, opts.since?.() ?? calledAt) + opts.timeoutMs;
   let last = '';
   for (;;) {
     if (opts.signal?.aborted) throw new WaitAborted(`stopped waiting for ${what}`);
@@ -29,7 +32,7 @@ export async function waitUntil(
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) {
+    if (Date.now() > deadline()) {
       throw new Error(
         `${what} not ready after ${Math.round(opts.timeoutMs / 1000)} s${last ? ` (${last})` : ''}`,
       );
@@ -73,12 +76,16 @@ export async function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
 /** Temporal's TaskQueueType: 1 = workflow, 2 = activity. */
 export type PollerKind = 'workflow' | 'activity';
 
-/** Whether a worker polls `taskQueue` for `kind` tasks (the worker is up and connected). */
+/**
+ * Whether a worker polls `taskQueue` for `kind` tasks (the worker is up and connected); with `pid`, the worker
+ * process with that pid (the SDK's default identity is `<pid>@<host>`).
+ */
 export async function taskQueuePolled(
   address: string,
   namespace: string,
   taskQueue: string,
   kind: PollerKind,
+  pid?: number,
 ): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 1000 });
   try {
@@ -87,7 +94,9 @@ export async function taskQueuePolled(
       taskQueue: { name: taskQueue },
       taskQueueType: kind === 'workflow' ? 1 : 2,
     });
-    return (res.pollers?.length ?? 0) > 0;
+    const pollers = res.pollers ?? [];
+    if (pid === undefined) return pollers.length > 0;
+    return pollers.some((p) => p.identity?.startsWith(`${pid}@`) ?? false);
   } finally {
     await connection.close();
   }
