@@ -191,28 +191,98 @@ test('a supernet job scores subnets, retrains its finalists over seeds and retur
   expect(secondPareto.body.supernet?.sha256).toBe(supernet?.sha256);
 });
 
-test('a corrupt supernet artifact is trained again, never used', async () => {
-  const id = await submit({
-    ...jobBody(6, 41, false),
-    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
-  });
-  const first = await waitForStatus(id, ['completed', 'failed'], 240_000);
+test('a damaged local copy is restored from the database; a corrupt stored supernet is trained again, never used', async () => {
+  const tinyJob = () =>
+    submit({
+      ...jobBody(6, 41, false),
+      budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
+    });
+  const first = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
   expect(first.status).toBe('completed');
   const key = first.result?.supernet?.key as string;
+  const sha256 = first.result?.supernet?.sha256;
   const file = path.join(stack.dataDir, 'supernets', `${key}.supernet`);
-  const bytes = fs.readFileSync(file);
-  bytes[bytes.length - 10] ^= 0xff;
-  fs.writeFileSync(file, bytes);
-  const again = await submit({
-    ...jobBody(6, 41, false),
-    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
-  });
-  const second = await waitForStatus(again, ['completed', 'failed'], 240_000);
+  const corrupt = () => {
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 10] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+  };
+
+  // The worker's file is damaged, the database's copy is intact: that copy is used.
+  corrupt();
+  const restored = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
+  expect(restored.error ?? null).toBeNull();
+  expect(restored.result?.supernet).toMatchObject({ key, reused: true, sha256 });
+
+  // Both copies damaged: trained again.
+  corrupt();
+  await storage.handle.db
+    .updateTable('supernet_files')
+    .set({ bytes: Buffer.from('not a supernet') })
+    .where('key', '=', key)
+    .execute();
+  const second = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
   expect(second.error ?? null).toBeNull();
   expect(second.result?.supernet?.key).toBe(key);
   expect(second.result?.supernet?.reused).toBe(false);
   // Seeded training rebuilds the same bytes the corrupt file once had.
-  expect(second.result?.supernet?.sha256).toBe(first.result?.supernet?.sha256);
+  expect(second.result?.supernet?.sha256).toBe(sha256);
+  expect((await storage.supernets.head(key, 'artifact'))?.sha256).toBe(sha256);
+});
+
+test('a worker without the supernet on its disk (another machine) reuses and scores with the stored one', async () => {
+  const body = {
+    ...jobBody(8, 43, false),
+    budget: { generations: 1, population: 3, maxTrainedCandidates: 3, wallClockSeconds: 600 },
+  };
+  const first = await waitForStatus(await submit(body), ['completed', 'failed'], 240_000);
+  expect(first.status).toBe('completed');
+  fs.rmSync(path.join(stack.dataDir, 'supernets'), { recursive: true, force: true });
+  const second = await waitForStatus(await submit(body), ['completed', 'failed'], 240_000);
+  expect(second.error ?? null).toBeNull();
+  expect(second.result?.supernet).toMatchObject({ reused: true, sha256: first.result?.supernet?.sha256 });
+  expect(second.result?.scored).toBeGreaterThan(0);
+});
+
+test('two jobs with the same supernet key at once: one trains it, the other follows its checkpoints and shares it', async () => {
+  const body = {
+    ...jobBody(600, 47, false),
+    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
+  };
+  const storedCheckpoints = async () =>
+    (
+      await storage.handle.db
+        .selectFrom('supernet_files')
+        .select('key')
+        .where('kind', '=', 'checkpoint')
+        .execute()
+    ).map((r) => r.key);
+  const before = new Set(await storedCheckpoints());
+  const first = await submit(body);
+  // The first job is training (its checkpoint is in the database) when the second arrives.
+  await waitFor(
+    "the first job's stored checkpoint",
+    async () => ((await storedCheckpoints()).some((k) => !before.has(k)) ? true : undefined),
+    120_000,
+    200,
+  );
+  const second = await submit(body);
+  const done = await Promise.all(
+    [first, second].map((id) => waitForStatus(id, ['completed', 'failed'], 280_000)),
+  );
+  for (const d of done) expect(d.error ?? null).toBeNull();
+  const [trained, shared] = done.map((d) => d.result?.supernet);
+  expect(trained).toMatchObject({ reused: false, steps: 600 });
+  expect(shared).toMatchObject({ reused: true, sharedWith: first, sha256: trained?.sha256 });
+  // Finished: no claim and no checkpoint left for the key.
+  expect(await storage.supernets.head(trained?.key as string, 'checkpoint')).toBeUndefined();
+  expect(
+    await storage.handle.db
+      .selectFrom('supernet_claims')
+      .selectAll()
+      .where('key', '=', trained?.key as string)
+      .execute(),
+  ).toEqual([]);
 });
 
 test('killing the worker (kill -9) during supernet training resumes from the last checkpoint', async () => {

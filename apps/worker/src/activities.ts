@@ -44,7 +44,12 @@ import {
   trainInChildProcess,
   trainSupernetInChildProcess,
 } from '@edgenas/proxy-trainer/child-process';
-import { checkSupernetFile, supernetKey } from '@edgenas/proxy-trainer/supernet/artifact';
+import {
+  checkSupernetFile,
+  readSupernetHeader,
+  supernetKey,
+  writeSupernetBytes,
+} from '@edgenas/proxy-trainer/supernet/artifact';
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
 import {
   CandidateStatus,
@@ -65,6 +70,10 @@ export interface ActivityDeps {
   readonly verificationPollMs?: number;
   /** How often supernet training writes a checkpoint; default 20 s. */
   readonly supernetCheckpointIntervalMs?: number;
+  /** How long a job's claim on a supernet key lasts unless renewed; default 120 s. */
+  readonly supernetClaimLeaseMs?: number;
+  /** How often a job waiting for another's supernet looks again; default 2 s. */
+  readonly supernetClaimPollMs?: number;
   /** When calibrations are stale (default: the latency predictor's). */
   readonly calibrationPolicy?: CalibrationPolicy;
 }
@@ -128,7 +137,7 @@ export interface SupernetTrainRequest {
 /** A supernet file in the data dir, by content key: finished, or trained up to `steps` so far. */
 export interface SupernetArtifact {
   readonly key: string;
-  /** Relative to the data dir (workers that share the data dir share supernets). */
+  /** Relative to the data dir; workers on other machines fetch it from the database by key. */
   readonly file: string;
   /** Of the finished file (of the checkpoint while incomplete). */
   readonly sha256: string;
@@ -139,6 +148,8 @@ export interface SupernetArtifact {
   readonly reused: boolean;
   readonly trainingMs: number;
   readonly resumedFromStep: number;
+  /** The job that trained (or trains) this key when this job waited for it instead. */
+  readonly sharedWith?: string;
 }
 
 export interface ScoreSubnetsRequest {
@@ -315,9 +326,13 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Trains the job's supernet, or reuses a complete one with the same content key. A retried attempt resumes
-     * from the checkpoint its predecessor's heartbeat named (or, failing that, the key's checkpoint file); a
-     * corrupt file is retrained, never used. Cancelling kills the training and leaves no complete file.
+     * Trains the job's supernet, or reuses a complete one with the same content key: from this worker's data
+     * dir, or from the database, where every finished supernet and the latest checkpoint of one in training are
+     * stored so that workers on other machines share them. One job at a time trains a key (a claim under a
+     * lease its heartbeats renew); another job with the same key waits, its segments following the other's
+     * checkpoints, and takes over from the last checkpoint if that job stops. A retried attempt resumes from the
+     * latest checkpoint (this worker's or the database's). A corrupt file is retrained, never used.
+     * Cancelling kills the training and leaves no complete file.
      */
     async trainSupernet(req: SupernetTrainRequest): Promise<SupernetArtifact> {
       const request = {
@@ -334,59 +349,173 @@ export function createActivities(deps: ActivityDeps) {
       const absolute = path.join(deps.dataDir, file);
       const checkpoint = `${absolute}.ckpt`;
       const ctx = Context.current();
-      const existing = checkSupernetFile(absolute);
-      if (existing.state === 'complete') {
-        return {
-          key,
-          file,
-          sha256: existing.sha256,
-          steps: request.steps,
-          complete: true,
-          reused: true,
-          trainingMs: 0,
-          resumedFromStep: 0,
-        };
-      }
-      if (existing.state === 'corrupt') {
-        ctx.log.warn('supernet file is corrupt: training it again', { key });
-        fs.rmSync(absolute, { force: true });
-      }
-      const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
-      const fromHeartbeat = previous?.checkpoint
-        ? path.join(deps.dataDir, previous.checkpoint.file)
-        : undefined;
-      const resumeFrom = [fromHeartbeat, checkpoint].find((f): f is string => !!f && fs.existsSync(f));
-      return withTrainingContext(`supernet training ${key}`, async (_ctx, beat, current) => {
-        const result = await trainSupernetInChildProcess(
-          { ...request, dataDir: deps.dataDir },
-          {
-            outputPath: absolute,
-            checkpointPath: checkpoint,
-            resumeFrom,
-            checkpointIntervalMs: deps.supernetCheckpointIntervalMs ?? 20_000,
-            stopAtStep: req.untilStep,
-            signal: ctx.cancellationSignal,
-            onProgress: (p) => beat({ ...current(), step: p.step, loss: p.loss }),
-            onCheckpoint: (c) =>
-              beat({ ...current(), checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) } }),
-            onResumeRefused: (reason) =>
-              ctx.log.warn('supernet checkpoint not usable; training from step 0', { reason }),
-          },
-        );
-        if (result.complete) {
-          fs.rmSync(checkpoint, { force: true });
-          fs.rmSync(`${checkpoint}.sha256`, { force: true });
+      // The job: its retried attempts and later segments keep the claim.
+      const owner = req.jobId;
+      const leaseMs = deps.supernetClaimLeaseMs ?? 120_000;
+      const store = repos.supernets;
+      const reused = (sha256: string, sharedWith?: string): SupernetArtifact => ({
+        key,
+        file,
+        sha256,
+        steps: request.steps,
+        complete: true,
+        reused: true,
+        trainingMs: 0,
+        resumedFromStep: 0,
+        ...(sharedWith ? { sharedWith } : {}),
+      });
+      const finished = async (sharedWith?: string): Promise<SupernetArtifact | undefined> => {
+        const local = checkSupernetFile(absolute);
+        if (local.state === 'corrupt') {
+          ctx.log.warn('supernet file is corrupt: not using it', { key });
+          fs.rmSync(absolute, { force: true });
         }
-        return {
-          key,
-          file,
-          sha256: result.sha256,
-          steps: result.steps,
-          complete: result.complete,
-          reused: false,
-          trainingMs: result.wallTimeMs,
-          resumedFromStep: result.resumedFromStep,
-        };
+        if (local.state === 'complete') {
+          if (!(await store.head(key, 'artifact'))) {
+            await store.put({
+              key,
+              kind: 'artifact',
+              step: request.steps,
+              sha256: local.sha256,
+              bytes: fs.readFileSync(absolute),
+            });
+          }
+          return reused(local.sha256, sharedWith);
+        }
+        const shared = await store.get(key, 'artifact');
+        if (!shared) return undefined;
+        try {
+          writeSupernetBytes(absolute, shared.bytes, shared.sha256);
+          return reused(shared.sha256, sharedWith);
+        } catch (err) {
+          ctx.log.warn('stored supernet is corrupt: training it again', {
+            key,
+            reason: (err as Error).message,
+          });
+          return undefined;
+        }
+      };
+      const done = await finished();
+      if (done) return done;
+
+      return withTrainingContext(`supernet training ${key}`, async (_ctx, beat, current) => {
+        // Another job trains this key: follow its checkpoints until it finishes, or take over when it stops.
+        for (;;) {
+          const claim = await store.claim(key, owner, leaseMs);
+          if (claim.claimed) break;
+          const theirs = await finished(claim.owner);
+          if (theirs) return theirs;
+          const progress = await store.head(key, 'checkpoint');
+          if (progress && req.untilStep !== undefined && progress.step >= req.untilStep) {
+            return {
+              key,
+              file,
+              sha256: progress.sha256,
+              steps: progress.step,
+              complete: false,
+              reused: true,
+              trainingMs: 0,
+              resumedFromStep: 0,
+              sharedWith: claim.owner,
+            };
+          }
+          beat({ ...current(), step: progress?.step ?? 0 });
+          await ctx.sleep(deps.supernetClaimPollMs ?? 2000);
+        }
+        let publishing = Promise.resolve();
+        try {
+          // Resume from the latest checkpoint: the heartbeat's, this worker's, or the database's (another machine).
+          const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
+          const fromHeartbeat = previous?.checkpoint
+            ? path.join(deps.dataDir, previous.checkpoint.file)
+            : undefined;
+          const localStep = readSupernetHeader(checkpoint)?.step ?? -1;
+          const sharedCheckpoint = await store.head(key, 'checkpoint');
+          if (sharedCheckpoint && sharedCheckpoint.step > localStep) {
+            const stored = await store.get(key, 'checkpoint');
+            try {
+              if (stored) writeSupernetBytes(checkpoint, stored.bytes, stored.sha256);
+            } catch (err) {
+              ctx.log.warn('stored supernet checkpoint is corrupt: not resuming from it', {
+                key,
+                reason: (err as Error).message,
+              });
+            }
+          }
+          const resumeFrom = [fromHeartbeat, checkpoint].find((f): f is string => !!f && fs.existsSync(f));
+          let renewedAt = Date.now();
+          const renew = () => {
+            renewedAt = Date.now();
+            publishing = publishing
+              .then(() => store.claim(key, owner, leaseMs))
+              .then((c) => {
+                if (!c.claimed) ctx.log.warn('supernet claim lost to another job', { key, owner: c.owner });
+              })
+              .catch((err: unknown) =>
+                ctx.log.warn('supernet claim not renewed', { key, reason: String(err) }),
+              );
+          };
+          const result = await trainSupernetInChildProcess(
+            { ...request, dataDir: deps.dataDir },
+            {
+              outputPath: absolute,
+              checkpointPath: checkpoint,
+              resumeFrom,
+              checkpointIntervalMs: deps.supernetCheckpointIntervalMs ?? 20_000,
+              stopAtStep: req.untilStep,
+              signal: ctx.cancellationSignal,
+              onProgress: (p) => {
+                beat({ ...current(), step: p.step, loss: p.loss });
+                if (Date.now() - renewedAt > leaseMs / 4) renew();
+              },
+              onCheckpoint: (c) => {
+                beat({
+                  ...current(),
+                  checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) },
+                });
+                const bytes = fs.readFileSync(c.path);
+                const sha256 = createHash('sha256').update(bytes).digest('hex');
+                publishing = publishing
+                  .then(() => store.put({ key, kind: 'checkpoint', step: c.step, sha256, bytes }))
+                  .catch((err: unknown) =>
+                    ctx.log.warn('supernet checkpoint not stored', { key, reason: String(err) }),
+                  );
+                renew();
+              },
+              onResumeRefused: (reason) =>
+                ctx.log.warn('supernet checkpoint not usable; training from step 0', { reason }),
+            },
+          );
+          await publishing;
+          if (result.complete) {
+            await store.put({
+              key,
+              kind: 'artifact',
+              step: result.steps,
+              sha256: result.sha256,
+              bytes: fs.readFileSync(absolute),
+            });
+            await store.deleteCheckpoint(key);
+            await store.release(key, owner);
+            fs.rmSync(checkpoint, { force: true });
+            fs.rmSync(`${checkpoint}.sha256`, { force: true });
+          }
+          return {
+            key,
+            file,
+            sha256: result.sha256,
+            steps: result.steps,
+            complete: result.complete,
+            reused: false,
+            trainingMs: result.wallTimeMs,
+            resumedFromStep: result.resumedFromStep,
+          };
+        } catch (err) {
+          // Let a waiting job take over at once, from the last stored checkpoint.
+          await publishing;
+          await store.release(key, owner).catch(() => undefined);
+          throw err;
+        }
       });
     },
 
@@ -402,10 +531,22 @@ export function createActivities(deps: ActivityDeps) {
       }
       const todo = req.candidates.filter((c) => !known.has(c.architectureId));
       if (todo.length > 0) {
+        const supernetPath = path.join(deps.dataDir, req.supernet.file);
+        if (checkSupernetFile(supernetPath).state !== 'complete') {
+          // Trained on another machine (or this worker's copy is damaged): fetch it from the database.
+          const shared = await repos.supernets.get(req.supernet.key, 'artifact');
+          if (!shared) {
+            throw ApplicationFailure.nonRetryable(
+              `supernet ${req.supernet.key} is neither in this worker's data dir nor in the database`,
+              'SupernetMissing',
+            );
+          }
+          writeSupernetBytes(supernetPath, shared.bytes, shared.sha256);
+        }
         await withTrainingContext(`scoring ${todo.length} subnets`, async (ctx, beat) => {
           const result = await scoreSubnetsInChildProcess(
             {
-              supernetPath: path.join(deps.dataDir, req.supernet.file),
+              supernetPath,
               space: proxyConfigFor(getMacroConfig(req.space)).name,
               dataset: req.proxy.dataset,
               resolution: req.proxy.resolution,

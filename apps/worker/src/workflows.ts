@@ -180,7 +180,9 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       const segment = Math.max(SUPERNET_SEGMENT_MIN_STEPS, Math.ceil(supernetSpec.steps / SUPERNET_SEGMENTS));
       do {
         const done = supernet?.steps ?? 0;
-        activity = `supernet training ${Math.floor((100 * done) / supernetSpec.steps)} % (${done}/${supernetSpec.steps} steps)`;
+        activity =
+          `supernet training ${Math.floor((100 * done) / supernetSpec.steps)} % (${done}/${supernetSpec.steps} steps)` +
+          (supernet?.sharedWith ? `, shared with job ${supernet.sharedWith}` : '');
         supernet = await supernetTraining.trainSupernet({
           jobId: input.jobId,
           space: input.space,
@@ -428,6 +430,7 @@ function supernetSummary(a: SupernetArtifact): SupernetArtifactSummary {
     trainingMs: a.trainingMs,
     sha256: a.sha256,
     resumedFromStep: a.resumedFromStep,
+    ...(a.sharedWith ? { sharedWith: a.sharedWith } : {}),
   };
 }
 

@@ -235,6 +235,8 @@ export interface SupernetArtifactSummary {
   readonly sha256: string;
   /** Step the last training attempt started from (> 0 when it resumed from a checkpoint). */
   readonly resumedFromStep?: number;
+  /** Another job with the same key trained it while this one waited (one job at a time trains a key). */
+  readonly sharedWith?: string;
 }
 
 export interface NasJobResult {

@@ -152,6 +152,27 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
         await db.schema.alterTable('architecture_measurements').addColumn('purpose', 'text').execute();
       },
     },
+    // Supernets in the database, so workers on other machines reuse, score with and resume them.
+    '0004_supernet_files': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('supernet_files')
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('step', 'integer', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('bytes', binary, (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('supernet_files_pk', ['key', 'kind'])
+          .execute();
+        await db.schema
+          .createTable('supernet_claims')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -117,6 +117,24 @@ export interface StandaloneTrainingsTable {
   created_at: string;
 }
 
+/** A supernet's bytes, shared by every worker: the finished artifact and the latest training checkpoint. */
+export interface SupernetFilesTable {
+  key: string;
+  /** 'artifact' | 'checkpoint' */
+  kind: string;
+  step: number;
+  sha256: string;
+  bytes: ColumnType<Buffer, Buffer | Uint8Array, Buffer | Uint8Array>;
+  updated_at: string;
+}
+
+/** Who trains a supernet now: one job per key at a time, under a lease its heartbeats renew. */
+export interface SupernetClaimsTable {
+  key: string;
+  owner: string;
+  expires_at: string;
+}
+
 export interface EdgeNasDatabase {
   devices: DevicesTable;
   block_measurements: BlockMeasurementsTable;
@@ -126,4 +144,6 @@ export interface EdgeNasDatabase {
   candidates: CandidatesTable;
   models: ModelsTable;
   standalone_trainings: StandaloneTrainingsTable;
+  supernet_files: SupernetFilesTable;
+  supernet_claims: SupernetClaimsTable;
 }

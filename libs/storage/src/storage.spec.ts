@@ -71,6 +71,8 @@ describe.each(targets)('storage on %s', (_name, url) => {
     dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
     storage = await openStorage(url());
     await storage.handle.db.deleteFrom('standalone_trainings').execute();
+    await storage.handle.db.deleteFrom('supernet_files').execute();
+    await storage.handle.db.deleteFrom('supernet_claims').execute();
     await storage.handle.db.deleteFrom('models').execute();
     await storage.handle.db.deleteFrom('candidates').execute();
     await storage.handle.db.deleteFrom('verification_requests').execute();
@@ -287,6 +289,59 @@ describe.each(targets)('storage on %s', (_name, url) => {
       ['baseline', 'arch-s', 1, 0.69],
     ]);
     expect(await storage.standaloneTrainings.listForJob('job-1')).toEqual([]);
+  });
+
+  it('shares supernet files: a checkpoint never goes back in steps, an artifact is written once', async () => {
+    const bytes = (fill: number) => new Uint8Array([fill, fill, fill]);
+    await storage.supernets.put({
+      key: 'k1',
+      kind: 'checkpoint',
+      step: 500,
+      sha256: 'c500',
+      bytes: bytes(5),
+    });
+    await storage.supernets.put({
+      key: 'k1',
+      kind: 'checkpoint',
+      step: 250,
+      sha256: 'c250',
+      bytes: bytes(2),
+    });
+    expect(await storage.supernets.head('k1', 'checkpoint')).toMatchObject({ step: 500, sha256: 'c500' });
+    await storage.supernets.put({
+      key: 'k1',
+      kind: 'checkpoint',
+      step: 750,
+      sha256: 'c750',
+      bytes: bytes(7),
+    });
+    expect([...((await storage.supernets.get('k1', 'checkpoint'))?.bytes ?? [])]).toEqual([7, 7, 7]);
+    await storage.supernets.put({ key: 'k1', kind: 'artifact', step: 1000, sha256: 'a', bytes: bytes(9) });
+    await storage.supernets.put({ key: 'k1', kind: 'artifact', step: 1000, sha256: 'b', bytes: bytes(1) });
+    expect(await storage.supernets.get('k1', 'artifact')).toMatchObject({ sha256: 'a', step: 1000 });
+    await storage.supernets.deleteCheckpoint('k1');
+    expect(await storage.supernets.head('k1', 'checkpoint')).toBeUndefined();
+    expect(await storage.supernets.head('k1', 'artifact')).toBeDefined();
+  });
+
+  it('lets one job at a time claim a supernet key, until its lease runs out', async () => {
+    const t0 = new Date('2026-01-01T00:00:00.000Z');
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    expect(await storage.supernets.claim('k2', 'job-a', 60_000, t0)).toEqual({ claimed: true });
+    expect(await storage.supernets.claim('k2', 'job-b', 60_000, at(10))).toEqual({
+      claimed: false,
+      owner: 'job-a',
+      expiresAt: at(60).toISOString(),
+    });
+    // The holder renews (or a retried attempt of the same job takes it again).
+    expect(await storage.supernets.claim('k2', 'job-a', 60_000, at(50))).toEqual({ claimed: true });
+    expect(await storage.supernets.claim('k2', 'job-b', 60_000, at(100))).toMatchObject({ claimed: false });
+    // The lease ran out: another job takes over.
+    expect(await storage.supernets.claim('k2', 'job-b', 60_000, at(111))).toEqual({ claimed: true });
+    await storage.supernets.release('k2', 'job-a');
+    expect(await storage.supernets.claim('k2', 'job-a', 60_000, at(112))).toMatchObject({ claimed: false });
+    await storage.supernets.release('k2', 'job-b');
+    expect(await storage.supernets.claim('k2', 'job-a', 60_000, at(113))).toEqual({ claimed: true });
   });
 });
 

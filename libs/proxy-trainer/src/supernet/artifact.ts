@@ -139,6 +139,30 @@ export function writeSupernetFile(
   return { sha256, bytes };
 }
 
+/**
+ * Writes a supernet file received as bytes (from the shared store) where `readSupernetFile` finds it, after
+ * checking them against `sha256`: a mismatch throws `SupernetFileError` and writes nothing.
+ */
+export function writeSupernetBytes(file: string, bytes: Uint8Array, sha256: string): void {
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== sha256) {
+    throw new SupernetFileError(`supernet file ${path.basename(file)} is corrupt: its SHA-256 does not match`);
+  }
+  fs.rmSync(digestPath(file), { force: true });
+  writeAtomically(file, [bytes]);
+  writeAtomically(digestPath(file), [Buffer.from(`${sha256}\n`, 'utf8')]);
+}
+
+/** The header of a finished (digest-checked) supernet file, or undefined when it is missing or corrupt. */
+export function readSupernetHeader(file: string): SupernetFileHeader | undefined {
+  if (checkSupernetFile(file).state !== 'complete') return undefined;
+  const data = fs.readFileSync(file);
+  if (data.subarray(0, MAGIC.length).toString('utf8') !== MAGIC) return undefined;
+  const length = data.readUInt32LE(MAGIC.length);
+  const start = MAGIC.length + 4;
+  return JSON.parse(data.subarray(start, start + length).toString('utf8')) as SupernetFileHeader;
+}
+
 /** Reads and verifies a supernet file laid on `config`. Throws `SupernetFileError` naming what is wrong. */
 export function readSupernetFile(file: string, config: MacroConfig): SupernetFile {
   let expected: string;

@@ -6,6 +6,7 @@ import { MeasurementRepository } from './measurements';
 import { ModelRepository } from './models';
 import { OperationsRepository } from './operations';
 import { StandaloneTrainingRepository } from './standalone-trainings';
+import { SupernetRepository } from './supernets';
 import { VerificationRepository } from './verifications';
 
 export * from './json';
@@ -17,6 +18,7 @@ export * from './models';
 export * from './verifications';
 export * from './standalone-trainings';
 export * from './operations';
+export * from './supernets';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -27,6 +29,7 @@ export interface Repositories {
   readonly verifications: VerificationRepository;
   readonly standaloneTrainings: StandaloneTrainingRepository;
   readonly operations: OperationsRepository;
+  readonly supernets: SupernetRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -39,5 +42,6 @@ export function createRepositories(db: Db): Repositories {
     verifications: new VerificationRepository(db),
     standaloneTrainings: new StandaloneTrainingRepository(db),
     operations: new OperationsRepository(db),
+    supernets: new SupernetRepository(db),
   };
 }
