@@ -2,6 +2,9 @@
  * Running an ONNX model over a set of images in ONNX Runtime (CPU, fixed threads), batch by batch. Images are
  * float32 NCHW, given as one array or as batches, and are checked against the model's input shape.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxModel, decodeOnnxModel } from '@edgenas/search-space/onnx';
 import { QuantizationInputError } from './errors';
@@ -140,5 +143,29 @@ export async function runOnnxModel(
     return { output, perImage: total / list.length, images: list.length };
   } finally {
     await runner.release();
+  }
+}
+
+/**
+ * Op types of the graph ONNX Runtime executes after its graph optimisations (level 'extended': the QDQ
+ * fusions, without the machine-specific layout changes of 'all'), with their counts. Shows whether an INT8
+ * model runs on integer kernels (QLinearConv, QGemm, …) or falls back to float ops between Q/DQ pairs.
+ */
+export async function ortOptimisedOps(model: Uint8Array): Promise<Record<string, number>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-ort-'));
+  try {
+    const file = path.join(dir, 'optimised.onnx');
+    const session = await ort.InferenceSession.create(model, {
+      graphOptimizationLevel: 'extended',
+      optimizedModelFilePath: file,
+      executionProviders: ['cpu'],
+    });
+    await session.release();
+    const counts: Record<string, number> = {};
+    for (const n of decodeOnnxModel(fs.readFileSync(file)).graph.node)
+      counts[n.opType] = (counts[n.opType] ?? 0) + 1;
+    return counts;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
