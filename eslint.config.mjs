@@ -119,8 +119,9 @@ export default tseslint.config(
             ANY_APP,
             FRAMEWORKS,
             {
-              regex: '^@edgenas/(latency-predictor|proxy-trainer|search|device-benchmark)(/|$)',
-              message: 'storage only stores: predictors and training build on the rows it returns',
+              regex: '^@edgenas/(latency-predictor|proxy-trainer|search|device-benchmark|quantizer)(/|$)',
+              message:
+                'storage only stores: predictors, training and quantization build on the rows it returns',
             },
           ],
         },

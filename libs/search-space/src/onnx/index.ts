@@ -3,10 +3,23 @@
  * the preceding conv; grouped and depthwise convs use Conv's `group`; the channel shuffle is
  * Reshape → Transpose → Reshape. Input 'input' float32 NCHW with a symbolic batch dimension 'N'.
  */
-import { Root, Type } from 'protobufjs';
 import { ConvOp, DepthwiseOp, GraphOp, NetworkGraph, ValueShape, isVector } from '../graph';
 import { NetworkWeights, checkWeights } from '../weights';
-import { ONNX_SCHEMA } from './onnx-schema';
+import {
+  ATTR_INT,
+  ATTR_INTS,
+  OnnxAttribute,
+  OnnxGraph,
+  OnnxNode,
+  OnnxTensor,
+  OnnxValueInfo,
+  TENSOR_FLOAT,
+  encodeOnnxModel,
+  floatTensor,
+  int64Tensor,
+} from './model-proto';
+
+export * from './model-proto';
 
 export const ONNX_OPSET = 13;
 export const ONNX_IR_VERSION = 7;
@@ -14,55 +27,8 @@ export const ONNX_INPUT_NAME = 'input';
 /** Symbolic batch dimension of the input and output. */
 export const ONNX_BATCH_DIM = 'N';
 
-const FLOAT = 1;
-const INT64 = 7;
-const ATTR_INT = 2;
-const ATTR_INTS = 7;
-
-let modelType: Type | undefined;
-function modelProto(): Type {
-  modelType ??= Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
-  return modelType;
-}
-
-interface TensorMessage {
-  name: string;
-  dims: number[];
-  dataType: number;
-  rawData: Uint8Array;
-}
-
-interface AttributeMessage {
-  name: string;
-  type: number;
-  i?: number;
-  ints?: number[];
-}
-
-interface NodeMessage {
-  name: string;
-  opType: string;
-  input: string[];
-  output: string[];
-  attribute: AttributeMessage[];
-}
-
-function floatTensor(name: string, dims: number[], data: Float32Array): TensorMessage {
-  const bytes = new Uint8Array(data.length * 4);
-  const view = new DataView(bytes.buffer);
-  data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return { name, dims, dataType: FLOAT, rawData: bytes };
-}
-
-function int64Tensor(name: string, values: readonly number[]): TensorMessage {
-  const bytes = new Uint8Array(values.length * 8);
-  const view = new DataView(bytes.buffer);
-  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return { name, dims: [values.length], dataType: INT64, rawData: bytes };
-}
-
-const intAttr = (name: string, i: number): AttributeMessage => ({ name, type: ATTR_INT, i });
-const intsAttr = (name: string, ints: number[]): AttributeMessage => ({ name, type: ATTR_INTS, ints });
+const intAttr = (name: string, i: number): OnnxAttribute => ({ name, type: ATTR_INT, i });
+const intsAttr = (name: string, ints: number[]): OnnxAttribute => ({ name, type: ATTR_INTS, ints });
 
 /**
  * Fold inference-mode BatchNorm into the conv before it: y = γ·(Wx − μ)/√(σ²+ε) + β
@@ -86,8 +52,8 @@ export function foldBatchNorm(
 }
 
 class OnnxGraphWriter {
-  readonly nodes: NodeMessage[] = [];
-  readonly initializers: TensorMessage[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
 
   constructor(
     private readonly graph: NetworkGraph,
@@ -99,7 +65,7 @@ class OnnxGraphWriter {
     opType: string,
     input: string[],
     output: string[],
-    attribute: AttributeMessage[] = [],
+    attribute: OnnxAttribute[] = [],
   ) {
     this.nodes.push({ name, opType, input, output, attribute });
   }
@@ -208,12 +174,12 @@ class OnnxGraphWriter {
 
 type Dim = number | string;
 
-function valueInfo(name: string, dims: readonly Dim[]) {
+function valueInfo(name: string, dims: readonly Dim[]): OnnxValueInfo {
   return {
     name,
     type: {
       tensorType: {
-        elemType: FLOAT,
+        elemType: TENSOR_FLOAT,
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
@@ -231,9 +197,8 @@ export interface OnnxModelOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-function serialise(graph: object, opts: OnnxModelOptions): Uint8Array {
-  const type = modelProto();
-  const message = type.fromObject({
+function serialise(graph: OnnxGraph, opts: OnnxModelOptions): Uint8Array {
+  return encodeOnnxModel({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'edgenas',
@@ -242,7 +207,6 @@ function serialise(graph: object, opts: OnnxModelOptions): Uint8Array {
     graph,
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
-  return type.encode(message).finish();
 }
 
 /** The ONNX model of a network graph with its weights (BatchNorm folded). */

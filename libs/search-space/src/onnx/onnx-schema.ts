@@ -84,7 +84,7 @@ export const ONNX_SCHEMA: INamespace = {
             docString: { type: 'string', id: 12 },
           },
           nested: {
-            DataType: { values: { UNDEFINED: 0, FLOAT: 1, INT32: 6, INT64: 7 } },
+            DataType: { values: { UNDEFINED: 0, FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } },
           },
         },
         TensorShapeProto: {
