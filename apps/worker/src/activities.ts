@@ -400,9 +400,19 @@ export function createActivities(deps: ActivityDeps) {
 
       return withTrainingContext(`supernet training ${key}`, async (_ctx, beat, current) => {
         // Another job trains this key: follow its checkpoints until it finishes, or take over when it stops.
+        let holder: string | undefined;
         for (;;) {
           const claim = await store.claim(key, owner, leaseMs);
-          if (claim.claimed) break;
+          if (claim.claimed) {
+            // The previous holder may have finished it just before giving the claim up.
+            const theirs = holder ? await finished(holder) : undefined;
+            if (theirs) {
+              await store.release(key, owner);
+              return theirs;
+            }
+            break;
+          }
+          holder = claim.owner;
           const theirs = await finished(claim.owner);
           if (theirs) return theirs;
           const progress = await store.head(key, 'checkpoint');
