@@ -1,8 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { spawnTypeScript } from './ts-process';
 
 export interface WorkerProcessOptions {
   readonly temporalAddress: string;
@@ -28,17 +26,9 @@ export interface WorkerProcess {
   log(): string;
 }
 
-/**
- * The worker as its own OS process, from the TypeScript sources (ts-node, tsconfig paths): the same entry as
- * `node dist/apps/worker/src/main.js`, without needing a full build.
- */
+/** The worker as its own OS process, from the TypeScript sources (see spawnTypeScript). */
 export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
   const args = [
-    '-r',
-    'ts-node/register/transpile-only',
-    '-r',
-    'tsconfig-paths/register',
-    resolve(ROOT, 'apps/worker/src/main.ts'),
     '--queues',
     opts.queues ?? 'light,training',
     '--training-concurrency',
@@ -48,11 +38,9 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     '--supernet-checkpoint-interval',
     String(opts.supernetCheckpointSeconds ?? 20),
   ];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const child = spawnTypeScript('apps/worker/src/main.ts', args, {
     env: {
       ...process.env,
-      TS_NODE_PROJECT: resolve(ROOT, 'tsconfig.json'),
       TEMPORAL_ADDRESS: opts.temporalAddress,
       TEMPORAL_NAMESPACE: 'default',
       DATABASE_URL: opts.databaseUrl,
