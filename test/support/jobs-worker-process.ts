@@ -17,7 +17,7 @@ export interface WorkerProcessOptions {
 export interface WorkerProcess {
   readonly pid: number;
   readonly child: ChildProcess;
-  /** Resolves once the worker printed its start line (workflow bundle built, polling). */
+  /** Resolves once the worker logged its start (workflow bundle built, polling). */
   readonly ready: Promise<void>;
   /** SIGKILL, no clean-up: what a crashed machine looks like. */
   kill9(): Promise<void>;
@@ -45,6 +45,9 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
       TEMPORAL_NAMESPACE: 'default',
       DATABASE_URL: opts.databaseUrl,
       EDGENAS_DATA_DIR: opts.dataDir,
+      // JSON lines whatever the caller's environment says: tests read them
+      EDGENAS_LOG_FORMAT: 'json',
+      EDGENAS_LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,7 +59,7 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     let seen = '';
     const onData = (d: Buffer): void => {
       seen += d.toString();
-      if (seen.includes('edgenas worker:')) {
+      if (workerLogLines(seen).some((l) => l.msg === 'worker started')) {
         child.stdout?.off('data', onData);
         resolveReady();
       }
@@ -90,6 +93,18 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     },
     log: tail,
   };
+}
+
+/** The worker's JSON log lines in `text` (complete lines only; anything else is left out). */
+export function workerLogLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Pids of live processes whose parent is `pid` (Linux /proc). */
