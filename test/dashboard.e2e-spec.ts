@@ -126,6 +126,12 @@ describe('dashboard in headless Chromium on the real stack (Temporal dev server,
     expect(suggested).toBe(Number(range.body.suggestedBudgetMs.toPrecision(3)));
     await page.select('#dataset', 'synthetic');
     await page.click('#more-fields summary');
+    // what is not JSON is refused in the form, before anything is sent
+    await page.type('#request-fields', '{"budget": ');
+    await page.click('#submit-job button[type=submit]');
+    await page.waitForSelector('section [role=alert]');
+    expect(await text('section [role=alert]')).toMatch(/^More request fields: not JSON/);
+    await page.$eval('#request-fields', (el) => ((el as HTMLTextAreaElement).value = ''));
     await page.type('#request-fields', JSON.stringify(TINY_FIELDS));
     await page.click('#submit-job button[type=submit]');
 
