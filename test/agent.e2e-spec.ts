@@ -26,6 +26,7 @@ import { openStorage } from '@edgenas/storage';
 import { main } from '../apps/agent/src/cli';
 import { AgentStore } from '../apps/agent/src/store';
 import { ApiTestContext, USER_KEY, auth, startApiForTest } from './support/api-fixtures';
+import { spawnTypeScript } from './support/ts-process';
 
 const PORT_ONLINE = 3201;
 const PORT_LATE = 3202;
@@ -170,6 +171,31 @@ describe('device agent ↔ API ↔ ONNX Runtime (real app over HTTP, real SQLite
       new RegExp(`lut: +proxy-28 ${proxySignatures.length}/${proxySignatures.length}`),
     );
   });
+
+  it('keeps running pass after pass without MaxListenersExceededWarning (the agent as its own process)', async () => {
+    // Node prints the warning from the 11th listener on one emitter: a dozen passes would show a per-pass leak.
+    const PASSES = 12;
+    const child = spawnTypeScript(
+      'apps/agent/src/main.ts',
+      [...onlineRunArgs(join(dir, 'online')).filter((a) => a !== '--once'), '--interval', '1', ...QUICK],
+      { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await new Promise<void>((resolvePasses, reject) => {
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if ((output.match(/^online: /gm) ?? []).length >= PASSES) resolvePasses();
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      void exited.then((code) => reject(new Error(`the agent exited (${code}) early:\n${output}`)));
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).not.toMatch(/Warning/);
+    expect(output).toMatch(/online: measured 0 block\(s\), 0 architecture/);
+  }, 120_000);
 
   it('has a calibration from its calibration set before any job: predictions say calibrated, with the version, and repeat exactly', async () => {
     const { device } = localDevice(join(dir, 'online'));

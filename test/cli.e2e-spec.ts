@@ -1,50 +1,65 @@
+/**
+ * @jest-environment ./libs/search-space/src/onnx/ort-jest-environment.js
+ */
+/**
+ * The `edgenas` CLI on the real stack: real Temporal dev server, real API over HTTP on SQLite, the worker as its
+ * own process training for real, the device agent benchmarking with ONNX Runtime (and answering the jobs'
+ * verification requests). Synthetic data and tiny budgets keep the jobs to a minute or two.
+ */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { spaceSignatures } from '@edgenas/latency-predictor';
+import * as ort from 'onnxruntime-node';
+import { stringify as toYaml } from 'yaml';
+import { BaselineSummary, CandidateSummary, NasJobResult } from '@edgenas/contracts';
+import { describeDevice } from '@edgenas/device-benchmark';
 import { PROXY_28 } from '@edgenas/search-space';
-import { Storage, openStorage } from '@edgenas/storage';
-import { CliIo, runCli } from '../apps/cli/src/cli';
+import { CliIo, formatMs, runCli } from '../apps/cli/src/cli';
 import {
-  PROFILE,
-  USER_KEY,
-  ApiTestContext,
-  auth,
-  startApiForTest,
-  syntheticBlockRow,
-} from './support/api-fixtures';
-import { ScriptedJobWorkflows, scriptedJob } from './support/scripted-job';
+  API_KEY,
+  JobsStack,
+  TestAgent,
+  createTestAgent,
+  freePort,
+  startJobsStack,
+  waitFor,
+} from './support/jobs-stack';
+import { childPids } from './support/jobs-worker-process';
 
-const API_PORT = 3107;
-const UNUSED_PORT = 3108;
+jest.setTimeout(300_000);
 
-/** One CLI run's output, with a way to wait for a line (the CLI polls; the test drives the job). */
+const PORTS = { api: [3340, 3349], temporal: [7350, 7354] } as const;
+
+/** A supernet job small enough for a test: a few subnets, 2 finalists × 2 seeds, the 4 baselines. */
+const TINY_JOB = {
+  preset: 'quick',
+  seed: 5,
+  proxy: { dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 }, batchSize: 16 },
+  budget: { generations: 2, population: 4, maxTrainedCandidates: 8 },
+  evaluation: {
+    mode: 'supernet',
+    supernet: { steps: 12, batchSize: 16, recalibrationBatches: 2, scoreImages: 32 },
+    finalists: { count: 2, seeds: 2, steps: 3, batchSize: 16 },
+    baselines: true,
+  },
+};
+
+/** One CLI run's output. */
 class Capture {
   readonly out: string[] = [];
   readonly err: string[] = [];
-  private waiters: { re: RegExp; resolve: () => void }[] = [];
 
   io(cwd: string, env: NodeJS.ProcessEnv = {}): CliIo {
-    const push = (lines: string[]) => (line: string) => {
-      lines.push(line);
-      this.waiters = this.waiters.filter((w) => (w.re.test(line) ? (w.resolve(), false) : true));
-    };
     return {
-      out: push(this.out),
-      err: push(this.err),
+      out: (line) => this.out.push(line),
+      err: (line) => this.err.push(line),
       env,
       cwd,
       progressStream: new PassThrough() as unknown as NodeJS.WriteStream,
-      sleep: () => new Promise((r) => setTimeout(r, 20)),
     };
-  }
-
-  lineMatching(re: RegExp): Promise<void> {
-    if ([...this.out, ...this.err].some((l) => re.test(l))) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ re, resolve }));
   }
 
   get stdout(): string {
@@ -55,60 +70,86 @@ class Capture {
   }
 }
 
-describe('edgenas CLI against the real API (real SQLite; a scripted workflow client stands in for Temporal)', () => {
-  let api: ApiTestContext;
-  let storage: Storage;
+interface JobView {
+  readonly id: string;
+  readonly status: string;
+  readonly result?: NasJobResult | null;
+  readonly progress?: { readonly activity?: string } | null;
+}
+
+interface ParetoView {
+  readonly latencyBudgetMs: number;
+  readonly front: CandidateSummary[];
+  readonly baselines: BaselineSummary[];
+}
+
+describe('edgenas CLI on the real stack (Temporal dev server, API, worker process, SQLite, device agent)', () => {
+  let stack: JobsStack;
+  let agent: TestAgent;
   let dir: string;
-  const workflows = new ScriptedJobWorkflows();
-  let device: { id: string; token: string };
-  const base = () => ['--api', `http://127.0.0.1:${API_PORT}`, '--api-key', USER_KEY];
+  let deviceId: string;
+  let agentRunning = true;
+  let agentLoop: Promise<void> | undefined;
+  const base = () => ['--api', stack.apiUrl, '--api-key', API_KEY, '--interval', '500'];
 
   async function cli(args: string[], capture = new Capture(), env: NodeJS.ProcessEnv = {}) {
     const code = await runCli([...base(), ...args], capture.io(dir, env));
     return { code, capture };
   }
 
+  const writeRequest = (name: string, body: Record<string, unknown>) =>
+    writeFileSync(join(dir, name), toYaml(body));
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edgenas-cli-e2e-'));
-    api = await startApiForTest(API_PORT, { workflows });
-    storage = await openStorage(api.databaseUrl);
-    device = (
-      await api
-        .http()
-        .post('/v1/devices')
-        .set(...auth(USER_KEY))
-        .send({ name: 'lab-cpu', profile: PROFILE })
-    ).body;
+    stack = await startJobsStack(PORTS);
+    agent = createTestAgent(stack, 'lab-cpu', [PROXY_28]);
+    const first = await agent.pass();
+    expect(first.online).toBe(true);
+    deviceId = first.deviceId as string;
+    // A second device, registered but never measured: its LUT cannot price anything.
+    const spare = await stack.http('POST', '/v1/devices', {
+      name: 'spare-cpu',
+      profile: describeDevice('spare-cpu', 1),
+    });
+    expect(spare.status).toBe(201);
+    await stack.startWorker({ trainingConcurrency: 2, verificationTimeoutSeconds: 60 });
+    // The agent keeps running, as it would on the device: it answers the jobs' verification requests.
+    agentLoop = (async () => {
+      while (agentRunning) {
+        await agent.pass();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
   });
 
   afterAll(async () => {
-    await storage?.close();
-    await api?.close();
+    agentRunning = false;
+    await agentLoop;
+    agent?.close();
+    await stack?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('devices list prints the registered device; --json prints the API answer', async () => {
+  it('devices list prints the registered devices; --json prints the API answer', async () => {
     const table = await cli(['devices', 'list']);
     expect(table.code).toBe(0);
     expect(table.capture.stdout).toContain('lab-cpu');
-    expect(table.capture.stdout).toContain('E2E CPU (2 cores)');
+    expect(table.capture.stdout).toContain('spare-cpu');
+    expect(table.capture.stdout).toContain('onnxruntime-node cpu 1t');
     const json = await cli(['--json', 'devices', 'list']);
-    expect(JSON.parse(json.capture.stdout)).toEqual([
-      expect.objectContaining({ id: device.id, name: 'lab-cpu' }),
-    ]);
+    expect(JSON.parse(json.capture.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: deviceId, name: 'lab-cpu' }),
+        expect.objectContaining({ name: 'spare-cpu' }),
+      ]),
+    );
   });
 
-  it("prints the API's reason and exits 1 while the LUT cannot price the space; then shows the range", async () => {
-    const early = await cli(['devices', 'latency-range', 'lab-cpu', '--space', 'proxy-28']);
-    expect(early.code).toBe(1);
-    expect(early.capture.stderr).toMatch(/lacks \d+ block signature\(s\) for proxy-28.*\(HTTP 409\)/s);
-
-    const up = await api
-      .http()
-      .post(`/v1/devices/${device.id}/measurements`)
-      .set(...auth(device.token))
-      .send({ blocks: spaceSignatures(PROXY_28).map((s) => syntheticBlockRow(s)) });
-    expect(up.status).toBe(200);
+  it("latency-range prints the API's reason and exits 1 for a device whose LUT cannot price the space; the agent's device has a range", async () => {
+    const unmeasured = await cli(['devices', 'latency-range', 'spare-cpu', '--space', 'proxy-28']);
+    expect(unmeasured.code).toBe(1);
+    expect(unmeasured.capture.stderr).toMatch(/lacks \d+ block signature\(s\) for proxy-28.*\(HTTP 409\)/s);
 
     const range = await cli([
       'devices',
@@ -122,73 +163,86 @@ describe('edgenas CLI against the real API (real SQLite; a scripted workflow cli
     expect(range.code).toBe(0);
     expect(range.capture.stdout).toMatch(/fastest achievable/);
     expect(range.capture.stdout).toMatch(/suggested budget: [\d.]+ ms/);
-    const waited = await cli(['devices', 'wait', 'lab-cpu', '--space', 'proxy-28', '--no-calibration']);
+    const waited = await cli(['devices', 'wait', 'lab-cpu', '--space', 'proxy-28']);
     expect(waited.code).toBe(0);
     expect(waited.capture.stdout).toContain('proxy-28 ready');
   });
 
-  it('jobs submit --budget-ms suggested --wait: progress lines, then the front and baselines as tables', async () => {
-    const started = workflows.nextStart();
-    const capture = new Capture();
-    const run = cli(
-      [
-        'jobs',
-        'submit',
-        '--device',
-        'lab-cpu',
-        '--space',
-        'proxy-28',
-        '--budget-ms',
-        'suggested',
-        '--dataset',
-        'synthetic',
-        '--generations',
-        '2',
-        '--wait',
-      ],
-      capture,
-    );
-    const jobId = await Promise.race([
-      started,
-      run.then(({ code }) => {
-        throw new Error(`the CLI ended (${code}) before submitting: ${capture.stderr}`);
-      }),
+  it('jobs submit <file> --budget-ms suggested --wait trains for real, then prints the front (predicted / measured) and the baselines; list, show, pareto and models download follow', async () => {
+    writeRequest('tiny.yaml', { deviceIds: ['lab-cpu'], space: 'proxy-28', ...TINY_JOB });
+    const { code, capture } = await cli([
+      'jobs',
+      'submit',
+      'tiny.yaml',
+      '--budget-ms',
+      'suggested',
+      '--wait',
     ]);
-    const input = workflows.started.at(-1) as { latencyBudgetMs: number; budget: { generations: number } };
-    expect(input.budget.generations).toBe(2);
-    const job = scriptedJob(device.id, input.latencyBudgetMs);
-    await storage.jobs.setStatus(jobId, 'running');
-    workflows.current = job.progress(1);
-    await capture.lineMatching(/^generation 1\/8 scoring 32\/256/);
-    await storage.models.save(jobId, job.front[0].architectureId, new Uint8Array([8, 1, 2]), 'test');
-    await storage.jobs.setStatus(jobId, 'completed', { result: job.result });
-    const { code } = await run;
+    if (code !== 0) throw new Error(`jobs submit --wait exited ${code}:\n${capture.stderr}`);
+    const submitted = /job (\S+) submitted \(queued\)/.exec(capture.stdout);
+    expect(submitted).not.toBeNull();
+    const jobId = (submitted as RegExpExecArray)[1];
 
-    expect(code).toBe(0);
     expect(capture.stderr).toMatch(/lab-cpu: fastest [\d.]+ ms, median [\d.]+ ms/);
     expect(capture.stderr).toMatch(/latency budget: [\d.]+ ms/);
-    expect(capture.stderr).toContain('candidates 0/');
-    expect(capture.stdout).toContain(`job ${jobId} submitted (queued)`);
+    // progress lines (no terminal): the generations and what the worker is doing
+    expect(capture.stderr).toMatch(/^generation \d\/2 .*supernet training/m);
+    expect(capture.stderr).toMatch(/^generation 2\/2 .*finalists and baselines/m);
     expect(capture.stdout).toContain(`job ${jobId}: completed`);
-    expect(capture.stdout).toContain(`${(job.front[0].accuracy * 100).toFixed(1)} % ± 1.4`);
-    expect(capture.stdout).toContain('mobilenetv2-like');
-    const verified = job.front[1].predictedLatencyMs;
-    expect(capture.stdout).toContain(`${verified.toFixed(3)} / ${(verified * 1.1).toFixed(3)}`);
-    expect(capture.stdout).toMatch(/ over/); // the baseline is over budget
 
-    const pareto = await cli(['jobs', 'pareto', jobId, '--wide']);
-    expect(pareto.capture.stdout).toContain(job.front[0].architecture);
+    const pareto = (await stack.http<ParetoView>('GET', `/v1/jobs/${jobId}/pareto`)).body;
+    const budget = pareto.latencyBudgetMs;
+    const cell = (c: CandidateSummary) => {
+      const pred = c.predictedLatencyByDevice[deviceId];
+      const meas = c.measuredLatencyByDevice?.[deviceId];
+      return `${formatMs(pred)} / ${meas === undefined ? '–' : formatMs(meas)}${pred > budget ? ' over' : ''}`;
+    };
+    const rowOf = (text: string, key: string) => text.split('\n').find((l) => l.includes(key)) ?? '';
+    expect(pareto.front.length).toBeGreaterThan(0);
+    for (const m of pareto.front) {
+      const row = rowOf(capture.stdout, m.architectureId);
+      expect(row).toContain(`${(m.accuracy * 100).toFixed(1)} % ± ${((m.accuracySd ?? 0) * 100).toFixed(1)}`);
+      expect(row).toContain(cell(m));
+    }
+    // the agent measured the front end to end: measured beside predicted
+    expect(pareto.front.some((m) => m.measuredLatencyByDevice?.[deviceId] !== undefined)).toBe(true);
+    expect(pareto.baselines.map((b) => b.baseline).sort()).toEqual(
+      ['fbnet-b', 'mobilenetv2-like', 'shufflenetv2-like', 'smallest'].sort(),
+    );
+    for (const b of pareto.baselines) expect(rowOf(capture.stdout, b.baseline)).toContain(cell(b));
+
+    const wide = await cli(['jobs', 'pareto', jobId, '--wide']);
+    for (const m of pareto.front) expect(wide.capture.stdout).toContain(m.architecture);
     const list = await cli(['jobs', 'list']);
     expect(list.capture.stdout).toMatch(new RegExp(`${jobId}.*completed.*proxy-28`));
     const show = await cli(['jobs', 'show', jobId]);
-    expect(show.capture.stdout).toMatch(/result: front 4 .* stopped by budget/);
+    const result = (await stack.http<JobView>('GET', `/v1/jobs/${jobId}`)).body.result as NasJobResult;
+    expect(show.capture.stdout).toContain(
+      `result: front ${result.front.length} · trained ${result.trained} · hypervolume ` +
+        `${result.hypervolume.toFixed(4)} · stopped by ${result.stoppedBy}`,
+    );
 
-    const download = await cli(['models', 'download', jobId, job.front[0].architectureId, '-o', 'm.onnx']);
+    // The model downloads and is a real ONNX model: onnxruntime-node loads and runs it.
+    const member = pareto.front[0];
+    const download = await cli(['models', 'download', jobId, member.architectureId, '-o', 'm.onnx']);
     expect(download.code).toBe(0);
-    expect([...readFileSync(join(dir, 'm.onnx'))]).toEqual([8, 1, 2]);
-    const missing = await cli(['models', 'download', jobId, job.front[1].architectureId]);
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, 'm.onnx')));
+    const input = new ort.Tensor('float32', new Float32Array(28 * 28).fill(0.5), [1, 1, 28, 28]);
+    const out = await session.run({ [session.inputNames[0]]: input });
+    expect(out[session.outputNames[0]].dims).toEqual([1, 10]);
+    await session.release();
+
+    // A scored candidate off the front has no model: the API's reason, exit 1.
+    const candidates = await stack.http<{ architectureId: string; status: string }[]>(
+      'GET',
+      `/v1/jobs/${jobId}/candidates`,
+    );
+    const onFront = new Set(pareto.front.map((m) => m.architectureId));
+    const off = candidates.body.find((c) => c.status === 'scored' && !onFront.has(c.architectureId));
+    expect(off).toBeDefined();
+    const missing = await cli(['models', 'download', jobId, off!.architectureId]);
     expect(missing.code).toBe(1);
-    expect(missing.capture.stderr).toContain('no exported model for architecture');
+    expect(missing.capture.stderr).toMatch(/no exported model for architecture.*\(HTTP 404\)/s);
 
     const cancel = await cli(['jobs', 'cancel', jobId]);
     expect(cancel.code).toBe(1);
@@ -197,35 +251,53 @@ describe('edgenas CLI against the real API (real SQLite; a scripted workflow cli
     );
   });
 
-  it('jobs watch exits 1 with the reason when the job fails', async () => {
-    const started = workflows.nextStart();
-    const submitted = await cli([
-      '--json',
-      'jobs',
-      'submit',
-      '--device',
-      device.id,
-      '--space',
-      'proxy-28',
-      '--budget-ms',
-      '5',
-      '--dataset',
-      'synthetic',
-    ]);
+  it('jobs cancel stops a running job; jobs watch then exits 1 saying so', async () => {
+    writeRequest('long.yaml', {
+      deviceIds: ['lab-cpu'],
+      space: 'proxy-28',
+      ...TINY_JOB,
+      evaluation: { ...TINY_JOB.evaluation, supernet: { ...TINY_JOB.evaluation.supernet, steps: 5000 } },
+    });
+    const submitted = await cli(['--json', 'jobs', 'submit', 'long.yaml', '--budget-ms', 'suggested']);
     expect(submitted.code).toBe(0);
-    const jobId = await started;
-    expect(JSON.parse(submitted.capture.stdout).id).toBe(jobId);
-    await storage.jobs.setStatus(jobId, 'failed', { error: 'training worker ran out of memory' });
+    const jobId = (JSON.parse(submitted.capture.stdout) as { id: string }).id;
+    // cancel once the supernet trains (in its own process under the worker)
+    await waitFor(
+      'the supernet training process',
+      async () => (childPids(stack.worker!.pid).length > 0 ? true : undefined),
+      60_000,
+    );
+    const cancel = await cli(['jobs', 'cancel', jobId]);
+    expect(cancel.code).toBe(0);
+    expect(cancel.capture.stdout).toBe(`job ${jobId}: cancellation requested`);
     const watched = await cli(['jobs', 'watch', jobId]);
     expect(watched.code).toBe(1);
-    expect(watched.capture.stderr).toContain(`job ${jobId} failed: training worker ran out of memory`);
+    expect(watched.capture.stderr).toContain(`job ${jobId} was cancelled`);
+  });
+
+  it('jobs submit --wait exits 1 with the reason the worker failed the job for (an image folder it cannot read)', async () => {
+    writeRequest('folder.yaml', {
+      deviceIds: ['lab-cpu'],
+      space: 'proxy-28',
+      ...TINY_JOB,
+      proxy: { dataset: { kind: 'image-folder', path: join(dir, 'no-such-folder') }, batchSize: 16 },
+      evaluation: { ...TINY_JOB.evaluation, supernet: { ...TINY_JOB.evaluation.supernet, scoreImages: 8 } },
+    });
+    const failed = await cli(['jobs', 'submit', 'folder.yaml', '--budget-ms', 'suggested', '--wait']);
+    expect(failed.code).toBe(1);
+    expect(failed.capture.stderr).toMatch(
+      /job \S+ failed: .*image folder: \S+no-such-folder is not a directory/,
+    );
   });
 
   it("reads a YAML request file; a refused field is the API's 400 reason, exit 1", async () => {
-    writeFileSync(
-      join(dir, 'job.yaml'),
-      'deviceIds: [lab-cpu]\nspace: proxy-28\nlatencyBudgetMs: 5\npreset: fast\nproxy:\n  dataset: {kind: synthetic}\n',
-    );
+    writeRequest('job.yaml', {
+      deviceIds: ['lab-cpu'],
+      space: 'proxy-28',
+      latencyBudgetMs: 5,
+      preset: 'fast',
+      proxy: { dataset: { kind: 'synthetic' } },
+    });
     const bad = await cli(['jobs', 'submit', 'job.yaml']);
     expect(bad.code).toBe(1);
     expect(bad.capture.stderr).toMatch(/preset.*\(HTTP 400\)/s);
@@ -242,29 +314,26 @@ describe('edgenas CLI against the real API (real SQLite; a scripted workflow cli
     expect(noDevice.capture.stderr).toContain('a job needs a target device');
     const unknown = await cli(['devices', 'latency-range', 'ghost', '--space', 'proxy-28']);
     expect(unknown.code).toBe(1);
-    expect(unknown.capture.stderr).toContain('unknown device "ghost"; known devices: lab-cpu');
+    expect(unknown.capture.stderr).toContain('unknown device "ghost"; known devices: lab-cpu, spare-cpu');
     const badFlag = await cli(['jobs', 'submit', '--preset', 'fast']);
     expect(badFlag.code).toBe(2);
 
     const noKey = new Capture();
-    expect(await runCli(['--api', `http://127.0.0.1:${API_PORT}`, 'devices', 'list'], noKey.io(dir))).toBe(2);
+    expect(await runCli(['--api', stack.apiUrl, 'devices', 'list'], noKey.io(dir))).toBe(2);
     expect(noKey.stderr).toContain('no API key');
     const wrongKey = await cli(['--api-key', 'nope', 'devices', 'list']);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.capture.stderr).toContain('(HTTP 401)');
-    const down = await cli(['--api', `http://127.0.0.1:${UNUSED_PORT}`, 'devices', 'list']);
+    const unused = await freePort(3350, 3359);
+    const down = await cli(['--api', `http://127.0.0.1:${unused}`, 'devices', 'list']);
     expect(down.code).toBe(1);
-    expect(down.capture.stderr).toContain(`cannot reach the EdgeNAS API at http://127.0.0.1:${UNUSED_PORT}`);
+    expect(down.capture.stderr).toContain(`cannot reach the EdgeNAS API at http://127.0.0.1:${unused}`);
   });
 
   it('bin/edgenas.js runs the built CLI and reports through its exit code (needs `npm run build`)', async () => {
     const run = promisify(execFile);
     const bin = join(__dirname, '..', 'bin', 'edgenas.js');
-    const env = {
-      ...process.env,
-      EDGENAS_API_URL: `http://127.0.0.1:${API_PORT}`,
-      EDGENAS_API_KEY: USER_KEY,
-    };
+    const env = { ...process.env, EDGENAS_API_URL: stack.apiUrl, EDGENAS_API_KEY: API_KEY };
     const ok = await run(process.execPath, [bin, 'devices', 'list'], { env });
     expect(ok.stdout).toContain('lab-cpu');
     await expect(run(process.execPath, [bin, 'jobs', 'show', 'ghost'], { env })).rejects.toMatchObject({

@@ -6,6 +6,7 @@
  * benchmarking with ONNX Runtime, the worker as its own process with real proxy training, and the exported
  * model run in onnxruntime-node. Tiny shapes and budgets so the whole suite takes a few minutes.
  */
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { Client, Connection } from '@temporalio/client';
 import {
@@ -27,7 +28,7 @@ import {
   startJobsStack,
   waitFor,
 } from './support/jobs-stack';
-import { childPids, processAlive } from './support/jobs-worker-process';
+import { childPids, processAlive, workerLogLines } from './support/jobs-worker-process';
 
 jest.setTimeout(300_000);
 
@@ -50,6 +51,9 @@ let agent: TestAgent;
 let storage: Storage;
 let deviceId: string;
 let budgetMs: number;
+/** Jobs whose lines the worker's log must show (see the last test). */
+let completedJobId: string | undefined;
+let cancelledJobId: string | undefined;
 
 function jobBody(overrides: Partial<Record<string, unknown>> = {}): Record<string, unknown> {
   return {
@@ -122,6 +126,7 @@ afterAll(async () => {
 
 test('a small job over HTTP returns a non-dominated front within budget; the ONNX model runs in onnxruntime-node', async () => {
   const id = await submit(jobBody());
+  completedJobId = id;
   const progressSeen: NasJobProgress[] = [];
   // The device agent keeps running: it answers the job's verification requests with end-to-end measurements.
   let agentRunning = true;
@@ -275,6 +280,7 @@ test('cancelling mid-job stops the trainings and records the job as cancelled', 
       seed: 11,
     }),
   );
+  cancelledJobId = id;
   // Wait until trainings run (the worker has training child processes).
   const trainers = await waitFor(
     'training child processes',
@@ -352,6 +358,68 @@ test('killing the worker (kill -9) mid-job loses no candidate and trains none tw
   }
   const progress = await queryProgress(id);
   expect(progress.trained).toBe(trained.length);
+});
+
+test("the worker's log is JSON lines: its start, each activity's start and end with workflow, activity and job ids, and Temporal's own lines", () => {
+  const text = readFileSync(stack.workerLog, 'utf8');
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
+  const log = workerLogLines(text);
+  expect(log).toHaveLength(lines.length);
+  for (const l of log) {
+    expect(l).toMatchObject({
+      service: 'edgenas-worker',
+      level: expect.any(Number),
+      time: expect.any(Number),
+    });
+    expect(typeof l.msg).toBe('string');
+  }
+  // one start per worker process (the kill -9 test started a second one)
+  expect(log.filter((l) => l.msg === 'worker started')).toEqual([
+    expect.objectContaining({ level: 30, queues: ['light', 'training'], trainingConcurrency: 2 }),
+    expect.objectContaining({ level: 30 }),
+  ]);
+  // Temporal's runtime logger writes into the same stream
+  expect(log).toContainEqual(
+    expect.objectContaining({ msg: 'Workflow bundle created', sdkComponent: 'worker' }),
+  );
+
+  const ofJob = (msg: string, jobId: string | undefined) =>
+    log.filter((l) => l.msg === msg && l.jobId === jobId && jobId !== undefined);
+  const trained = ofJob('activity completed', completedJobId).filter((l) => l.activityType === 'proxyTrain');
+  expect(trained.length).toBeGreaterThan(0);
+  for (const l of trained) {
+    expect(l).toMatchObject({
+      level: 30,
+      workflowId: completedJobId,
+      activityId: expect.any(String),
+      attempt: 1,
+      durationMs: expect.any(Number),
+    });
+    expect(ofJob('activity started', completedJobId)).toContainEqual(
+      expect.objectContaining({ activityType: 'proxyTrain', activityId: l.activityId }),
+    );
+  }
+  expect(ofJob('activity cancelled', cancelledJobId).length).toBeGreaterThan(0);
+  // A failure: the LUT check of the job the API never saw (its request names no job; its workflow id does)
+  expect(log).toContainEqual(
+    expect.objectContaining({
+      level: 40,
+      msg: 'activity failed',
+      workflowId: 'lut-gap-job',
+      activityType: 'checkLutCoverage',
+      activityId: expect.any(String),
+      error: expect.stringMatching(/cannot price space proxy-28/),
+    }),
+  );
+  expect(log).toContainEqual(
+    expect.objectContaining({
+      level: 40,
+      msg: 'Activity failed',
+      workflowId: 'lut-gap-job',
+      error: expect.objectContaining({ stack: expect.stringMatching(/cannot price space proxy-28/) }),
+    }),
+  );
 });
 
 async function queryProgress(id: string): Promise<NasJobProgress> {

@@ -127,6 +127,9 @@ describe('launcher (npm start)', () => {
     const pids = pidsIn(output);
     expect(pids.length).toBe(4); // temporal, api, worker, agent
     for (const pid of pids) expect(alive(pid)).toBe(true);
+    // The worker logs JSON; on the launcher's console it reads as pretty lines, prefixed with its name.
+    expect(output).toMatch(/^worker +│ \[[^\]]+\] INFO: worker started/m);
+    expect(output).not.toMatch(/^worker +│ \{/m);
 
     // The generated key is persisted and accepted; no key is refused.
     const key = readFileSync(join(dir, 'data', 'api-key'), 'utf8').trim();

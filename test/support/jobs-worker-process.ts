@@ -1,8 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { spawnTypeScript } from './ts-process';
 
 export interface WorkerProcessOptions {
   readonly temporalAddress: string;
@@ -19,7 +17,7 @@ export interface WorkerProcessOptions {
 export interface WorkerProcess {
   readonly pid: number;
   readonly child: ChildProcess;
-  /** Resolves once the worker printed its start line (workflow bundle built, polling). */
+  /** Resolves once the worker logged its start (workflow bundle built, polling). */
   readonly ready: Promise<void>;
   /** SIGKILL, no clean-up: what a crashed machine looks like. */
   kill9(): Promise<void>;
@@ -28,17 +26,9 @@ export interface WorkerProcess {
   log(): string;
 }
 
-/**
- * The worker as its own OS process, from the TypeScript sources (ts-node, tsconfig paths): the same entry as
- * `node dist/apps/worker/src/main.js`, without needing a full build.
- */
+/** The worker as its own OS process, from the TypeScript sources (see spawnTypeScript). */
 export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
   const args = [
-    '-r',
-    'ts-node/register/transpile-only',
-    '-r',
-    'tsconfig-paths/register',
-    resolve(ROOT, 'apps/worker/src/main.ts'),
     '--queues',
     opts.queues ?? 'light,training',
     '--training-concurrency',
@@ -48,15 +38,16 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     '--supernet-checkpoint-interval',
     String(opts.supernetCheckpointSeconds ?? 20),
   ];
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+  const child = spawnTypeScript('apps/worker/src/main.ts', args, {
     env: {
       ...process.env,
-      TS_NODE_PROJECT: resolve(ROOT, 'tsconfig.json'),
       TEMPORAL_ADDRESS: opts.temporalAddress,
       TEMPORAL_NAMESPACE: 'default',
       DATABASE_URL: opts.databaseUrl,
       EDGENAS_DATA_DIR: opts.dataDir,
+      // JSON lines whatever the caller's environment says: tests read them
+      EDGENAS_LOG_FORMAT: 'json',
+      EDGENAS_LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,7 +59,7 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     let seen = '';
     const onData = (d: Buffer): void => {
       seen += d.toString();
-      if (seen.includes('edgenas worker:')) {
+      if (workerLogLines(seen).some((l) => l.msg === 'worker started')) {
         child.stdout?.off('data', onData);
         resolveReady();
       }
@@ -102,6 +93,18 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     },
     log: tail,
   };
+}
+
+/** The worker's JSON log lines in `text` (complete lines only; anything else is left out). */
+export function workerLogLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Pids of live processes whose parent is `pid` (Linux /proc). */

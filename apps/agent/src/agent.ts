@@ -338,11 +338,24 @@ export async function runLoop(ctx: AgentContext, intervalMs: number, signal: Abo
       if (err instanceof ApiError && err.credentialsRefused) throw err;
       ctx.log(`pass failed: ${(err as Error).message}; retrying in ${Math.round(intervalMs / 1000)} s`);
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-    });
+    await pause(intervalMs, signal);
   }
+}
+
+/**
+ * Waits `ms`, or less when `signal` aborts. The abort listener goes when the wait ends either way: a listener
+ * left per pass piles up on the long-lived signal (Node warns from the 11th on).
+ */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 export function describePass(s: PassSummary): string {

@@ -590,6 +590,28 @@ async function devicesPage() {
 
 // ---------------------------------------------------------------- submit
 
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `over` laid on `under`, objects merged key by key (arrays and values replaced). */
+function merge(under, over) {
+  const out = { ...under };
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? merge(out[k], v) : v;
+  return out;
+}
+
+/** The extra request fields: empty, or one JSON object. */
+function parseFields(text) {
+  if (text.trim() === '') return {};
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`More request fields: not JSON (${err.message})`);
+  }
+  if (!isObject(value)) throw new Error('More request fields: give one JSON object, {…}');
+  return value;
+}
+
 async function submitPage() {
   const devices = await api('/v1/devices');
   const device = h(
@@ -615,6 +637,25 @@ async function submitPage() {
     { id: 'mode' },
     h('option', { value: 'supernet' }, 'supernet (weight sharing)'),
     h('option', { value: 'standalone' }, 'standalone (train each)'),
+  );
+  const fields = h('textarea', {
+    id: 'request-fields',
+    rows: 6,
+    spellcheck: false,
+    placeholder: '{"budget": {"generations": 4}, "evaluation": {"finalists": {"count": 2}}}',
+  });
+  const more = h(
+    'details',
+    { id: 'more-fields' },
+    h('summary', {}, 'More request fields (JSON)'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Any field of the request body (',
+      h('a', { href: '/docs', target: '_blank' }, 'POST /v1/jobs'),
+      '), e.g. budgets and seeds: they win over the preset; the fields above win over them.',
+    ),
+    fields,
   );
   const range = h('div', { class: 'range', id: 'latency-range' });
   const message = h('div');
@@ -666,17 +707,15 @@ async function submitPage() {
         e.preventDefault();
         message.replaceChildren();
         try {
-          const created = await api('/v1/jobs', {
-            method: 'POST',
-            body: JSON.stringify({
-              deviceIds: [device.value],
-              space: space.value,
-              latencyBudgetMs: Number(budget.value),
-              preset: preset.value,
-              proxy: { dataset: { kind: dataset.value } },
-              evaluation: { mode: mode.value },
-            }),
+          const body = merge(parseFields(fields.value), {
+            deviceIds: [device.value],
+            space: space.value,
+            latencyBudgetMs: Number(budget.value),
+            preset: preset.value,
+            proxy: { dataset: { kind: dataset.value } },
+            evaluation: { mode: mode.value },
           });
+          const created = await api('/v1/jobs', { method: 'POST', body: JSON.stringify(body) });
           location.hash = `#/jobs/${created.id}`;
         } catch (err) {
           message.replaceChildren(errorBox(err));
@@ -697,6 +736,8 @@ async function submitPage() {
     dataset,
     h('label', { for: 'mode' }, 'Evaluation'),
     mode,
+    h('span'),
+    more,
     h('span'),
     h('button', { class: 'primary', type: 'submit' }, 'Submit job'),
   );

@@ -141,7 +141,7 @@ async function main(): Promise<number> {
   delete env.NO_COLOR;
   if (colour) env.FORCE_COLOR = '1';
   else env.NO_COLOR = '1';
-  // The console is for people: the API logs readable lines unless JSON was asked for.
+  // The console is for people: the API and the worker log readable lines unless JSON was asked for.
   env.EDGENAS_LOG_FORMAT ??= 'pretty';
 
   let exitCode = 0;

@@ -3,14 +3,17 @@
  * EdgeNAS worker: serves the job workflow and its activities on Temporal.
  *   node dist/apps/worker/src/main.js [--queues light,training] [--training-concurrency N]
  * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR,
- * EDGENAS_CALIBRATION_REFRESH_MINUTES.
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_LOG_LEVEL (pino level, default info) and EDGENAS_LOG_FORMAT
+ * (`json`, the default: one JSON object a line on stdout; or `pretty`).
  */
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
-import { workerConfig } from '@edgenas/config';
+import type { Logger } from 'pino';
+import { WorkerConfig, workerConfig } from '@edgenas/config';
 import { calibrationPolicyFromMinutes } from '@edgenas/latency-predictor';
 import { DEFAULT_DATABASE_URL, openDatabase } from '@edgenas/storage';
+import { createWorkerLogger, installTemporalLogging } from './logging';
 import { QUEUE_NAMES, QueueName, createWorkers, defaultTrainingConcurrency, runWorkers } from './worker';
 
 function parseQueues(value: string): QueueName[] {
@@ -36,7 +39,15 @@ function parsePositiveInt(name: string): (value: string) => number {
   };
 }
 
-async function main(argv: readonly string[]): Promise<void> {
+interface WorkerFlags {
+  readonly queues: QueueName[];
+  readonly trainingConcurrency: number;
+  readonly verificationTimeout: number;
+  readonly supernetCheckpointInterval: number;
+}
+
+/** Exit code: 0 after a clean shutdown, 1 when the worker cannot start or stops on an error. */
+async function main(argv: readonly string[]): Promise<number> {
   const program = new Command()
     .name('edgenas-worker')
     .description('EdgeNAS Temporal worker (NAS job workflows, latency, training, ONNX export, verification)')
@@ -67,14 +78,29 @@ async function main(argv: readonly string[]): Promise<void> {
         .default(20),
     )
     .parse(argv);
-  const opts = program.opts<{
-    queues: QueueName[];
-    trainingConcurrency: number;
-    verificationTimeout: number;
-    supernetCheckpointInterval: number;
-  }>();
+  const opts = program.opts<WorkerFlags>();
 
-  const config = workerConfig(process.env);
+  let config: WorkerConfig;
+  try {
+    config = workerConfig(process.env);
+  } catch (err) {
+    // no logger yet: how to log is part of the configuration
+    console.error(`edgenas worker: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  const logger = createWorkerLogger({ ...config.log, colour: process.env.NO_COLOR === undefined });
+  installTemporalLogging(logger);
+  try {
+    await serve(opts, config, logger);
+    logger.info('worker stopped');
+    return 0;
+  } catch (err) {
+    logger.fatal({ err }, `worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+async function serve(opts: WorkerFlags, config: WorkerConfig, logger: Logger): Promise<void> {
   const { address, namespace } = config.temporal;
   const dataDir = resolve(config.dataDir);
   const calibrationPolicy = calibrationPolicyFromMinutes(config.calibrationRefreshMinutes);
@@ -103,9 +129,14 @@ async function main(argv: readonly string[]): Promise<void> {
         calibrationPolicy,
       },
     });
-    console.log(
-      `edgenas worker: ${address}/${namespace}, queues ${opts.queues.join(',')}, ` +
-        `training concurrency ${opts.trainingConcurrency}, database ${database.location}`,
+    logger.info(
+      {
+        temporal: `${address}/${namespace}`,
+        queues: opts.queues,
+        trainingConcurrency: opts.trainingConcurrency,
+        database: database.location,
+      },
+      'worker started',
     );
     // The Temporal runtime shuts the workers down on SIGINT/SIGTERM; in-flight activities are cancelled.
     await runWorkers(workers);
@@ -115,10 +146,4 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-main(process.argv).then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`edgenas worker: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+void main(process.argv).then((code) => process.exit(code));

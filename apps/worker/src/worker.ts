@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { TASK_QUEUES } from '@edgenas/contracts';
 import { Activities, ActivityDeps, createActivities, isTrainingActivity } from './activities';
+import { activityLogging } from './logging';
 import { addLibraryAliases } from './workflow-bundle';
 
 export type QueueName = keyof typeof TASK_QUEUES;
@@ -39,6 +40,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         workflowsPath: require.resolve('./workflows'),
         bundlerOptions: { webpackConfigHook: addLibraryAliases },
         activities: lightActivities,
+        interceptors: { activity: [activityLogging] },
       }),
     );
   }
@@ -52,6 +54,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           Object.entries(activities).filter(([name]) => isTrainingActivity(name)),
         ),
         maxConcurrentActivityTaskExecutions: options.trainingConcurrency,
+        interceptors: { activity: [activityLogging] },
       }),
     );
   }

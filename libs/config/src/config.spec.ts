@@ -26,6 +26,11 @@ describe('runtime configuration', () => {
     });
     expect(() => apiConfig({ EDGENAS_LOG_LEVEL: 'loud' })).toThrow(/EDGENAS_LOG_LEVEL must be one of/);
     expect(workerConfig({}).dataDir).toBe('.edgenas');
+    expect(workerConfig({}).log).toEqual({ level: 'info', format: 'json' });
+    expect(workerConfig({ EDGENAS_LOG_FORMAT: 'pretty' }).log.format).toBe('pretty');
+    expect(() => workerConfig({ EDGENAS_LOG_FORMAT: 'xml' })).toThrow(
+      /EDGENAS_LOG_FORMAT must be json or pretty/,
+    );
     expect(agentConfig({ PORT: '3100' }).apiUrl).toBe('http://localhost:3100');
   });
 

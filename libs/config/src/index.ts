@@ -103,6 +103,18 @@ function temporalOf(v: { TEMPORAL_ADDRESS?: string; TEMPORAL_NAMESPACE?: string 
   };
 }
 
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** pino level (default info) and line format (default json; `npm start` sets pretty for its console). */
+export interface LogConfig {
+  readonly level: LogLevel;
+  readonly format: 'json' | 'pretty';
+}
+
+function logOf(v: { EDGENAS_LOG_LEVEL?: LogLevel; EDGENAS_LOG_FORMAT?: 'json' | 'pretty' }): LogConfig {
+  return { level: v.EDGENAS_LOG_LEVEL ?? 'info', format: v.EDGENAS_LOG_FORMAT ?? 'json' };
+}
+
 export interface ApiConfig {
   readonly port: number;
   /** Unset: storage's default SQLite file. */
@@ -111,11 +123,7 @@ export interface ApiConfig {
   /** Empty: none given. */
   readonly apiKeys: readonly string[];
   readonly calibrationRefreshMinutes?: number;
-  /** pino level (default info) and line format (default json; `npm start` sets pretty). */
-  readonly log: {
-    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-    readonly format: 'json' | 'pretty';
-  };
+  readonly log: LogConfig;
 }
 
 export function apiConfig(env: Env): ApiConfig {
@@ -135,7 +143,7 @@ export function apiConfig(env: Env): ApiConfig {
     temporal: temporalOf(v),
     apiKeys: v.EDGENAS_API_KEYS ?? [],
     calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
-    log: { level: v.EDGENAS_LOG_LEVEL ?? 'info', format: v.EDGENAS_LOG_FORMAT ?? 'json' },
+    log: logOf(v),
   };
 }
 
@@ -144,6 +152,7 @@ export interface WorkerConfig {
   readonly temporal: TemporalConfig;
   readonly dataDir: string;
   readonly calibrationRefreshMinutes?: number;
+  readonly log: LogConfig;
 }
 
 export function workerConfig(env: Env): WorkerConfig {
@@ -153,12 +162,15 @@ export function workerConfig(env: Env): WorkerConfig {
     'TEMPORAL_NAMESPACE',
     'EDGENAS_DATA_DIR',
     'EDGENAS_CALIBRATION_REFRESH_MINUTES',
+    'EDGENAS_LOG_LEVEL',
+    'EDGENAS_LOG_FORMAT',
   ]);
   return {
     databaseUrl: v.DATABASE_URL,
     temporal: temporalOf(v),
     dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
     calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
+    log: logOf(v),
   };
 }
 
