@@ -61,7 +61,10 @@ export class ProxyDatasetDto {
   valSize?: number;
 
   @ApiPropertyOptional({
-    description: 'image-folder: folder on the training workers (one sub-folder per class)',
+    description:
+      'image-folder: a folder (one sub-folder per class) under the dataset roots (EDGENAS_DATASETS_DIR): ' +
+      'relative to the first root, e.g. a dataset added with POST /v1/datasets/{name}/images, or absolute ' +
+      'under any root; nothing outside them, symbolic links included',
   })
   @ValidateIf((o: ProxyDatasetDto) => o.kind === 'image-folder')
   @IsString()

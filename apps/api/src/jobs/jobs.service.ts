@@ -41,9 +41,9 @@ export class JobsService {
 
   /**
    * Resolves the preset under the request (400 naming fields that cannot work together), checks it against
-   * the stored devices and their LUTs, then records the job and starts its
-   * workflow. 400 an image folder outside the dataset roots; 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the fastest achievable
-   * latency; 503 Temporal unreachable (the job row is then removed again).
+   * the stored devices and their LUTs, then records the job and starts its workflow. 400 an image folder
+   * outside the dataset roots; 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the
+   * fastest achievable latency; 503 Temporal unreachable (the job row is then removed again).
    */
   async create(body: CreateJobDto): Promise<JobRecord> {
     const config = resolveSpaceOrBadRequest(body.space, body.input, body.classes);
