@@ -10,7 +10,12 @@ import {
   signatureKey,
   withGeometry,
 } from '@edgenas/search-space';
+import { DEFAULT_BENCHMARK_OPTIONS } from '@edgenas/device-benchmark';
+import { DeviceProfile } from '@edgenas/contracts';
 import { openStorage } from '@edgenas/storage';
+import { AgentContext, ensureDevice } from '../apps/agent/src/agent';
+import { ApiClient } from '../apps/agent/src/api-client';
+import { AgentStore } from '../apps/agent/src/store';
 import {
   PROFILE,
   USER_KEY,
@@ -21,6 +26,7 @@ import {
 } from './support/api-fixtures';
 
 const PORT = 3101;
+const PORT_OWNERS = 3120;
 
 describe('API: devices, tokens and measurement uploads (real Nest app over HTTP, real SQLite file)', () => {
   let api: ApiTestContext;
@@ -392,15 +398,183 @@ describe('API: an unexpected failure (the database closed under the app)', () =>
         .set(...auth(USER_KEY))
         .send({ name: 'x', profile: PROFILE });
       expect(res.status).toBe(500);
+      const requestId = res.headers['x-request-id'];
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
       expect(res.body).toEqual({
         statusCode: 500,
         error: 'Internal Server Error',
-        message: 'internal server error',
+        message: `internal server error (request id ${requestId}; the server log has the details)`,
         errors: [],
+        requestId,
       });
     } finally {
       await api.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('API: device profiles validated whole, names unique per API key, lost agents take their device over', () => {
+  const OTHER_KEY = 'api-e2e-other-key';
+  let api: ApiTestContext;
+  let dir: string;
+
+  beforeAll(async () => {
+    api = await startApiForTest(PORT_OWNERS, { apiKeys: [USER_KEY, OTHER_KEY] });
+    dir = mkdtempSync(join(tmpdir(), 'edgenas-owners-e2e-'));
+  });
+  afterAll(async () => {
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function deviceCount(): Promise<number> {
+    const storage = await openStorage(api.databaseUrl);
+    try {
+      return (await storage.devices.list()).length;
+    } finally {
+      await storage.close();
+    }
+  }
+
+  const register = (body: unknown, key = USER_KEY) =>
+    api
+      .http()
+      .post('/v1/devices')
+      .set(...auth(key))
+      .send(body as object);
+
+  it('refuses an incomplete profile with 400 naming each missing or invalid field; nothing is stored', async () => {
+    const before = await deviceCount();
+    const noProfile = await register({ name: 'a' });
+    expect(noProfile.status).toBe(400);
+    expect(noProfile.body.errors).toEqual([
+      { field: 'profile', reason: 'profile must be an object (name, hardware and runtime)' },
+    ]);
+    const { hardware: _h, ...withoutHardware } = PROFILE;
+    const cases: [unknown, string][] = [
+      [{ ...PROFILE, hardware: undefined }, 'profile.hardware'],
+      [withoutHardware, 'profile.hardware'],
+      [{ ...PROFILE, runtime: [] }, 'profile.runtime'],
+      [{ ...PROFILE, runtime: null }, 'profile.runtime'],
+      [{ ...PROFILE, runtime: { ...PROFILE.runtime, threads: 0 } }, 'profile.runtime.threads'],
+      [
+        { ...PROFILE, runtime: { ...PROFILE.runtime, engineVersion: undefined } },
+        'profile.runtime.engineVersion',
+      ],
+      [{ ...PROFILE, hardware: { ...PROFILE.hardware, memoryBytes: 1.5 } }, 'profile.hardware.memoryBytes'],
+      [{ ...PROFILE, hardware: { ...PROFILE.hardware, cores: '2' } }, 'profile.hardware.cores'],
+      [{ ...PROFILE, name: '' }, 'profile.name'],
+      [{ ...PROFILE, extra: 1 }, 'profile.extra'],
+      ['x', 'profile'],
+    ];
+    for (const [profile, field] of cases) {
+      const res = await register({ name: 'a', profile });
+      expect([res.status, field, res.body.errors.map((e: { field: string }) => e.field)]).toEqual([
+        400,
+        field,
+        expect.arrayContaining([field]),
+      ]);
+    }
+    expect(await deviceCount()).toBe(before);
+  });
+
+  it('answers 409 naming the existing device for a second device of the same name under one API key', async () => {
+    const first = await register({ name: 'local-cpu', profile: PROFILE });
+    expect(first.status).toBe(201);
+    const before = await deviceCount();
+    const second = await register({ name: 'local-cpu', profile: PROFILE });
+    expect(second.status).toBe(409);
+    expect(second.body.existingDeviceId).toBe(first.body.id);
+    expect(second.body.errors).toEqual([{ field: 'name', reason: expect.stringContaining(first.body.id) }]);
+    expect(await deviceCount()).toBe(before);
+    // another API key has its own names
+    const other = await register({ name: 'local-cpu', profile: PROFILE }, OTHER_KEY);
+    expect(other.status).toBe(201);
+    expect(other.body.id).not.toBe(first.body.id);
+  });
+
+  it('lets the owner replace a device token (the old one stops working); other keys and unknown ids are refused', async () => {
+    const device = (await register({ name: 'token-box', profile: PROFILE })).body as {
+      id: string;
+      token: string;
+    };
+    const lut = (token: string) =>
+      api
+        .http()
+        .get(`/v1/devices/${device.id}/lut`)
+        .set(...auth(token));
+    expect((await lut(device.token)).status).toBe(200);
+    const foreign = await api
+      .http()
+      .post(`/v1/devices/${device.id}/token`)
+      .set(...auth(OTHER_KEY));
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.errors[0].field).toBe('id');
+    expect((await lut(device.token)).status).toBe(200);
+    const unknown = await api
+      .http()
+      .post('/v1/devices/no-such-device/token')
+      .set(...auth(USER_KEY));
+    expect(unknown.status).toBe(404);
+    const renewed = await api
+      .http()
+      .post(`/v1/devices/${device.id}/token`)
+      .set(...auth(USER_KEY));
+    expect(renewed.status).toBe(200);
+    expect(renewed.body).toMatchObject({
+      id: device.id,
+      name: 'token-box',
+      token: expect.stringMatching(/^edt_/),
+    });
+    expect((await lut(device.token)).status).toBe(401);
+    expect((await lut(renewed.body.token)).status).toBe(200);
+  });
+
+  it('an agent whose state was lost (a restart with a fresh state dir) takes its device over instead of failing', async () => {
+    const logs: string[] = [];
+    const context = (stateDir: string, profile: DeviceProfile): AgentContext => ({
+      store: AgentStore.open(stateDir),
+      profile,
+      apiUrl: `http://127.0.0.1:${PORT_OWNERS}`,
+      apiKey: USER_KEY,
+      spaces: [],
+      benchmark: DEFAULT_BENCHMARK_OPTIONS,
+      retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      log: (line) => logs.push(line),
+    });
+    const client = new ApiClient(`http://127.0.0.1:${PORT_OWNERS}`);
+    const profile = { ...PROFILE, name: 'restarted-cpu' };
+    const firstCtx = context(join(dir, 'first'), profile);
+    const first = await ensureDevice(firstCtx, client);
+    firstCtx.store.close();
+    const before = await deviceCount();
+
+    const againCtx = context(join(dir, 'fresh'), profile);
+    const again = await ensureDevice(againCtx, client);
+    againCtx.store.close();
+    expect(again?.id).toBe(first?.id);
+    expect(again?.token).not.toBe(first?.token);
+    expect(logs.join('\n')).toMatch(/already registered as .*taking it over with a new token/);
+    expect(await deviceCount()).toBe(before);
+    // the new token is the device's; the lost one no longer is
+    const work = (token: string) =>
+      api
+        .http()
+        .get(`/v1/devices/${again?.id}/work`)
+        .set(...auth(token));
+    expect((await work(again!.token)).status).toBe(200);
+    expect((await work(first!.token)).status).toBe(401);
+
+    // the same name with another runtime is another device: refused, naming why
+    const otherRuntime = context(join(dir, 'two-threads'), {
+      ...profile,
+      runtime: { ...profile.runtime, threads: 2 },
+    });
+    await expect(ensureDevice(otherRuntime, client)).rejects.toThrow(
+      /already registered with 1 thread\(s\).*use another --name/,
+    );
+    otherRuntime.store.close();
+    expect(await deviceCount()).toBe(before);
   });
 });

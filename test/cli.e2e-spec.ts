@@ -7,12 +7,13 @@
  * verification requests). Synthetic data and tiny budgets keep the jobs to a minute or two.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { PNG } from 'pngjs';
 import { stringify as toYaml } from 'yaml';
 import { BaselineSummary, CandidateSummary, NasJobResult } from '@edgenas/contracts';
 import { describeDevice } from '@edgenas/device-benchmark';
@@ -328,6 +329,49 @@ describe('edgenas CLI on the real stack (Temporal dev server, API, worker proces
     const down = await cli(['--api', `http://127.0.0.1:${unused}`, 'devices', 'list']);
     expect(down.code).toBe(1);
     expect(down.capture.stderr).toContain(`cannot reach the EdgeNAS API at http://127.0.0.1:${unused}`);
+  });
+
+  it('datasets add uploads a local image folder into the dataset root (re-runs skip what is there); list shows it', async () => {
+    const folder = join(dir, 'my-shoes');
+    const png = (value: number) => {
+      const image = new PNG({ width: 4, height: 4 });
+      image.data.fill(value);
+      return PNG.sync.write(image);
+    };
+    for (const [cls, value] of [
+      ['boot', 30],
+      ['sandal', 220],
+    ] as const) {
+      mkdirSync(join(folder, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) writeFileSync(join(folder, cls, `${i}.png`), png(value + i));
+    }
+    writeFileSync(join(folder, 'boot', 'notes.txt'), 'not an image');
+
+    const first = await cli(['datasets', 'add', 'shoes', folder]);
+    expect([first.code, first.capture.stderr]).toEqual([0, expect.anything()]);
+    expect(first.capture.stdout).toContain('shoes: 6 images in 2 classes (6 new, 0 already there)');
+    expect(readdirSync(join(stack.dataDir, 'datasets', 'shoes', 'sandal')).sort()).toEqual([
+      '0.png',
+      '1.png',
+      '2.png',
+    ]);
+    const again = await cli(['datasets', 'add', 'shoes', folder]);
+    expect(again.capture.stdout).toContain('(0 new, 6 already there)');
+    const list = await cli(['datasets', 'list']);
+    expect(list.capture.stdout).toMatch(/shoes\s*│\s*6\s*│\s*boot \(3\), sandal \(3\)/);
+
+    // another file under a stored name: the API's reason, exit 1
+    writeFileSync(join(folder, 'boot', '1.png'), png(99));
+    const changed = await cli(['datasets', 'add', 'shoes', folder]);
+    expect(changed.code).toBe(1);
+    expect(changed.capture.stderr).toMatch(/already has a different "1\.png".*\(HTTP 409\)/);
+    // a folder with one class is a usage error
+    const single = join(dir, 'one-class');
+    mkdirSync(join(single, 'only'), { recursive: true });
+    writeFileSync(join(single, 'only', 'a.png'), png(1));
+    const refused = await cli(['datasets', 'add', 'tiny', single]);
+    expect(refused.code).toBe(2);
+    expect(refused.capture.stderr).toMatch(/at least 2 class sub-folders/);
   });
 
   it('bin/edgenas.js runs the built CLI and reports through its exit code (needs `npm run build`)', async () => {

@@ -219,6 +219,51 @@ describe('launcher (npm start)', () => {
     expect(await portFree(temporalPort)).toBe(true);
   }, 600_000);
 
+  it('a restart reuses the local device: with its agent state kept, and after that state was lost', async () => {
+    const localDevices = async (apiPort: number) => {
+      const key = readFileSync(join(dir, 'data', 'api-key'), 'utf8').trim();
+      const res = await fetch(`http://localhost:${apiPort}/v1/devices`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      return ((await res.json()) as { id: string; name: string }[]).filter((d) => d.name === 'restart-cpu');
+    };
+    const stop = async (child: ChildProcess) => {
+      child.kill('SIGINT');
+      await waitFor('launcher exit', () => exit !== undefined, 90_000);
+      expect(exit).toEqual({ code: 0, signal: null });
+    };
+    const run = async (expectLine: RegExp) => {
+      const started = await startLauncher([
+        '--no-worker',
+        '--agent-name',
+        'restart-cpu',
+        '--agent-spaces',
+        'proxy-28',
+      ]);
+      await waitFor(
+        'the agent knows its device',
+        () => expectLine.test(output),
+        60_000,
+        () => (/agent.*(exited|✖)/.test(output) ? output : undefined),
+      );
+      const devices = await localDevices(started.apiPort);
+      await stop(started.child);
+      return { devices, output };
+    };
+
+    const first = await run(/registered device restart-cpu as /);
+    expect(first.devices).toHaveLength(1);
+    // state kept: the agent goes straight to work, registering nothing
+    const kept = await run(/blocks: \d+\/\d+|architectures: \d+\/\d+|online: /);
+    expect(kept.devices).toEqual(first.devices);
+    expect(kept.output).not.toMatch(/registered device|taking it over/);
+    // state lost: the name is taken under this key, so the agent takes its device over
+    rmSync(join(dir, 'data', 'agent-restart-cpu'), { recursive: true, force: true });
+    const lost = await run(/already registered as .* taking it over with a new token/);
+    expect(lost.devices).toEqual(first.devices);
+    expect(allOutput).not.toMatch(/HTTP 409/);
+  }, 400_000);
+
   it('stops everything, naming the child and its last exit, when a child keeps crashing', async () => {
     // The worker refuses an invalid variable at start-up (the API, which reads it too, is off): it exits at once.
     const { temporalPort } = await spawnLauncher(['--no-api', '--no-agent'], {

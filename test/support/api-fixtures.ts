@@ -107,7 +107,10 @@ async function createScratchPostgres(adminUrl: string): Promise<{ url: string; d
   };
 }
 
-/** A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir. */
+/**
+ * A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir,
+ * with `<dir>/datasets` as its dataset root.
+ */
 export async function startApiForTest(
   port: number,
   options: Partial<ApiAppOptions> = {},
@@ -122,6 +125,7 @@ export async function startApiForTest(
     apiKeys: [USER_KEY],
     logger: false,
     workflows: options.temporal ? undefined : new RecordingJobWorkflows(),
+    datasetsDirs: [join(dir, 'datasets')],
     ...options,
   });
   await app.listen(port, '127.0.0.1');

@@ -1,4 +1,9 @@
-import { CalibrationWorkItem, DeviceProfile } from '@edgenas/contracts';
+import {
+  CalibrationWorkItem,
+  DeviceNameConflict,
+  DeviceProfile,
+  DeviceRegistration,
+} from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
   BlockSignature,
@@ -94,11 +99,16 @@ export async function ensureDevice(
       'this device is not registered yet: pass --api-key <key> or set EDGENAS_API_KEY',
     );
   }
+  const apiKey = ctx.apiKey;
   try {
-    const reg = await withRetry(
-      () => client.registerDevice(ctx.apiKey!, ctx.profile.name, ctx.profile),
-      ctx.retry,
-    );
+    let reg: DeviceRegistration;
+    try {
+      reg = await withRetry(() => client.registerDevice(apiKey, ctx.profile.name, ctx.profile), ctx.retry);
+    } catch (err) {
+      const existing = existingDeviceOf(err);
+      if (existing === undefined) throw err;
+      reg = await takeOver(ctx, client, apiKey, existing);
+    }
     const device: RegisteredDevice = {
       id: reg.id,
       token: reg.token,
@@ -118,6 +128,39 @@ export async function ensureDevice(
     }
     throw err;
   }
+}
+
+/** The id a 409 registration answer names: this API key already has a device of that name. */
+function existingDeviceOf(err: unknown): string | undefined {
+  if (!(err instanceof ApiError) || err.status !== 409) return undefined;
+  const id = (err.body as Partial<DeviceNameConflict> | undefined)?.existingDeviceId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * The API key already registered a device of this name (this state directory was lost, or a registration's
+ * answer never arrived): the same runtime takes it over with a new token, so a restart reuses the device and
+ * its LUT instead of failing; a different runtime under that name is refused.
+ */
+async function takeOver(
+  ctx: AgentContext,
+  client: ApiClient,
+  apiKey: string,
+  deviceId: string,
+): Promise<DeviceRegistration> {
+  const existing = await withRetry(() => client.device(apiKey, deviceId), ctx.retry);
+  if (!sameRuntime(existing.profile, ctx.profile)) {
+    throw new AgentUsageError(
+      `a device named ${ctx.profile.name} (${deviceId}) is already registered with ` +
+        `${existing.profile.runtime.threads} thread(s) on ${existing.profile.hardware.cpuModel}; ` +
+        'a different runtime is a different device: use another --name',
+    );
+  }
+  const reg = await withRetry(() => client.newDeviceToken(apiKey, deviceId), ctx.retry);
+  ctx.log(
+    `device ${ctx.profile.name} was already registered as ${deviceId}: taking it over with a new token`,
+  );
+  return reg;
 }
 
 export function normalizeUrl(url: string): string {

@@ -6,6 +6,13 @@ import {
   UploadResult,
 } from '@edgenas/contracts';
 
+/** `GET /v1/devices/:id`: what the agent compares before taking a device over. */
+export interface DeviceRecordView {
+  readonly id: string;
+  readonly name: string;
+  readonly profile: DeviceProfile;
+}
+
 /** The server could not be reached (connection refused, DNS, timeout): worth retrying later. */
 export class ApiUnreachableError extends Error {
   override name = 'ApiUnreachableError';
@@ -59,6 +66,28 @@ export class ApiClient {
       apiKey,
       { name, profile },
       'registering the device',
+    );
+  }
+
+  /** A registered device (user key). */
+  device(apiKey: string, deviceId: string): Promise<DeviceRecordView> {
+    return this.request<DeviceRecordView>(
+      'GET',
+      `/v1/devices/${encodeURIComponent(deviceId)}`,
+      apiKey,
+      undefined,
+      'reading the device',
+    );
+  }
+
+  /** A new token for a device this key registered; the old token stops working. */
+  newDeviceToken(apiKey: string, deviceId: string): Promise<DeviceRegistration> {
+    return this.request<DeviceRegistration>(
+      'POST',
+      `/v1/devices/${encodeURIComponent(deviceId)}/token`,
+      apiKey,
+      undefined,
+      'taking over the device',
     );
   }
 

@@ -4,6 +4,7 @@ import { CalibrationPolicy } from '@edgenas/latency-predictor';
 import { Repositories } from '@edgenas/storage';
 import { ApiKeySet, AuthGuard } from './auth/auth';
 import { ApiExceptionFilter } from './common/exception.filter';
+import { DatasetsController } from './datasets/datasets.controller';
 import { DevicesController } from './devices/devices.controller';
 import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
@@ -17,7 +18,7 @@ import { MeasurementsController } from './measurements/measurements.controller';
 import { ApiLogging, apiLoggerModule } from './operations/logging';
 import { OperationsModule } from './operations/operations.module';
 import { UiController } from './ui/ui.controller';
-import { API_KEYS, CALIBRATION_POLICY, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
+import { API_KEYS, CALIBRATION_POLICY, DATASET_ROOTS, JOB_WORKFLOWS, REPOSITORIES } from './tokens';
 
 export interface CoreDeps {
   readonly repositories: Repositories;
@@ -25,6 +26,8 @@ export interface CoreDeps {
   readonly workflows: JobWorkflows;
   /** When reference networks are due and calibrations stale. */
   readonly calibrationPolicy: CalibrationPolicy;
+  /** Absolute dataset roots: image-folder datasets must lie under them; uploads go to the first. */
+  readonly datasetRoots: readonly string[];
   /** Run when the app closes (database, Temporal connection). */
   readonly onClose: () => Promise<void>;
   /** JSON request/app logs through pino; absent: Nest's console logger. */
@@ -55,13 +58,14 @@ export class CoreModule {
         { provide: API_KEYS, useValue: deps.apiKeys },
         { provide: JOB_WORKFLOWS, useValue: deps.workflows },
         { provide: CALIBRATION_POLICY, useValue: deps.calibrationPolicy },
+        { provide: DATASET_ROOTS, useValue: deps.datasetRoots },
         DevicePredictors,
         { provide: ON_CLOSE, useValue: deps.onClose },
         Closer,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
-      exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS, DevicePredictors],
+      exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS, DATASET_ROOTS, DevicePredictors],
     };
   }
 }
@@ -84,6 +88,9 @@ export class JobsModule {}
 @Module({ controllers: [UiController] })
 export class UiModule {}
 
+@Module({ controllers: [DatasetsController] })
+export class DatasetsModule {}
+
 @Module({})
 export class AppModule {
   static forRoot(deps: CoreDeps): DynamicModule {
@@ -96,6 +103,7 @@ export class AppModule {
         MeasurementsModule,
         LatencyModule,
         JobsModule,
+        DatasetsModule,
         OperationsModule,
         UiModule,
         ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),

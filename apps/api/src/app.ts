@@ -1,16 +1,18 @@
 import 'reflect-metadata';
+import { join, resolve } from 'node:path';
 import { INestApplication, LogLevel, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { CalibrationPolicy, DEFAULT_CALIBRATION_POLICY } from '@edgenas/latency-predictor';
+import { CONFIG_DEFAULTS } from '@edgenas/config';
 import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '@edgenas/storage';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiKeySet } from './auth/auth';
 import { createValidationPipe } from './common/validation';
 import { JobWorkflows, TemporalJobWorkflows, TemporalOptions } from './jobs/job-workflows';
-import { ApiLogging } from './operations/logging';
+import { ApiLogging, requestIdMiddleware } from './operations/logging';
 import { ApiMetrics } from './operations/metrics';
 
 export interface ApiAppOptions {
@@ -23,8 +25,13 @@ export interface ApiAppOptions {
   /** Temporal address/namespace, or a ready client; or a `JobWorkflows` implementation. */
   readonly temporal?: TemporalOptions;
   readonly workflows?: JobWorkflows;
-  /** Accepted for symmetry with the other processes; the API keeps no files of its own there. */
+  /** Data folder (default `.edgenas`): the default dataset root is `<dataDir>/datasets`. */
   readonly dataDir?: string;
+  /**
+   * Dataset roots (EDGENAS_DATASETS_DIR): image-folder datasets of jobs must lie under them (symbolic links
+   * resolved), relative paths resolve against the first, uploads go to the first. Default `<dataDir>/datasets`.
+   */
+  readonly datasetsDirs?: readonly string[];
   /** Nest log levels, or false for none (ignored when `logging` is given). */
   readonly logger?: false | LogLevel[];
   /** JSON logs through pino, with a request id per request (echoed as `x-request-id`). */
@@ -62,6 +69,9 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
         apiKeys,
         workflows,
         calibrationPolicy: options.calibrationPolicy ?? DEFAULT_CALIBRATION_POLICY,
+        datasetRoots: (
+          options.datasetsDirs ?? [join(options.dataDir ?? CONFIG_DEFAULTS.dataDir, 'datasets')]
+        ).map((d) => resolve(d)),
         onClose,
         logging: options.logging,
       }),
@@ -71,6 +81,8 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     await onClose();
     throw err;
   }
+  // first: error bodies and logs name the request by this id
+  app.use(requestIdMiddleware);
   app.use(app.get(ApiMetrics).httpTimer());
   app.useBodyParser('json', { limit: options.bodyLimit ?? '8mb' });
   app.useGlobalPipes(createValidationPipe());

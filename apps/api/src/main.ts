@@ -6,7 +6,8 @@ import { generateApiKey } from './auth/auth';
 
 /**
  * API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS,
- * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_LOG_LEVEL (pino level, default info) and EDGENAS_LOG_FORMAT
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_DATA_DIR, EDGENAS_DATASETS_DIR, EDGENAS_LOG_LEVEL (pino level,
+ * default info) and EDGENAS_LOG_FORMAT
  * (`json`, the default, or `pretty`) from the environment.
  */
 async function main(): Promise<void> {
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
     apiKeys,
     temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
     calibrationPolicy,
+    dataDir: config.dataDir,
+    datasetsDirs: config.datasetsDirs,
     logging: {
       level: config.log.level,
       pretty: config.log.format === 'pretty',

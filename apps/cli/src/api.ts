@@ -72,6 +72,10 @@ function reasonOf(status: number, body: unknown): string {
   return typeof body === 'string' && body.trim() ? body.trim().slice(0, 500) : `HTTP ${status}`;
 }
 
+function isRawBody(body: unknown): body is { bytes: Buffer; contentType: string } {
+  return typeof body === 'object' && body !== null && Buffer.isBuffer((body as { bytes?: unknown }).bytes);
+}
+
 /** The EdgeNAS HTTP API as the CLI uses it. */
 export class EdgenasApi {
   constructor(
@@ -91,6 +95,12 @@ export class EdgenasApi {
     return this.json<T>('POST', path, body);
   }
 
+  /** POSTs raw bytes (e.g. an image) and reads the JSON answer. */
+  async postBytes<T>(path: string, bytes: Buffer, contentType: string): Promise<T> {
+    const res = await this.send('POST', path, { bytes, contentType });
+    return (await res.json()) as T;
+  }
+
   async download(path: string): Promise<Buffer> {
     const res = await this.send('GET', path);
     return Buffer.from(await res.arrayBuffer());
@@ -101,17 +111,24 @@ export class EdgenasApi {
     return (await res.json()) as T;
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  /** `body`: JSON, or raw bytes with their content type. */
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown | { bytes: Buffer; contentType: string },
+  ): Promise<Response> {
     const url = `${this.connection.baseUrl}${path}`;
+    const raw = isRawBody(body) ? body : undefined;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
         headers: {
           Authorization: `Bearer ${this.connection.apiKey}`,
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...(raw ? { 'Content-Type': raw.contentType } : {}),
+          ...(body !== undefined && !raw ? { 'Content-Type': 'application/json' } : {}),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: raw ? new Uint8Array(raw.bytes) : body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {

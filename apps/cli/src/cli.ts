@@ -5,9 +5,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CandidateSummary, PRESET_NAMES } from '@edgenas/contracts';
 import { CALIBRATION_SET_SIZE } from '@edgenas/latency-predictor';
 import { ApiRequestError, CliError, EdgenasApi, resolveConnection } from './api';
+import { localImageFolder, uploadImageFolder } from './datasets';
 import { JobFlags, JobRequest, buildJobRequest, readJobFile } from './job-request';
 import { BarSet, createBars } from './progress';
 import {
+  DatasetView,
   DeviceView,
   JobListItem,
   JobView,
@@ -391,6 +393,53 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const out = resolve(io.cwd, flags.out ?? `${arch}.onnx`);
       writeFileSync(out, bytes);
       io.out(`wrote ${out} (${bytes.length} bytes)`);
+    });
+
+  const datasets = program
+    .command('datasets')
+    .description("Image-folder datasets in the API's dataset root (EDGENAS_DATASETS_DIR)");
+
+  datasets
+    .command('add')
+    .description(
+      'Upload a local image folder (one sub-folder per class, PNG/JPEG) as dataset <name>, one image per ' +
+        'request; re-running skips images already there. Jobs then use proxy.dataset {kind: image-folder, path: <name>}',
+    )
+    .argument('<name>', 'dataset name (letters, digits, . _ -)')
+    .argument('<folder>', 'local folder: <folder>/<class>/<image>')
+    .action(async (name: string, folder: string) => {
+      const images = localImageFolder(resolve(io.cwd, folder));
+      const client = api();
+      const progress = bars();
+      const step = Math.max(1, Math.floor(images.length / 20));
+      let summary;
+      try {
+        summary = await uploadImageFolder(client, name, images, (done, total) => {
+          if (done % step === 0 || done === total) progress.update('upload', done, total, name);
+        });
+      } finally {
+        progress.stop();
+      }
+      if (globals().json) return printJson({ dataset: name, path: name, ...summary });
+      io.out(
+        `${name}: ${summary.images} images in ${summary.classes} classes (${summary.created} new, ` +
+          `${summary.unchanged} already there); jobs use "proxy": {"dataset": {"kind": "image-folder", "path": "${name}"}}`,
+      );
+    });
+
+  datasets
+    .command('list')
+    .description('Datasets with their classes and image counts')
+    .action(async () => {
+      const list = await api().get<DatasetView[]>('/v1/datasets');
+      if (globals().json) return printJson(list);
+      if (list.length === 0)
+        return io.out('no datasets yet: add one with `edgenas datasets add <name> <folder>`');
+      const t = table(['name', 'images', 'classes'], colour);
+      for (const d of list) {
+        t.push([d.name, String(d.images), d.classes.map((c) => `${c.name} (${c.images})`).join(', ')]);
+      }
+      io.out(t.toString());
     });
 
   const devices = program.command('devices').description('Registered devices');

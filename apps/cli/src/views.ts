@@ -88,3 +88,11 @@ export interface LutView {
 }
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** `GET /v1/datasets`. */
+export interface DatasetView {
+  readonly name: string;
+  readonly path: string;
+  readonly images: number;
+  readonly classes: readonly { readonly name: string; readonly images: number }[];
+}

@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLut, chooseCalibrationSet } from '@edgenas/latency-predictor';
 import { PROFILE, archRow, lutRows } from '@edgenas/latency-predictor/test-rows.fixture';
 import { PROXY_28, formatArchitecture } from '@edgenas/search-space';
 import { Storage, openStorage } from '@edgenas/storage';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from './activities';
 
 describe('predictLatency activity', () => {
@@ -50,4 +52,53 @@ describe('predictLatency activity', () => {
     const [second] = await activities.predictLatency(request);
     expect(second).toEqual(first);
   });
+});
+
+describe('training activities: image folders outside the dataset roots (checked again before reading)', () => {
+  let dir: string;
+  let storage: Storage;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgenas-activities-roots-'));
+    storage = await openStorage(`sqlite:${join(dir, 'db.sqlite')}`);
+    mkdirSync(join(dir, 'data', 'datasets'), { recursive: true });
+    mkdirSync(join(dir, 'elsewhere', 'hidden-class'), { recursive: true });
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'data', 'datasets', 'looks-local'));
+  });
+  afterAll(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([['../../elsewhere'], ['/etc'], ['looks-local']])(
+    'refuses %s non-retryably, naming proxy.dataset.path and nothing outside the roots',
+    async (path) => {
+      const activities = createActivities({ db: storage.handle.db, dataDir: join(dir, 'data') });
+      const request = {
+        jobId: 'job',
+        generation: 0,
+        architectureId: 'a',
+        architecture: 'x',
+        space: 'proxy-28',
+        proxy: {
+          dataset: { kind: 'image-folder' as const, path, valFraction: 0.2 },
+          epochs: 1,
+          batchSize: 8,
+          resolution: 28,
+        },
+        seed: 1,
+      };
+      let failure: unknown;
+      try {
+        await new MockActivityEnvironment().run(activities.proxyTrain, request);
+      } catch (err) {
+        failure = err;
+      }
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect((failure as ApplicationFailure).nonRetryable).toBe(true);
+      const message = (failure as Error).message;
+      expect(message).toMatch(/^proxy\.dataset\.path: /);
+      expect(message).not.toMatch(/elsewhere|hidden-class|\/etc/);
+      expect(message).not.toContain(dir);
+    },
+  );
 });

@@ -50,6 +50,7 @@ import {
   supernetKey,
   writeSupernetBytes,
 } from '@edgenas/proxy-trainer/supernet/artifact';
+import { DatasetPathError, resolveDatasetFolder } from '@edgenas/proxy-trainer/datasets/dataset-roots';
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
 import {
   CandidateStatus,
@@ -64,6 +65,8 @@ export interface ActivityDeps {
   readonly db: Db;
   /** Datasets cache and temp files. */
   readonly dataDir: string;
+  /** Image-folder datasets must lie under these (EDGENAS_DATASETS_DIR); default `<dataDir>/datasets`. */
+  readonly datasetRoots?: readonly string[];
   /** How long `awaitVerification` waits for device agents; default 120 s. */
   readonly verificationTimeoutMs?: number;
   /** Poll interval of `awaitVerification`; default 1 s. */
@@ -194,6 +197,8 @@ export function createActivities(deps: ActivityDeps) {
   const repos: Repositories = createRepositories(deps.db);
   const verificationTimeoutMs = deps.verificationTimeoutMs ?? 120_000;
   const verificationPollMs = deps.verificationPollMs ?? 1000;
+  const datasetRoots = deps.datasetRoots ?? [path.join(deps.dataDir, 'datasets')];
+  const reading: DatasetReading = { dataDir: deps.dataDir, datasetRoots };
 
   /** Per device, its LUT and calibration for the deployment geometry, built from the stored rows. */
   async function loadPredictors(g: DevicesGeometry): Promise<DevicePredictor[]> {
@@ -305,7 +310,7 @@ export function createActivities(deps: ActivityDeps) {
         return { architectureId: req.architectureId, accuracy: recorded.accuracy, reused: true };
       }
       return withTrainingContext(`proxy training of ${req.architectureId}`, async (ctx, beat) => {
-        const result = await trainInChildProcess(proxyRequest(req, deps.dataDir), {
+        const result = await trainInChildProcess(proxyRequest(req, reading), {
           signal: ctx.cancellationSignal,
           onProgress: (p) => beat({ step: p.step, loss: p.loss }),
         });
@@ -400,6 +405,7 @@ export function createActivities(deps: ActivityDeps) {
 
       return withTrainingContext(`supernet training ${key}`, async (_ctx, beat, current) => {
         // Another job trains this key: follow its checkpoints until it finishes, or take over when it stops.
+        checkDatasetFolder(req.proxy, datasetRoots);
         let holder: string | undefined;
         for (;;) {
           const claim = await store.claim(key, owner, leaseMs);
@@ -466,7 +472,7 @@ export function createActivities(deps: ActivityDeps) {
               );
           };
           const result = await trainSupernetInChildProcess(
-            { ...request, dataDir: deps.dataDir },
+            { ...request, ...reading },
             {
               outputPath: absolute,
               checkpointPath: checkpoint,
@@ -554,6 +560,7 @@ export function createActivities(deps: ActivityDeps) {
           writeSupernetBytes(supernetPath, shared.bytes, shared.sha256);
         }
         await withTrainingContext(`scoring ${todo.length} subnets`, async (ctx, beat) => {
+          checkDatasetFolder(req.proxy, datasetRoots);
           const result = await scoreSubnetsInChildProcess(
             {
               supernetPath,
@@ -565,7 +572,7 @@ export function createActivities(deps: ActivityDeps) {
               recalibrationBatches: req.spec.recalibrationBatches,
               batchSize: req.spec.batchSize,
               scoreImages: req.spec.scoreImages,
-              dataDir: deps.dataDir,
+              ...reading,
             },
             { signal: ctx.cancellationSignal, onProgress: (done) => beat({ step: done, loss: NaN }) },
           );
@@ -605,7 +612,7 @@ export function createActivities(deps: ActivityDeps) {
       );
       if (recorded) return { accuracy: recorded.accuracy, reused: true };
       return withTrainingContext(`stand-alone training of ${req.architectureId}`, async (ctx, beat) => {
-        const result = await trainInChildProcess(proxyRequest(req, deps.dataDir), {
+        const result = await trainInChildProcess(proxyRequest(req, reading), {
           signal: ctx.cancellationSignal,
           onProgress: (p) => beat({ step: p.step, loss: p.loss }),
         });
@@ -730,11 +737,35 @@ function warnWithoutNativeTraining(
   });
 }
 
-/** The proxy-training request of a candidate at its proxy geometry. */
+/** Where training children read datasets from: the cache, and the roots image folders must lie under. */
+interface DatasetReading {
+  readonly dataDir: string;
+  readonly datasetRoots: readonly string[];
+}
+
+/**
+ * An image-folder dataset must lie under the dataset roots (symbolic links resolved), checked here before a
+ * training child is started and again by the child before it reads. The failure names the field and the reason,
+ * never a path outside the roots.
+ */
+function checkDatasetFolder(proxy: ProxyTrainingSpec, roots: readonly string[]): void {
+  if (proxy.dataset.kind !== 'image-folder') return;
+  try {
+    resolveDatasetFolder(proxy.dataset.path, roots);
+  } catch (err) {
+    if (err instanceof DatasetPathError) {
+      throw ApplicationFailure.nonRetryable(`proxy.dataset.path: ${err.reason}`, err.name);
+    }
+    throw err;
+  }
+}
+
+/** The proxy-training request of a candidate at its proxy geometry (its image folder checked first). */
 function proxyRequest(
   req: { architecture: string; space: string; proxy: ProxyTrainingSpec; seed: number },
-  dataDir: string,
+  reading: DatasetReading,
 ): ProxyTrainingRequest {
+  checkDatasetFolder(req.proxy, reading.datasetRoots);
   return {
     architecture: req.architecture,
     space: proxyConfigFor(getMacroConfig(req.space)).name,
@@ -744,7 +775,7 @@ function proxyRequest(
     batchSize: req.proxy.batchSize,
     resolution: req.proxy.resolution,
     seed: req.seed,
-    dataDir,
+    ...reading,
   };
 }
 

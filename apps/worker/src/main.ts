@@ -2,7 +2,7 @@
 /**
  * EdgeNAS worker: serves the job workflow and its activities on Temporal.
  *   node dist/apps/worker/src/main.js [--queues light,training] [--training-concurrency N]
- * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR,
+ * Env: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL, EDGENAS_DATA_DIR, EDGENAS_DATASETS_DIR,
  * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_LOG_LEVEL (pino level, default info) and EDGENAS_LOG_FORMAT
  * (`json`, the default: one JSON object a line on stdout; or `pretty`).
  */
@@ -103,6 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
 async function serve(opts: WorkerFlags, config: WorkerConfig, logger: Logger): Promise<void> {
   const { address, namespace } = config.temporal;
   const dataDir = resolve(config.dataDir);
+  const datasetRoots = config.datasetsDirs.map((d) => resolve(d));
   const calibrationPolicy = calibrationPolicyFromMinutes(config.calibrationRefreshMinutes);
   const database = await openDatabase(config.databaseUrl ?? DEFAULT_DATABASE_URL);
   let connection: NativeConnection;
@@ -124,6 +125,7 @@ async function serve(opts: WorkerFlags, config: WorkerConfig, logger: Logger): P
       deps: {
         db: database.db,
         dataDir,
+        datasetRoots,
         verificationTimeoutMs: opts.verificationTimeout * 1000,
         supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
         calibrationPolicy,

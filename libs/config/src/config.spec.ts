@@ -18,6 +18,8 @@ describe('runtime configuration', () => {
       temporal: { address: 'localhost:7233', namespace: 'default', addressGiven: false },
       apiKeys: [],
       calibrationRefreshMinutes: undefined,
+      dataDir: '.edgenas',
+      datasetsDirs: ['.edgenas/datasets'],
       log: { level: 'info', format: 'json' },
     });
     expect(apiConfig({ EDGENAS_LOG_LEVEL: 'debug', EDGENAS_LOG_FORMAT: 'pretty' }).log).toEqual({
@@ -75,6 +77,23 @@ describe('runtime configuration', () => {
     );
     expect(messageOf(() => workerConfig({ EDGENAS_DATA_DIR: '' }))).toMatch(
       /EDGENAS_DATA_DIR must not be empty/,
+    );
+  });
+
+  it('takes the dataset roots from EDGENAS_DATASETS_DIR, else <dataDir>/datasets', () => {
+    expect(workerConfig({ EDGENAS_DATA_DIR: '/srv/edgenas' }).datasetsDirs).toEqual([
+      '/srv/edgenas/datasets',
+    ]);
+    expect(apiConfig({ EDGENAS_DATASETS_DIR: '/data/a:/data/b' }).datasetsDirs).toEqual([
+      '/data/a',
+      '/data/b',
+    ]);
+    expect(workerConfig({ EDGENAS_DATASETS_DIR: 'rel' }).datasetsDirs).toEqual(['rel']);
+    expect(messageOf(() => apiConfig({ EDGENAS_DATASETS_DIR: '/data/a::/data/b' }))).toMatch(
+      /EDGENAS_DATASETS_DIR must list folders separated by ":", none blank/,
+    );
+    expect(messageOf(() => workerConfig({ EDGENAS_DATASETS_DIR: ' ' }))).toMatch(
+      /EDGENAS_DATASETS_DIR must not be empty/,
     );
   });
 

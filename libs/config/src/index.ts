@@ -3,6 +3,7 @@
  * start-up. Pure: the environment comes in as an argument (each app's `main.ts` hands in `process.env`), so
  * no library reads `process.env` and every rule here is unit-testable.
  */
+import { delimiter, join } from 'node:path';
 import { z } from 'zod';
 
 export const CONFIG_DEFAULTS = {
@@ -43,6 +44,16 @@ const positiveMinutes = text
   .transform(Number)
   .refine((n) => Number.isFinite(n) && n > 0, { message: 'must be a positive number of minutes' });
 
+/** Folders separated by the platform's path delimiter (`:`; `;` on Windows); blank entries are errors. */
+const folderList = text.transform((v, ctx) => {
+  const folders = v.split(delimiter).map((f) => f.trim());
+  if (folders.some((f) => f.length === 0)) {
+    ctx.addIssue({ code: 'custom', message: `must list folders separated by "${delimiter}", none blank` });
+    return z.NEVER;
+  }
+  return folders;
+});
+
 /** Comma-separated keys; empty means "none given" (the API then generates one). */
 const keyList = z.string().transform((v) =>
   v
@@ -58,6 +69,7 @@ export const ENV_SCHEMA = z.object({
   TEMPORAL_ADDRESS: hostPort.optional(),
   TEMPORAL_NAMESPACE: text.optional(),
   EDGENAS_DATA_DIR: text.optional(),
+  EDGENAS_DATASETS_DIR: folderList.optional(),
   EDGENAS_API_KEYS: keyList.optional(),
   EDGENAS_CALIBRATION_REFRESH_MINUTES: positiveMinutes.optional(),
   EDGENAS_API_URL: httpUrl.optional(),
@@ -115,6 +127,14 @@ function logOf(v: { EDGENAS_LOG_LEVEL?: LogLevel; EDGENAS_LOG_FORMAT?: 'json' | 
   return { level: v.EDGENAS_LOG_LEVEL ?? 'info', format: v.EDGENAS_LOG_FORMAT ?? 'json' };
 }
 
+/**
+ * The dataset roots: image-folder datasets must lie under one of them (after symlinks are resolved); relative
+ * dataset paths resolve against the first. Default `<dataDir>/datasets`.
+ */
+function datasetsDirsOf(v: { EDGENAS_DATA_DIR?: string; EDGENAS_DATASETS_DIR?: string[] }): string[] {
+  return v.EDGENAS_DATASETS_DIR ?? [join(v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir, 'datasets')];
+}
+
 export interface ApiConfig {
   readonly port: number;
   /** Unset: storage's default SQLite file. */
@@ -123,6 +143,9 @@ export interface ApiConfig {
   /** Empty: none given. */
   readonly apiKeys: readonly string[];
   readonly calibrationRefreshMinutes?: number;
+  readonly dataDir: string;
+  /** Dataset roots (EDGENAS_DATASETS_DIR, default `<dataDir>/datasets`); uploads go to the first. */
+  readonly datasetsDirs: readonly string[];
   readonly log: LogConfig;
 }
 
@@ -134,6 +157,8 @@ export function apiConfig(env: Env): ApiConfig {
     'TEMPORAL_NAMESPACE',
     'EDGENAS_API_KEYS',
     'EDGENAS_CALIBRATION_REFRESH_MINUTES',
+    'EDGENAS_DATA_DIR',
+    'EDGENAS_DATASETS_DIR',
     'EDGENAS_LOG_LEVEL',
     'EDGENAS_LOG_FORMAT',
   ]);
@@ -143,6 +168,8 @@ export function apiConfig(env: Env): ApiConfig {
     temporal: temporalOf(v),
     apiKeys: v.EDGENAS_API_KEYS ?? [],
     calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
+    dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
+    datasetsDirs: datasetsDirsOf(v),
     log: logOf(v),
   };
 }
@@ -151,6 +178,8 @@ export interface WorkerConfig {
   readonly databaseUrl?: string;
   readonly temporal: TemporalConfig;
   readonly dataDir: string;
+  /** Dataset roots (EDGENAS_DATASETS_DIR, default `<dataDir>/datasets`), checked again before reading. */
+  readonly datasetsDirs: readonly string[];
   readonly calibrationRefreshMinutes?: number;
   readonly log: LogConfig;
 }
@@ -161,6 +190,7 @@ export function workerConfig(env: Env): WorkerConfig {
     'TEMPORAL_ADDRESS',
     'TEMPORAL_NAMESPACE',
     'EDGENAS_DATA_DIR',
+    'EDGENAS_DATASETS_DIR',
     'EDGENAS_CALIBRATION_REFRESH_MINUTES',
     'EDGENAS_LOG_LEVEL',
     'EDGENAS_LOG_FORMAT',
@@ -169,6 +199,7 @@ export function workerConfig(env: Env): WorkerConfig {
     databaseUrl: v.DATABASE_URL,
     temporal: temporalOf(v),
     dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
+    datasetsDirs: datasetsDirsOf(v),
     calibrationRefreshMinutes: v.EDGENAS_CALIBRATION_REFRESH_MINUTES,
     log: logOf(v),
   };

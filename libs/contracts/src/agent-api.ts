@@ -12,6 +12,14 @@ export interface DeviceRegistration {
   readonly token: string;
 }
 
+/**
+ * Extra field of the 409 `POST /v1/devices` answers when the API key already has a device of that name: an agent
+ * that lost its state takes that device over (`POST /v1/devices/:id/token`) instead of registering another.
+ */
+export interface DeviceNameConflict {
+  readonly existingDeviceId: string;
+}
+
 /** A whole network the server asks the agent to measure end to end for a job's front or final model. */
 export interface VerificationRequest {
   readonly id: string;

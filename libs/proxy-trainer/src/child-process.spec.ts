@@ -90,6 +90,28 @@ describe('trainInChildProcess', () => {
     expect(isNonRetryableTrainingError(err)).toBe(true);
   });
 
+  it('the child refuses an image folder outside the dataset roots before reading, non-retryable, naming no outside path', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-child-roots-'));
+    try {
+      const root = path.join(tmp, 'datasets');
+      fs.mkdirSync(path.join(tmp, 'private', 'secret-class'), { recursive: true });
+      fs.mkdirSync(root);
+      fs.symlinkSync(path.join(tmp, 'private'), path.join(root, 'linked'));
+      for (const p of ['../private', 'linked']) {
+        const err = await trainInChildProcess({
+          ...request,
+          dataset: { kind: 'image-folder', path: p, valFraction: 0.2 },
+          datasetRoots: [root],
+        }).catch((e: unknown) => e);
+        expect((err as Error).name).toBe('DatasetPathError');
+        expect(isNonRetryableTrainingError(err)).toBe(true);
+        expect((err as Error).message).not.toMatch(/private|secret-class/);
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a crashing child (V8 heap exhausted while parsing Fashion-MNIST) rejects with a clear error', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-crash-'));
     try {

@@ -42,7 +42,13 @@ export class TrainingProcessError extends Error {
 export function isNonRetryableTrainingError(err: unknown): boolean {
   return (
     err instanceof Error &&
-    ['TrainingRequestError', 'DatasetError', 'ArchitectureError', 'SupernetError'].includes(err.name)
+    [
+      'TrainingRequestError',
+      'DatasetError',
+      'DatasetPathError',
+      'ArchitectureError',
+      'SupernetError',
+    ].includes(err.name)
   );
 }
 

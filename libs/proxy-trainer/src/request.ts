@@ -17,6 +17,8 @@ export interface ProxyTrainingRequest {
   readonly seed: number;
   /** Datasets cache directory (default $EDGENAS_DATA_DIR or .edgenas). */
   readonly dataDir?: string;
+  /** Image folders must lie under these (see DatasetLoadOptions). */
+  readonly datasetRoots?: readonly string[];
   readonly backend?: BackendPreference;
   /** Default 'adam'. */
   readonly optimizer?: 'adam' | 'sgd';

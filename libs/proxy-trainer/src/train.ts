@@ -157,7 +157,12 @@ export async function trainProxy(
   const backend = await selectBackend(req.backend ?? 'auto');
   const data =
     options.dataset ??
-    loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
+    loadDataset(req.dataset, {
+      resolution: req.resolution,
+      seed: req.seed,
+      dataDir: req.dataDir,
+      datasetRoots: req.datasetRoots,
+    });
   if (data.height !== req.resolution || data.width !== req.resolution) {
     throw new TrainingRequestError(
       `dataset ${data.name} is ${data.height}x${data.width}, the request asks for resolution ${req.resolution}`,

@@ -152,8 +152,21 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
         await db.schema.alterTable('architecture_measurements').addColumn('purpose', 'text').execute();
       },
     },
+    // Who registered a device (a digest of the user API key); its name is unique per owner. Devices from
+    // before have no owner (null), so the index leaves them alone (nulls are distinct in both dialects).
+    '0004_device_owner': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('devices').addColumn('owner', 'text').execute();
+        await db.schema
+          .createIndex('devices_owner_name')
+          .on('devices')
+          .columns(['owner', 'name'])
+          .unique()
+          .execute();
+      },
+    },
     // Supernets in the database, so workers on other machines reuse, score with and resume them.
-    '0004_supernet_files': {
+    '0005_supernet_files': {
       async up(db: Kysely<unknown>): Promise<void> {
         await db.schema
           .createTable('supernet_files')

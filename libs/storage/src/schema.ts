@@ -9,6 +9,8 @@ export interface DevicesTable {
   name: string;
   profile_json: string;
   token_hash: string;
+  /** Digest of the user API key that registered it; null for devices registered before owners were kept. */
+  owner: string | null;
   created_at: string;
 }
 

@@ -7,7 +7,9 @@ import { BlockMeasurement, DeviceProfile, NasJobInput } from '@edgenas/contracts
 import { PROXY_28, stemSignature } from '@edgenas/search-space';
 import {
   buildMigrations,
+  DeviceNameTakenError,
   EdgeNasDatabase,
+  MeasurementConflictError,
   JobRepository,
   loadDeviceRows,
   openStorage,
@@ -105,9 +107,9 @@ describe.each(targets)('storage on %s', (_name, url) => {
       blocks: [block('m1', 1), block('m2', 2)],
     });
     expect(first).toMatchObject({ accepted: 2, duplicates: 0 });
-    // Same ids, different values, plus an in-batch repeat: nothing overwritten, one new row.
+    // A retried row (same id, same values), plus an in-batch repeat: nothing overwritten, one new row.
     const retry = await storage.measurements.insertBatch('dev-a', {
-      blocks: [block('m1', 9), block('m3', 3), block('m3', 3)],
+      blocks: [block('m1', 1), block('m3', 3), block('m3', 3)],
     });
     expect(retry).toMatchObject({ accepted: 1, duplicates: 2 });
     const rows = await storage.measurements.listBlockMeasurements('dev-a');
@@ -118,6 +120,88 @@ describe.each(targets)('storage on %s', (_name, url) => {
     ]);
     expect(rows[0].signature).toEqual(stemSignature(PROXY_28));
     expect(await storage.measurements.countRows('dev-a')).toEqual({ blocks: 3, architectures: 0 });
+  });
+
+  it('refuses an id re-sent with other values, stored or earlier in the batch, and stores nothing of that batch', async () => {
+    const conflictOf = async (deviceId: string, blocks: BlockMeasurement[]) => {
+      try {
+        await storage.measurements.insertBatch(deviceId, { blocks });
+      } catch (err) {
+        if (err instanceof MeasurementConflictError) return err.conflicts;
+        throw err;
+      }
+      throw new Error('expected a MeasurementConflictError');
+    };
+    const before = await storage.measurements.countRows();
+    expect(await conflictOf('dev-a', [block('m9', 1), block('m1', 9)])).toEqual([
+      {
+        table: 'blocks',
+        index: 1,
+        id: 'm1',
+        otherDevice: false,
+        fields: ['estimateMs', 'medianMs', 'p10Ms', 'p90Ms'],
+      },
+    ]);
+    expect(
+      await conflictOf('dev-a', [
+        block('m9', 1),
+        { ...block('m9', 1), measuredAt: '2026-01-02T00:00:00.000Z' },
+      ]),
+    ).toEqual([{ table: 'blocks', index: 1, id: 'm9', otherDevice: false, fields: ['measuredAt'] }]);
+    await storage.devices.create({ id: 'dev-c', name: 'other box', profile: PROFILE, tokenHash: 'hash-c' });
+    expect(await conflictOf('dev-c', [block('m1', 1)])).toEqual([
+      { table: 'blocks', index: 0, id: 'm1', otherDevice: true, fields: [] },
+    ]);
+    expect(await storage.measurements.countRows()).toEqual(before);
+    // the same instant written another way is the same value
+    const same = await storage.measurements.insertBatch('dev-a', {
+      blocks: [{ ...block('m1', 1), measuredAt: '2026-01-01T00:00:00Z' }],
+    });
+    expect(same).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+
+  it('keeps device names unique per owner; devices without an owner are not counted', async () => {
+    const created = await storage.devices.create({
+      id: 'dev-o1',
+      name: 'local-cpu',
+      profile: PROFILE,
+      tokenHash: 'hash-o1',
+      owner: 'owner-1',
+    });
+    let taken: unknown;
+    try {
+      await storage.devices.create({
+        id: 'dev-o2',
+        name: 'local-cpu',
+        profile: PROFILE,
+        tokenHash: 'hash-o2',
+        owner: 'owner-1',
+      });
+    } catch (err) {
+      taken = err;
+    }
+    expect(taken).toBeInstanceOf(DeviceNameTakenError);
+    expect((taken as DeviceNameTakenError).existing).toEqual(created);
+    expect(await storage.devices.get('dev-o2')).toBeUndefined();
+    // another owner, or none, may use the name
+    await storage.devices.create({
+      id: 'dev-o3',
+      name: 'local-cpu',
+      profile: PROFILE,
+      tokenHash: 'hash-o3',
+      owner: 'owner-2',
+    });
+    await storage.devices.create({ id: 'dev-o4', name: 'local-cpu', profile: PROFILE, tokenHash: 'hash-o4' });
+    await storage.devices.create({ id: 'dev-o5', name: 'local-cpu', profile: PROFILE, tokenHash: 'hash-o5' });
+    expect(await storage.devices.findByOwnerAndName('owner-1', 'local-cpu')).toEqual(created);
+
+    // only the owner replaces the token; the old one stops working
+    expect(await storage.devices.replaceToken('dev-o1', 'owner-2', 'stolen')).toBe(false);
+    expect(await storage.devices.replaceToken('dev-o4', 'owner-1', 'stolen')).toBe(false);
+    expect(await storage.devices.replaceToken('dev-o1', 'owner-1', 'hash-o1b')).toBe(true);
+    expect(await storage.devices.findIdByTokenHash('hash-o1')).toBeUndefined();
+    expect(await storage.devices.findIdByTokenHash('hash-o1b')).toBe('dev-o1');
+    expect(await storage.devices.findIdByTokenHash('stolen')).toBeUndefined();
   });
 
   it('rolls back the whole batch when one row fails', async () => {
@@ -346,7 +430,7 @@ describe.each(targets)('storage on %s', (_name, url) => {
 });
 
 describe('migrations', () => {
-  it('upgrades a database written before stand-alone retrainings existed, keeping its rows', async () => {
+  it('upgrades a database written before stand-alone retrainings and device owners existed, keeping its rows', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'edgenas-migrate-'));
     const url = `sqlite:${join(scratch, 'old.db')}`;
     try {
@@ -359,12 +443,27 @@ describe('migrations', () => {
       });
       expect((await migrator.migrateToLatest()).error).toBeUndefined();
       await new JobRepository(old).create(jobInput('old-job', 'dev-x'));
+      // two devices of one name, as restarts used to register them: the owner index must not refuse them
+      const insertDevice = sqlite.prepare(
+        'insert into devices (id, name, profile_json, token_hash, created_at) values (?, ?, ?, ?, ?)',
+      );
+      for (const id of ['old-1', 'old-2']) {
+        insertDevice.run(id, 'local-cpu', JSON.stringify(PROFILE), `hash-${id}`, '2026-01-01T00:00:00.000Z');
+      }
       await old.destroy();
 
       const upgraded = await openStorage(url);
       try {
         expect((await upgraded.jobs.get('old-job'))?.input.jobId).toBe('old-job');
         expect(await upgraded.standaloneTrainings.listForJob('old-job')).toEqual([]);
+        expect((await upgraded.devices.list()).map((d) => d.id)).toEqual(['old-1', 'old-2']);
+        await upgraded.devices.create({
+          id: 'new-1',
+          name: 'local-cpu',
+          profile: PROFILE,
+          tokenHash: 'h-new',
+          owner: 'o',
+        });
       } finally {
         await upgraded.close();
       }

@@ -20,7 +20,9 @@ export type AuthRequirement = 'user' | 'device' | 'user-or-device' | 'public';
 const AUTH_REQUIREMENT = 'edgenas:auth';
 export const RequireAuth = (requirement: AuthRequirement) => SetMetadata(AUTH_REQUIREMENT, requirement);
 
-export type Caller = { readonly kind: 'user' } | { readonly kind: 'device'; readonly deviceId: string };
+/** A user is known by `owner`, a digest of their API key (what is stored beside the devices they register). */
+export type Caller =
+  { readonly kind: 'user'; readonly owner: string } | { readonly kind: 'device'; readonly deviceId: string };
 
 /** The parts of an HTTP request the guard reads (express's request has them). */
 interface HttpRequest {
@@ -40,6 +42,11 @@ export function hashSecret(secret: string): string {
 /** A device token: high-entropy, so a fast hash suffices to store it. */
 export function generateDeviceToken(): string {
   return `edt_${randomBytes(32).toString('base64url')}`;
+}
+
+/** The owner id of a user API key: a domain-separated, truncated digest, never the key itself. */
+export function ownerOf(apiKey: string): string {
+  return createHash('sha256').update(`edgenas-owner\n${apiKey}`).digest('hex').slice(0, 32);
 }
 
 export function generateApiKey(): string {
@@ -95,7 +102,7 @@ export class AuthGuard implements CanActivate {
     if (!token) throw unauthorized('missing credentials: send "Authorization: Bearer <key or device token>"');
 
     if (requirement !== 'device' && this.apiKeys.has(token)) {
-      req.caller = { kind: 'user' };
+      req.caller = { kind: 'user', owner: ownerOf(token) };
       return true;
     }
     if (requirement === 'device' && this.apiKeys.has(token)) {

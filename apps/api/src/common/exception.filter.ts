@@ -1,32 +1,54 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { ErrorBody, reasonPhrase } from './api-error';
+import { ApiError, ErrorBody, reasonPhrase } from './api-error';
 
-/** The parts of an HTTP response the filter uses (express's response has them). */
+/** The parts of an HTTP request and response the filter uses (express's have them). */
+interface HttpRequest {
+  id?: unknown;
+  method?: string;
+  url?: string;
+}
 interface HttpResponse {
+  headersSent?: boolean;
   status(code: number): { json(body: unknown): void };
 }
 
 /**
- * Normalises every error into the standard body. Unexpected errors become a plain 500: their details go to
- * the log, never to the client. Also covers body-parser errors (malformed JSON, oversized bodies).
+ * Normalises every error into the standard body. Only errors the API raised on purpose (`ApiError`, Nest's 4xx
+ * exceptions, body-parser's exposed 4xx) speak to the client; anything else — a TypeError, an SQL error, a
+ * library's 5xx — becomes a plain 500 carrying the request id, with its details in the server log only.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<HttpResponse>();
-    const body = this.toBody(exception);
-    if (body.statusCode >= 500) {
-      this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
-      );
+    const http = host.switchToHttp();
+    const req = http.getRequest<HttpRequest>();
+    const res = http.getResponse<HttpResponse>();
+    const requestId = typeof req.id === 'string' ? req.id : undefined;
+    let body = this.toBody(exception);
+    if (body === undefined) {
+      const detail = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+      this.logger.error(`request ${requestId ?? '?'} ${req.method ?? ''} ${req.url ?? ''} failed: ${detail}`);
+      body = {
+        statusCode: 500,
+        error: reasonPhrase(500),
+        message: `internal server error${requestId ? ` (request id ${requestId}; the server log has the details)` : ''}`,
+        errors: [],
+        ...(requestId ? { requestId } : {}),
+      };
+    } else if (body.statusCode >= 500 && requestId) {
+      body = { ...body, requestId };
     }
+    if (res.headersSent) return;
     res.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown): ErrorBody {
-    if (exception instanceof HttpException) {
+  /** The body of an error meant for the client; undefined for an unexpected one. */
+  private toBody(exception: unknown): ErrorBody | undefined {
+    if (exception instanceof ApiError) return exception.getResponse() as ErrorBody;
+    if (exception instanceof HttpException && exception.getStatus() < 500) {
+      // Nest's own: malformed or oversized bodies (Nest turns body-parser errors into these), unknown routes
       const status = exception.getStatus();
       const raw = exception.getResponse();
       if (typeof raw === 'object' && raw !== null && 'errors' in raw) return raw as ErrorBody;
@@ -36,7 +58,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
         : typeof rawMessage === 'string'
           ? rawMessage
           : exception.message;
-      return { statusCode: status, error: reasonPhrase(status), message, errors: [] };
+      const field = status === 404 ? 'path' : 'body';
+      return {
+        statusCode: status,
+        error: reasonPhrase(status),
+        message,
+        errors: [{ field, reason: message }],
+      };
     }
     // body-parser errors carry an HTTP status and an `expose` flag
     const e = exception as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
@@ -50,6 +78,6 @@ export class ApiExceptionFilter implements ExceptionFilter {
         errors: [{ field: 'body', reason: e.message }],
       };
     }
-    return { statusCode: 500, error: reasonPhrase(500), message: 'internal server error', errors: [] };
+    return undefined;
   }
 }

@@ -1,16 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { GEOMETRY_LIMITS } from '@edgenas/search-space';
+import { OptionalNestedObject } from './nested';
 
 export class InputShapeDto {
   @ApiProperty({ example: 224 })
@@ -41,9 +32,7 @@ export class DeploymentGeometryDto {
   space!: string;
 
   @ApiPropertyOptional({ type: InputShapeDto, description: "Deployment input; default: the space's" })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => InputShapeDto)
+  @OptionalNestedObject(() => InputShapeDto, 'height, width, channels')
   input?: InputShapeDto;
 
   @ApiPropertyOptional({ example: 10, description: "Deployment classes; default: the space's" })

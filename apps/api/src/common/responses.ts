@@ -12,6 +12,8 @@ export class ErrorResponse {
   @ApiProperty({ example: 'Bad Request' }) error!: string;
   @ApiProperty() message!: string;
   @ApiProperty({ type: [FieldErrorResponse] }) errors!: FieldErrorResponse[];
+  @ApiPropertyOptional({ description: '5xx: the request id, under which the server log has the cause' })
+  requestId?: string;
 }
 
 export class BreakdownItemResponse {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsNumber, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsInt, IsNotEmpty, IsString, Max, MaxLength, Min } from 'class-validator';
+import { NestedObject } from '../common/nested';
 
 export class DeviceHardwareDto {
   @ApiProperty({ example: 'Intel(R) Xeon(R) CPU @ 2.20GHz' })
@@ -16,8 +16,9 @@ export class DeviceHardwareDto {
   cores!: number;
 
   @ApiProperty({ example: 4294967296 })
-  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   memoryBytes!: number;
 
   @ApiProperty({ example: 'linux' })
@@ -67,13 +68,11 @@ export class DeviceProfileDto {
   name!: string;
 
   @ApiProperty({ type: DeviceHardwareDto })
-  @ValidateNested()
-  @Type(() => DeviceHardwareDto)
+  @NestedObject(() => DeviceHardwareDto, 'cpuModel, cores, memoryBytes, os, arch')
   hardware!: DeviceHardwareDto;
 
   @ApiProperty({ type: DeviceRuntimeDto })
-  @ValidateNested()
-  @Type(() => DeviceRuntimeDto)
+  @NestedObject(() => DeviceRuntimeDto, 'engine, engineVersion, executionProvider, threads')
   runtime!: DeviceRuntimeDto;
 }
 
@@ -85,8 +84,7 @@ export class RegisterDeviceDto {
   name!: string;
 
   @ApiProperty({ type: DeviceProfileDto })
-  @ValidateNested()
-  @Type(() => DeviceProfileDto)
+  @NestedObject(() => DeviceProfileDto, 'name, hardware and runtime')
   profile!: DeviceProfileDto;
 }
 

@@ -16,7 +16,6 @@ import {
   MaxLength,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
 import {
   EVALUATION_MODES,
@@ -30,6 +29,7 @@ import {
 } from '@edgenas/contracts';
 import { CANDIDATE_STATUSES, CandidateStatus } from '@edgenas/storage';
 import { DeploymentGeometryDto } from '../common/input-shape.dto';
+import { OptionalNestedObject } from '../common/nested';
 
 export const MAX_JOB_DEVICES = 16;
 export const STRATEGIES: readonly SearchStrategy[] = ['nsga2', 'evolution', 'random'];
@@ -61,7 +61,10 @@ export class ProxyDatasetDto {
   valSize?: number;
 
   @ApiPropertyOptional({
-    description: 'image-folder: folder on the training workers (one sub-folder per class)',
+    description:
+      'image-folder: a folder (one sub-folder per class) under the dataset roots (EDGENAS_DATASETS_DIR): ' +
+      'relative to the first root, e.g. a dataset added with POST /v1/datasets/{name}/images, or absolute ' +
+      'under any root; nothing outside them, symbolic links included',
   })
   @ValidateIf((o: ProxyDatasetDto) => o.kind === 'image-folder')
   @IsString()
@@ -79,9 +82,7 @@ export class ProxyDatasetDto {
 
 export class ProxyTrainingDto {
   @ApiPropertyOptional({ type: ProxyDatasetDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ProxyDatasetDto)
+  @OptionalNestedObject(() => ProxyDatasetDto, 'kind and its settings')
   dataset?: ProxyDatasetDto;
 
   @ApiPropertyOptional({ example: 1, description: 'Standalone mode: epochs per candidate' })
@@ -263,9 +264,7 @@ export class EvaluationDto {
     type: SupernetDto,
     description: 'Supernet mode only; unset fields come from the preset',
   })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => SupernetDto)
+  @OptionalNestedObject(() => SupernetDto, 'supernet training settings')
   supernet?: SupernetDto;
 
   @ApiPropertyOptional({
@@ -273,9 +272,7 @@ export class EvaluationDto {
     description:
       'Finalists (supernet mode) and the budget baselines are trained with; unset fields from the preset',
   })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => FinalistsDto)
+  @OptionalNestedObject(() => FinalistsDto, 'finalist settings')
   finalists?: FinalistsDto;
 
   @ApiPropertyOptional({
@@ -308,15 +305,11 @@ export class CreateJobDto extends DeploymentGeometryDto {
   latencyBudgetMs!: number;
 
   @ApiPropertyOptional({ type: ProxyTrainingDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ProxyTrainingDto)
+  @OptionalNestedObject(() => ProxyTrainingDto, 'dataset and proxy training settings')
   proxy?: ProxyTrainingDto;
 
   @ApiPropertyOptional({ type: SearchBudgetDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => SearchBudgetDto)
+  @OptionalNestedObject(() => SearchBudgetDto, 'search budget settings')
   budget?: SearchBudgetDto;
 
   @ApiPropertyOptional({ enum: STRATEGIES, example: 'nsga2' })
@@ -335,9 +328,7 @@ export class CreateJobDto extends DeploymentGeometryDto {
   preset?: PresetName;
 
   @ApiPropertyOptional({ type: EvaluationDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => EvaluationDto)
+  @OptionalNestedObject(() => EvaluationDto, 'evaluation settings')
   evaluation?: EvaluationDto;
 
   @ApiPropertyOptional({ example: 1, description: 'Seed (default: random, reported with the job)' })

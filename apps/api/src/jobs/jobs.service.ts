@@ -8,7 +8,8 @@ import { ApiError, FieldError, notFound } from '../common/api-error';
 import { resolveSpaceOrBadRequest } from '../common/geometry';
 import { isMissingSignatures, missingLutError } from '../common/missing-lut';
 import { DevicePredictors } from '../latency/device-predictors';
-import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
+import { DATASET_ROOTS, JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
+import { checkDatasetPath } from '../datasets/dataset-folders';
 import { JobWorkflows } from './job-workflows';
 import { JOB_DEFAULTS, resolveJobRequest } from './job-request';
 import { CreateJobDto } from './jobs.dto';
@@ -34,14 +35,15 @@ export class JobsService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
     @Inject(JOB_WORKFLOWS) private readonly workflows: JobWorkflows,
+    @Inject(DATASET_ROOTS) private readonly datasetRoots: readonly string[],
     private readonly predictors: DevicePredictors,
   ) {}
 
   /**
    * Resolves the preset under the request (400 naming fields that cannot work together), checks it against
-   * the stored devices and their LUTs, then records the job and starts its
-   * workflow. 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the fastest achievable
-   * latency; 503 Temporal unreachable (the job row is then removed again).
+   * the stored devices and their LUTs, then records the job and starts its workflow. 400 an image folder
+   * outside the dataset roots; 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the
+   * fastest achievable latency; 503 Temporal unreachable (the job row is then removed again).
    */
   async create(body: CreateJobDto): Promise<JobRecord> {
     const config = resolveSpaceOrBadRequest(body.space, body.input, body.classes);
@@ -58,6 +60,9 @@ export class JobsService {
       throw new ApiError(400, 'proxy.dataset.path: only for kind image-folder', [
         { field: 'proxy.dataset.path', reason: 'only for kind image-folder' },
       ]);
+    }
+    if (body.proxy?.dataset?.kind === 'image-folder' && body.proxy.dataset.path !== undefined) {
+      checkDatasetPath(body.proxy.dataset.path, this.datasetRoots, 'proxy.dataset.path');
     }
     const { proxy, budget, evaluation } = resolveJobRequest(body);
 

@@ -10,7 +10,13 @@ import {
 } from '@nestjs/swagger';
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { predictLatency } from '@edgenas/latency-predictor';
-import { Architecture, architectureId, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
+import {
+  Architecture,
+  ArchitectureError,
+  architectureId,
+  formatArchitecture,
+  parseArchitecture,
+} from '@edgenas/search-space';
 import { badRequest } from '../common/api-error';
 import { resolveSpaceOrBadRequest } from '../common/geometry';
 import { DeploymentGeometryDto } from '../common/input-shape.dto';
@@ -64,7 +70,8 @@ export class LatencyController {
     try {
       arch = parseArchitecture(body.architecture, config);
     } catch (err) {
-      throw badRequest('architecture', err instanceof Error ? err.message : String(err));
+      if (err instanceof ArchitectureError) throw badRequest('architecture', err.message);
+      throw err;
     }
     const predictor = await this.predictors.forGeometry(body.deviceId, config);
     try {

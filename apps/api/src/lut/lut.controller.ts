@@ -27,13 +27,8 @@ import { REPOSITORIES } from '../tokens';
 import { AgentWorkResponse, LutResponse, MissingSignaturesResponse } from './lut.responses';
 import { ErrorResponse } from '../common/responses';
 
-export class LutQueryDto {
-  @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(100)
-  space?: string;
-
+/** A deployment geometry's input and classes, laid onto `space`. */
+class GeometryQueryDto {
   @IsOptional()
   @Matches(/^\d+x\d+x\d+$/, { message: 'input must be HxWxC, e.g. 224x224x3' })
   input?: string;
@@ -44,11 +39,19 @@ export class LutQueryDto {
   classes?: number;
 }
 
-export class MissingQueryDto extends LutQueryDto {
+export class LutQueryDto extends GeometryQueryDto {
+  @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(100)
-  declare space: string;
+  space?: string;
+}
+
+export class MissingQueryDto extends GeometryQueryDto {
+  @IsString({ message: 'space is required: a space name, e.g. proxy-28' })
+  @IsNotEmpty()
+  @MaxLength(100)
+  space!: string;
 }
 
 export class WorkQueryDto {

@@ -1,17 +1,20 @@
 import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { GeometryError, parseArchitecture, resolveSpace } from '@edgenas/search-space';
+import { ArchitectureError, GeometryError, parseArchitecture, resolveSpace } from '@edgenas/search-space';
 import { UploadResult } from '@edgenas/contracts';
-import { Repositories } from '@edgenas/storage';
+import { MeasurementConflictError, Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { ApiError, FieldError } from '../common/api-error';
 import { ErrorResponse } from '../common/responses';
 import { REPOSITORIES } from '../tokens';
+import { MAX_CLOCK_SKEW_MINUTES } from '../common/timestamps';
 import { MAX_MEASUREMENTS_PER_BATCH, MeasurementBatchDto, UploadResultResponse } from './measurements.dto';
 
+/** The reason of a geometry or architecture error; anything else is unexpected and rethrown (a 500). */
 function reasonOf(err: unknown): string {
   if (err instanceof GeometryError) return err.reason;
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof ArchitectureError) return err.message;
+  throw err;
 }
 
 @ApiTags('measurements')
@@ -26,7 +29,8 @@ export class MeasurementsController {
   @ApiOperation({
     summary: "Upload a batch of measurements (the device's own token)",
     description:
-      `Idempotent by measurement id: a retried upload counts duplicates and stores nothing twice. ` +
+      `Idempotent by measurement id: a retried upload counts duplicates and stores nothing twice; an id re-sent ` +
+      `with different values is a 409. measuredAt may not lie more than ${MAX_CLOCK_SKEW_MINUTES} minutes ahead. ` +
       `At most ${MAX_MEASUREMENTS_PER_BATCH} rows per batch; one invalid row rejects the whole batch.`,
   })
   @ApiResponse({ status: 200, type: UploadResultResponse })
@@ -34,6 +38,11 @@ export class MeasurementsController {
     status: 400,
     type: ErrorResponse,
     description: 'Invalid rows (every field named); nothing stored',
+  })
+  @ApiResponse({
+    status: 409,
+    type: ErrorResponse,
+    description: 'A measurement id re-sent with different values (each named); nothing stored',
   })
   async upload(@Param('id') deviceId: string, @Body() body: MeasurementBatchDto): Promise<UploadResult> {
     const blocks = body.blocks ?? [];
@@ -94,7 +103,20 @@ export class MeasurementsController {
       throw new ApiError(400, `invalid request: ${shown.join('; ')}`, errors);
     }
 
-    const result = await this.repos.measurements.insertBatch(deviceId, { blocks, architectures });
-    return { accepted: result.accepted, duplicates: result.duplicates };
+    try {
+      const result = await this.repos.measurements.insertBatch(deviceId, { blocks, architectures });
+      return { accepted: result.accepted, duplicates: result.duplicates };
+    } catch (err) {
+      if (!(err instanceof MeasurementConflictError)) throw err;
+      const conflicts: FieldError[] = err.conflicts.map((c) => ({
+        field: `${c.table}.${c.index}.id`,
+        reason: c.otherDevice
+          ? `measurement id "${c.id}" is already used by another device's measurement`
+          : `measurement "${c.id}" was already stored with different values (${c.fields.join(', ')}); ` +
+            'a retry must re-send the same values, a new measurement needs a new id',
+      }));
+      const shown = conflicts.slice(0, 5).map((e) => `${e.field}: ${e.reason}`);
+      throw new ApiError(409, `nothing stored: ${shown.join('; ')}`, conflicts);
+    }
   }
 }

@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -15,13 +14,14 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
   ValidationArguments,
   ValidationOptions,
   registerDecorator,
 } from 'class-validator';
 import { ARCHITECTURE_MEASUREMENT_PURPOSES, ArchitectureMeasurementPurpose } from '@edgenas/contracts';
 import { BLOCKS, BLOCK_TYPES, BlockType, SignatureOp } from '@edgenas/search-space';
+import { NestedObject, NestedObjects } from '../common/nested';
+import { NotInFuture } from '../common/timestamps';
 
 /** Rows per upload (blocks and architectures together). */
 export const MAX_MEASUREMENTS_PER_BATCH = 1000;
@@ -230,6 +230,7 @@ class LatencyStatsDto {
 
   @ApiProperty({ example: '2026-01-01T12:00:00.000Z' })
   @IsISO8601({ strict: true })
+  @NotInFuture()
   measuredAt!: string;
 
   @ApiProperty()
@@ -239,8 +240,10 @@ class LatencyStatsDto {
 
 export class BlockMeasurementDto extends LatencyStatsDto {
   @ApiProperty({ type: BlockSignatureDto })
-  @ValidateNested()
-  @Type(() => BlockSignatureDto)
+  @NestedObject(
+    () => BlockSignatureDto,
+    'op, kernel, expansion, groups, stride, cin, cout, height, width, activation, classes',
+  )
   signature!: BlockSignatureDto;
 
   @ApiProperty({ example: 0.05, description: 'Per-run overhead of an isolated model (null model), ms' })
@@ -285,16 +288,14 @@ export class MeasurementBatchDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_MEASUREMENTS_PER_BATCH)
-  @ValidateNested({ each: true })
-  @Type(() => BlockMeasurementDto)
+  @NestedObjects(() => BlockMeasurementDto, 'block measurements')
   blocks?: BlockMeasurementDto[];
 
   @ApiPropertyOptional({ type: [ArchitectureMeasurementDto], maxItems: MAX_MEASUREMENTS_PER_BATCH })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_MEASUREMENTS_PER_BATCH)
-  @ValidateNested({ each: true })
-  @Type(() => ArchitectureMeasurementDto)
+  @NestedObjects(() => ArchitectureMeasurementDto, 'architecture measurements')
   architectures?: ArchitectureMeasurementDto[];
 }
 

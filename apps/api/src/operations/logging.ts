@@ -19,11 +19,24 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
-function requestId(req: IncomingMessage, res: ServerResponse): string {
+/**
+ * The request's id: the caller's `x-request-id` when short and plain, else a new UUID; kept on the request
+ * (`req.id`, where pino-http also keeps it) and echoed in the response header. Idempotent per request.
+ */
+export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
+  const known = (req as IncomingMessage & { id?: unknown }).id;
+  if (typeof known === 'string') return known;
   const given = req.headers[REQUEST_ID_HEADER];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  (req as IncomingMessage & { id?: string }).id = id;
   res.setHeader(REQUEST_ID_HEADER, id);
   return id;
+}
+
+/** Express middleware: every request gets its id first, with or without JSON logs. */
+export function requestIdMiddleware(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  assignRequestId(req, res);
+  next();
 }
 
 /** Scrapes and probes every few seconds would drown the request log. */
@@ -58,7 +71,7 @@ export function apiLoggerModule(options: ApiLogging): DynamicModule {
   return LoggerModule.forRoot({
     pinoHttp: {
       logger,
-      genReqId: requestId,
+      genReqId: assignRequestId,
       customAttributeKeys: { reqId: 'requestId' },
       autoLogging: { ignore: isProbe },
       // one short line per request: what was asked and how it ended, not every header

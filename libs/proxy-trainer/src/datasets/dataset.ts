@@ -35,6 +35,11 @@ export interface DatasetLoadOptions {
   readonly seed: number;
   /** Where downloaded/decoded datasets are cached (default `$EDGENAS_DATA_DIR` or `.edgenas`). */
   readonly dataDir?: string;
+  /**
+   * Image folders: the folders they must lie under (symbolic links resolved; relative paths resolve against
+   * the first). Unset: any readable folder (library use; the worker always sets it).
+   */
+  readonly datasetRoots?: readonly string[];
 }
 
 export class DatasetError extends Error {

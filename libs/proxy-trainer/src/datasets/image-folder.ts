@@ -4,6 +4,7 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { createRandom, shuffledIndices } from '../random';
 import { Dataset, DatasetError, DatasetLoadOptions, resizeBilinearInto, standardise } from './dataset';
+import { isWithin, resolveDatasetFolder } from './dataset-roots';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 const DEFAULT_RESOLUTION = 32;
@@ -44,10 +45,45 @@ function decodeImage(file: string): DecodedImage {
   }
 }
 
-/** Lists `<root>/<class>/<image>` files; throws naming the folder/file and the reason when unusable. */
+/**
+ * The image files of a class folder. With `within` (real paths of the dataset roots), a symbolic link counts only
+ * when it leads to a file under them; one leading elsewhere is an error naming the link, never its target.
+ */
+function classImages(dir: string, className: string, within: readonly string[] | undefined): string[] {
+  const named = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()));
+  if (within === undefined) return named.map((e) => e.name).sort();
+  const images: string[] = [];
+  for (const e of named) {
+    if (e.isFile()) {
+      images.push(e.name);
+    } else if (e.isSymbolicLink()) {
+      let target: string | undefined;
+      try {
+        target = fs.realpathSync(path.join(dir, e.name));
+      } catch {
+        target = undefined;
+      }
+      if (target === undefined || !within.some((r) => isWithin(r, target))) {
+        throw new DatasetError(
+          `image folder: ${className}/${e.name} is a symbolic link that does not lead to a file under the dataset roots`,
+        );
+      }
+      if (fs.statSync(target).isFile()) images.push(e.name);
+    }
+  }
+  return images.sort();
+}
+
+/**
+ * Lists `<root>/<class>/<image>` files; throws naming the folder/file and the reason when unusable. `within`:
+ * real paths of the dataset roots that image files reached through symbolic links must stay under.
+ */
 export function listImageFolder(
   root: string,
   maxImbalance = 10,
+  within?: readonly string[],
 ): { classNames: string[]; files: { file: string; label: number }[] } {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
     throw new DatasetError(`image folder: ${root} is not a directory`);
@@ -65,10 +101,7 @@ export function listImageFolder(
   const files: { file: string; label: number }[] = [];
   const counts = classNames.map((name, label) => {
     const dir = path.join(root, name);
-    const images = fs
-      .readdirSync(dir)
-      .filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()))
-      .sort();
+    const images = classImages(dir, name, within);
     if (images.length === 0) {
       throw new DatasetError(`image folder: class folder ${dir} holds no .png/.jpg/.jpeg images`);
     }
@@ -96,7 +129,17 @@ export function loadImageFolder(spec: ImageFolderSpec, options: DatasetLoadOptio
   if (!(spec.valFraction > 0 && spec.valFraction < 1)) {
     throw new DatasetError(`image folder: valFraction must be in (0, 1), got ${spec.valFraction}`);
   }
-  const { classNames, files } = listImageFolder(spec.path, spec.maxImbalance);
+  // With dataset roots, the folder must lie under them (symbolic links resolved) before anything is read.
+  const roots = options.datasetRoots;
+  const folder = roots ? resolveDatasetFolder(spec.path, roots) : undefined;
+  const within = roots?.flatMap((r) => {
+    try {
+      return [fs.realpathSync(r)];
+    } catch {
+      return [];
+    }
+  });
+  const { classNames, files } = listImageFolder(folder?.path ?? spec.path, spec.maxImbalance, within);
   const channels = spec.color === 'rgb' ? 3 : 1;
   const side = options.resolution ?? DEFAULT_RESOLUTION;
   const random = createRandom(options.seed);

@@ -6,6 +6,7 @@ import { loadSynthetic } from './synthetic';
 export * from './dataset';
 export { FASHION_MNIST_CLASSES, loadFashionMnist, loadFashionMnistBytes } from './fashion-mnist';
 export { listImageFolder, loadImageFolder } from './image-folder';
+export * from './dataset-roots';
 export { loadSynthetic } from './synthetic';
 
 /** Loads the dataset a proxy-training spec names, resized to `options.resolution`. */

@@ -32,6 +32,8 @@ export interface SubnetScoringRequest {
   readonly scoreImages?: number;
   readonly backend?: BackendPreference;
   readonly dataDir?: string;
+  /** Image folders must lie under these (see DatasetLoadOptions). */
+  readonly datasetRoots?: readonly string[];
 }
 
 export interface SubnetScore {
@@ -94,7 +96,12 @@ export async function scoreSubnets(
   const t0 = performance.now();
   const data =
     options.dataset ??
-    loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
+    loadDataset(req.dataset, {
+      resolution: req.resolution,
+      seed: req.seed,
+      dataDir: req.dataDir,
+      datasetRoots: req.datasetRoots,
+    });
   const config = supernetConfig(req.space, data);
   const file = options.bank ? undefined : readSupernetFile(req.supernetPath, config);
   const bank = options.bank ?? (file?.bank as WeightBank);

@@ -37,6 +37,8 @@ export interface SupernetTrainingRequest {
   readonly distillationTemperature?: number;
   readonly backend?: BackendPreference;
   readonly dataDir?: string;
+  /** Image folders must lie under these (see DatasetLoadOptions). */
+  readonly datasetRoots?: readonly string[];
   /** Minimum interval between progress reports, ms (default 2000). */
   readonly progressIntervalMs?: number;
 }
@@ -205,7 +207,12 @@ export async function trainSupernet(
   const backend = await selectBackend(req.backend ?? 'auto');
   const data =
     options.dataset ??
-    loadDataset(req.dataset, { resolution: req.resolution, seed: req.seed, dataDir: req.dataDir });
+    loadDataset(req.dataset, {
+      resolution: req.resolution,
+      seed: req.seed,
+      dataDir: req.dataDir,
+      datasetRoots: req.datasetRoots,
+    });
   const config = supernetConfig(req.space, data);
   const checkpointPath = options.checkpointPath ?? `${options.outputPath}.ckpt`;
 
@@ -236,7 +243,7 @@ export async function trainSupernet(
   const temperature = req.distillationTemperature ?? 1;
   const progressInterval = req.progressIntervalMs ?? 2000;
   const checkpointInterval = options.checkpointIntervalMs ?? 30_000;
-  const meta = { request: { ...req, dataDir: undefined } };
+  const meta = { request: { ...req, dataDir: undefined, datasetRoots: undefined } };
 
   let orderEpoch = -1;
   let order: Int32Array = new Int32Array(0);

@@ -173,6 +173,89 @@ function fromArchitectureRow(r: ArchitectureMeasurementsTable): StoredArchitectu
   };
 }
 
+/** A measurement id sent again with other values than the row stored (or sent earlier in the batch) under it. */
+export interface MeasurementIdConflict {
+  readonly table: 'blocks' | 'architectures';
+  /** Index of the row in its list of the batch. */
+  readonly index: number;
+  readonly id: string;
+  /** The row stored under that id belongs to another device (nothing else is said about it). */
+  readonly otherDevice: boolean;
+  /** Upload fields whose values differ (empty when `otherDevice`). */
+  readonly fields: readonly string[];
+}
+
+/** A batch re-sent an id with different values: nothing of the batch was stored. */
+export class MeasurementConflictError extends Error {
+  override name = 'MeasurementConflictError';
+  constructor(readonly conflicts: readonly MeasurementIdConflict[]) {
+    super(`${conflicts.length} measurement id(s) already stored with different values`);
+  }
+}
+
+/** Upload field a column holds (the signature's columns are one field). */
+const FIELD_OF_COLUMN: Readonly<Record<string, string>> = {
+  estimate_ms: 'estimateMs',
+  median_ms: 'medianMs',
+  p10_ms: 'p10Ms',
+  p90_ms: 'p90Ms',
+  rounds: 'rounds',
+  repeats_per_round: 'repeatsPerRound',
+  warmup_runs: 'warmupRuns',
+  overhead_ms: 'overheadMs',
+  agent_version: 'agentVersion',
+  measured_at: 'measuredAt',
+  drift_flagged: 'driftFlagged',
+  space: 'space',
+  architecture: 'architecture',
+  verification_id: 'verificationId',
+  purpose: 'purpose',
+};
+const IGNORED_COLUMNS = new Set(['id', 'device_id', 'received_at']);
+
+/** Upload fields whose stored and re-sent values differ (timestamps compared as instants). */
+function differingFields(stored: object, sent: object): string[] {
+  const a = stored as Record<string, unknown>;
+  const b = sent as Record<string, unknown>;
+  const fields = new Set<string>();
+  for (const column of Object.keys(b)) {
+    if (IGNORED_COLUMNS.has(column)) continue;
+    const same =
+      column === 'measured_at'
+        ? Date.parse(String(a[column])) === Date.parse(String(b[column]))
+        : (a[column] ?? null) === (b[column] ?? null);
+    if (!same) fields.add(FIELD_OF_COLUMN[column] ?? 'signature');
+  }
+  return [...fields];
+}
+
+/**
+ * Rows of the batch whose id is already taken by a row with other values: stored ones (`existing`, by id) and
+ * earlier rows of the same batch. Identical rows are duplicates, not conflicts.
+ */
+function conflictsOf<R extends { id: string; device_id: string }>(
+  table: MeasurementIdConflict['table'],
+  rows: readonly R[],
+  existing: ReadonlyMap<string, R>,
+): MeasurementIdConflict[] {
+  const conflicts: MeasurementIdConflict[] = [];
+  const seen = new Map<string, R>(existing);
+  rows.forEach((row, index) => {
+    const before = seen.get(row.id);
+    if (!before) {
+      seen.set(row.id, row);
+      return;
+    }
+    if (before.device_id !== row.device_id) {
+      conflicts.push({ table, index, id: row.id, otherDevice: true, fields: [] });
+      return;
+    }
+    const fields = differingFields(before, row);
+    if (fields.length > 0) conflicts.push({ table, index, id: row.id, otherDevice: false, fields });
+  });
+  return conflicts;
+}
+
 function chunks<T>(xs: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += CHUNK_ROWS) out.push(xs.slice(i, i + CHUNK_ROWS));
@@ -187,12 +270,48 @@ export class MeasurementRepository {
   constructor(private readonly db: Db) {}
 
   /**
-   * Stores a batch in one transaction (all or nothing). An architecture row carrying a verificationId
+   * Stores a batch in one transaction (all or nothing). An id already stored with the same values is a
+   * duplicate (a retried upload); with other values, or sent twice with different values within the batch, it
+   * is a `MeasurementConflictError` and nothing is stored. An architecture row carrying a verificationId
    * completes that device's pending verification request.
    */
   async insertBatch(deviceId: string, batch: MeasurementBatch): Promise<BatchInsertResult> {
     const receivedAt = nowIso();
+    const blockRows = (batch.blocks ?? []).map((m) => blockRow(deviceId, m, receivedAt));
+    const archRows = (batch.architectures ?? []).map((m) => architectureRow(deviceId, m, receivedAt));
     return this.db.transaction().execute(async (trx) => {
+      const storedBlocks = async (ids: readonly string[]) => {
+        const stored = new Map<string, BlockMeasurementsTable>();
+        for (const chunk of chunks(ids)) {
+          const rows = await trx
+            .selectFrom('block_measurements')
+            .selectAll()
+            .where('id', 'in', chunk)
+            .execute();
+          for (const r of rows) stored.set(r.id, r);
+        }
+        return stored;
+      };
+      const storedArchitectures = async (ids: readonly string[]) => {
+        const stored = new Map<string, ArchitectureMeasurementsTable>();
+        for (const chunk of chunks(ids)) {
+          const rows = await trx
+            .selectFrom('architecture_measurements')
+            .selectAll()
+            .where('id', 'in', chunk)
+            .execute();
+          for (const r of rows) stored.set(r.id, r);
+        }
+        return stored;
+      };
+      const blocksBefore = await storedBlocks(blockRows.map((r) => r.id));
+      const architecturesBefore = await storedArchitectures(archRows.map((r) => r.id));
+      const conflicts = [
+        ...conflictsOf('blocks', blockRows, blocksBefore),
+        ...conflictsOf('architectures', archRows, architecturesBefore),
+      ];
+      if (conflicts.length > 0) throw new MeasurementConflictError(conflicts);
+
       const blocks = await insertIgnoring(
         (rows) =>
           trx
@@ -201,9 +320,8 @@ export class MeasurementRepository {
             .onConflict((oc) => oc.column('id').doNothing())
             .returning('id')
             .execute(),
-        (batch.blocks ?? []).map((m) => blockRow(deviceId, m, receivedAt)),
+        blockRows,
       );
-      const archRows = (batch.architectures ?? []).map((m) => architectureRow(deviceId, m, receivedAt));
       const architectures = await insertIgnoring(
         (rows) =>
           trx
@@ -214,6 +332,21 @@ export class MeasurementRepository {
             .execute(),
         archRows,
       );
+      // ids neither stored before nor inserted now were stored by a concurrent upload: compare with those too
+      const raced = <R extends { id: string }>(
+        rows: readonly R[],
+        before: ReadonlyMap<string, R>,
+        ins: Set<string>,
+      ) => rows.filter((r) => !before.has(r.id) && !ins.has(r.id)).map((r) => r.id);
+      const racedBlocks = raced(blockRows, blocksBefore, blocks.insertedIds);
+      const racedArchitectures = raced(archRows, architecturesBefore, architectures.insertedIds);
+      if (racedBlocks.length + racedArchitectures.length > 0) {
+        const late = [
+          ...conflictsOf('blocks', blockRows, await storedBlocks(racedBlocks)),
+          ...conflictsOf('architectures', archRows, await storedArchitectures(racedArchitectures)),
+        ];
+        if (late.length > 0) throw new MeasurementConflictError(late);
+      }
       for (const row of archRows) {
         if (!row.verification_id || !architectures.insertedIds.has(row.id)) continue;
         await trx
