@@ -27,8 +27,9 @@ import {
   medianPredictedLatency,
   startJobsStack,
   waitFor,
+  waitForExit,
 } from './support/jobs-stack';
-import { childPids, processAlive, workerLogLines } from './support/jobs-worker-process';
+import { childPids, workerLogLines } from './support/jobs-worker-process';
 
 jest.setTimeout(300_000);
 
@@ -293,11 +294,7 @@ test('cancelling mid-job stops the trainings and records the job as cancelled', 
   const cancel = await stack.http('POST', `/v1/jobs/${id}/cancel`);
   expect([200, 202]).toContain(cancel.status);
   await waitForStatus(id, ['cancelled'], 30_000);
-  await waitFor(
-    'training processes to exit',
-    async () => (trainers.some(processAlive) ? undefined : true),
-    15_000,
-  );
+  await waitForExit('training processes to exit', trainers);
   const recorded = await storage.candidates.count(id, 'trained');
   await new Promise((r) => setTimeout(r, 3000));
   expect(await storage.candidates.count(id, 'trained')).toBe(recorded);
@@ -335,11 +332,7 @@ test('killing the worker (kill -9) mid-job loses no candidate and trains none tw
   const orphans = childPids(stack.worker!.pid);
   await stack.worker!.kill9();
   // Training processes of the dead worker notice it and exit instead of training on.
-  await waitFor(
-    'orphaned trainings to exit',
-    async () => (orphans.some(processAlive) ? undefined : true),
-    15_000,
-  );
+  await waitForExit('orphaned trainings to exit', orphans);
   await stack.startWorker({ trainingConcurrency: 2, verificationTimeoutSeconds: 2 });
 
   const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 200_000);

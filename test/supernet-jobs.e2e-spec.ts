@@ -19,8 +19,9 @@ import {
   medianPredictedLatency,
   startJobsStack,
   waitFor,
+  waitForExit,
 } from './support/jobs-stack';
-import { childPids, processAlive } from './support/jobs-worker-process';
+import { childPids } from './support/jobs-worker-process';
 
 jest.setTimeout(300_000);
 
@@ -297,11 +298,7 @@ test('killing the worker (kill -9) during supernet training resumes from the las
   );
   const orphans = childPids(stack.worker!.pid);
   await stack.worker!.kill9();
-  await waitFor(
-    'orphaned trainings to exit',
-    async () => (orphans.some(processAlive) ? undefined : true),
-    15_000,
-  );
+  await waitForExit('orphaned trainings to exit', orphans);
   await stack.startWorker({
     trainingConcurrency: 2,
     verificationTimeoutSeconds: 2,
@@ -332,11 +329,7 @@ test('cancelling during supernet training stops it and leaves no artifact marked
   const cancel = await stack.http('POST', `/v1/jobs/${id}/cancel`);
   expect([200, 202]).toContain(cancel.status);
   await waitForStatus(id, ['cancelled'], 60_000);
-  await waitFor(
-    'training processes to exit',
-    async () => (trainers.some(processAlive) ? undefined : true),
-    15_000,
-  );
+  await waitForExit('training processes to exit', trainers);
   const added = supernetFiles().filter((f) => !before.has(f));
   // Checkpoints may stay (a later job with the same key resumes from them); a finished file may not.
   expect(added.filter((f) => f.endsWith('.supernet') || f.endsWith('.supernet.sha256'))).toEqual([]);

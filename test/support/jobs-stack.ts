@@ -9,7 +9,7 @@ import { runPass, PassSummary } from '../../apps/agent/src/agent';
 import { DEFAULT_BENCHMARK_OPTIONS, describeDevice } from '@edgenas/device-benchmark';
 import { AgentStore } from '../../apps/agent/src/store';
 import { TemporalDevServer, startTemporalDevServer } from './temporal-server';
-import { WorkerProcess, spawnWorkerProcess } from './jobs-worker-process';
+import { WorkerProcess, processAlive, spawnWorkerProcess } from './jobs-worker-process';
 
 export const API_KEY = 'jobs-e2e-key';
 
@@ -196,4 +196,12 @@ export async function medianPredictedLatency(
     latencies.push(res.body.latencyMs);
   }
   return [...latencies].sort((a, b) => a - b)[4];
+}
+
+/**
+ * Waits until none of `pids` is alive (training processes after a cancel, or orphaned by a killed worker).
+ * The limit is generous: on a loaded machine a process can take a while to see its signal or lost parent.
+ */
+export function waitForExit(what: string, pids: readonly number[], timeoutMs = 120_000): Promise<true> {
+  return waitFor(what, async () => (pids.some(processAlive) ? undefined : true), timeoutMs);
 }
