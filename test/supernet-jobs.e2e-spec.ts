@@ -23,7 +23,8 @@ import {
 } from './support/jobs-stack';
 import { childPids } from './support/jobs-worker-process';
 
-jest.setTimeout(300_000);
+// Limits are generous: they only matter when something is stuck, and a loaded machine is slow.
+jest.setTimeout(1_200_000);
 
 const PORTS = { api: [3320, 3339], temporal: [7335, 7339] } as const;
 const SPACE = PROXY_28.name;
@@ -127,7 +128,7 @@ afterAll(async () => {
 
 test('a supernet job scores subnets, retrains its finalists over seeds and returns baselines beside the front', async () => {
   const id = await submit(jobBody(12, 3));
-  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 240_000);
+  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 600_000);
   expect(done.error ?? null).toBeNull();
   expect(done.status).toBe('completed');
 
@@ -185,7 +186,7 @@ test('a supernet job scores subnets, retrains its finalists over seeds and retur
     ...jobBody(12, 3, false),
     budget: { generations: 1, population: 3, maxTrainedCandidates: 3, wallClockSeconds: 600 },
   });
-  const second = await waitForStatus(again, ['completed', 'failed', 'cancelled'], 240_000);
+  const second = await waitForStatus(again, ['completed', 'failed', 'cancelled'], 600_000);
   expect(second.error ?? null).toBeNull();
   const secondPareto = await stack.http<ParetoView>('GET', `/v1/jobs/${again}/pareto`);
   expect(secondPareto.body.supernet?.reused).toBe(true);
@@ -198,7 +199,7 @@ test('a damaged local copy is restored from the database; a corrupt stored super
       ...jobBody(6, 41, false),
       budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
     });
-  const first = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
+  const first = await waitForStatus(await tinyJob(), ['completed', 'failed'], 600_000);
   expect(first.status).toBe('completed');
   const key = first.result?.supernet?.key as string;
   const sha256 = first.result?.supernet?.sha256;
@@ -211,7 +212,7 @@ test('a damaged local copy is restored from the database; a corrupt stored super
 
   // The worker's file is damaged, the database's copy is intact: that copy is used.
   corrupt();
-  const restored = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
+  const restored = await waitForStatus(await tinyJob(), ['completed', 'failed'], 600_000);
   expect(restored.error ?? null).toBeNull();
   expect(restored.result?.supernet).toMatchObject({ key, reused: true, sha256 });
 
@@ -222,7 +223,7 @@ test('a damaged local copy is restored from the database; a corrupt stored super
     .set({ bytes: Buffer.from('not a supernet') })
     .where('key', '=', key)
     .execute();
-  const second = await waitForStatus(await tinyJob(), ['completed', 'failed'], 240_000);
+  const second = await waitForStatus(await tinyJob(), ['completed', 'failed'], 600_000);
   expect(second.error ?? null).toBeNull();
   expect(second.result?.supernet?.key).toBe(key);
   expect(second.result?.supernet?.reused).toBe(false);
@@ -236,10 +237,10 @@ test('a worker without the supernet on its disk (another machine) reuses and sco
     ...jobBody(8, 43, false),
     budget: { generations: 1, population: 3, maxTrainedCandidates: 3, wallClockSeconds: 600 },
   };
-  const first = await waitForStatus(await submit(body), ['completed', 'failed'], 240_000);
+  const first = await waitForStatus(await submit(body), ['completed', 'failed'], 600_000);
   expect(first.status).toBe('completed');
   fs.rmSync(path.join(stack.dataDir, 'supernets'), { recursive: true, force: true });
-  const second = await waitForStatus(await submit(body), ['completed', 'failed'], 240_000);
+  const second = await waitForStatus(await submit(body), ['completed', 'failed'], 600_000);
   expect(second.error ?? null).toBeNull();
   expect(second.result?.supernet).toMatchObject({ reused: true, sha256: first.result?.supernet?.sha256 });
   expect(second.result?.scored).toBeGreaterThan(0);
@@ -247,7 +248,7 @@ test('a worker without the supernet on its disk (another machine) reuses and sco
 
 test('two jobs with the same supernet key at once: one trains it, the other follows its checkpoints and shares it', async () => {
   const body = {
-    ...jobBody(600, 47, false),
+    ...jobBody(400, 47, false),
     budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 600 },
   };
   const storedCheckpoints = async () =>
@@ -269,11 +270,11 @@ test('two jobs with the same supernet key at once: one trains it, the other foll
   );
   const second = await submit(body);
   const done = await Promise.all(
-    [first, second].map((id) => waitForStatus(id, ['completed', 'failed'], 280_000)),
+    [first, second].map((id) => waitForStatus(id, ['completed', 'failed'], 600_000)),
   );
   for (const d of done) expect(d.error ?? null).toBeNull();
   const [trained, shared] = done.map((d) => d.result?.supernet);
-  expect(trained).toMatchObject({ reused: false, steps: 600 });
+  expect(trained).toMatchObject({ reused: false, steps: 400 });
   expect(shared).toMatchObject({ reused: true, sharedWith: first, sha256: trained?.sha256 });
   // Finished: no claim and no checkpoint left for the key.
   expect(await storage.supernets.head(trained?.key as string, 'checkpoint')).toBeUndefined();
@@ -304,7 +305,7 @@ test('killing the worker (kill -9) during supernet training resumes from the las
     verificationTimeoutSeconds: 2,
     supernetCheckpointSeconds: 1,
   });
-  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 280_000);
+  const done = await waitForStatus(id, ['completed', 'failed', 'cancelled'], 600_000);
   expect(done.error ?? null).toBeNull();
   expect(done.status).toBe('completed');
   const summary = done.result?.supernet;
