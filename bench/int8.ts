@@ -11,7 +11,8 @@
  *   npm run bench:int8 -- [--calibration 16] [--rounds 9] [--threads 1] [--train-steps 300] [--seed 1]
  */
 import * as os from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { int } from './options';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   FBNET_224,
@@ -62,15 +63,6 @@ interface Flags {
   threads: number;
   trainSteps: number;
   seed: number;
-}
-
-function int(min: number, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`must be an integer in ${min}–${max}`);
-    return n;
-  };
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;

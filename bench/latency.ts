@@ -10,6 +10,7 @@
  *   npm run build && node dist/bench/latency.js [--spaces proxy-28,fbnet-224] [--calibration 40] [--heldout 100]
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { int } from './options';
 import * as os from 'node:os';
 import {
   CalibrationSample,
@@ -57,15 +58,6 @@ interface Flags {
   archRepeats: number;
   seed: number;
   clock: BenchmarkClock;
-}
-
-function int(min: number, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`must be an integer in ${min}–${max}`);
-    return n;
-  };
 }
 
 const pct = (x: number) => (Number.isNaN(x) ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);

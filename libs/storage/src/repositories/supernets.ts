@@ -1,4 +1,5 @@
 import { Db } from '../database';
+import { SupernetFilesTable } from '../schema';
 import { nowIso } from './json';
 
 /** The finished supernet, or the latest checkpoint of one still training. */
@@ -20,6 +21,16 @@ export interface SupernetFileRecord extends SupernetFileHead {
 export type SupernetClaim =
   | { readonly claimed: true }
   | { readonly claimed: false; readonly owner: string; readonly expiresAt: string };
+
+function headOf(row: Omit<SupernetFilesTable, 'bytes'>): SupernetFileHead {
+  return {
+    key: row.key,
+    kind: row.kind as SupernetFileKind,
+    step: row.step,
+    sha256: row.sha256,
+    updatedAt: row.updated_at,
+  };
+}
 
 /**
  * Supernet files shared through the database (workers on other machines have other data dirs), and the claim
@@ -63,15 +74,7 @@ export class SupernetRepository {
       .where('key', '=', key)
       .where('kind', '=', kind)
       .executeTakeFirst();
-    return row
-      ? {
-          key: row.key,
-          kind: row.kind as SupernetFileKind,
-          step: row.step,
-          sha256: row.sha256,
-          updatedAt: row.updated_at,
-        }
-      : undefined;
+    return row ? headOf(row) : undefined;
   }
 
   async get(key: string, kind: SupernetFileKind): Promise<SupernetFileRecord | undefined> {
@@ -83,11 +86,7 @@ export class SupernetRepository {
       .executeTakeFirst();
     return row
       ? {
-          key: row.key,
-          kind: row.kind as SupernetFileKind,
-          step: row.step,
-          sha256: row.sha256,
-          updatedAt: row.updated_at,
+          ...headOf(row),
           bytes: new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.byteLength),
         }
       : undefined;
