@@ -5,6 +5,8 @@ import { Repositories } from '@edgenas/storage';
 import { ApiKeySet, AuthGuard } from './auth/auth';
 import { ApiExceptionFilter } from './common/exception.filter';
 import { DevicesController } from './devices/devices.controller';
+import { FinalModelsController } from './final-models/final-models.controller';
+import { FinalModelsService } from './final-models/final-models.service';
 import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
 import { JobsController } from './jobs/jobs.controller';
@@ -81,6 +83,9 @@ export class LatencyModule {}
 @Module({ controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}
 
+@Module({ controllers: [FinalModelsController], providers: [FinalModelsService] })
+export class FinalModelsModule {}
+
 @Module({ controllers: [UiController] })
 export class UiModule {}
 
@@ -96,6 +101,7 @@ export class AppModule {
         MeasurementsModule,
         LatencyModule,
         JobsModule,
+        FinalModelsModule,
         OperationsModule,
         UiModule,
         ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),
