@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   CandidateSummary,
   Geometry,
@@ -39,7 +39,6 @@ import {
 } from '@edgenas/latency-predictor';
 // The runners and the supernet file checks only: a light worker never loads TensorFlow.js.
 import {
-  isNonRetryableTrainingError,
   scoreSubnetsInChildProcess,
   trainInChildProcess,
   trainSupernetInChildProcess,
@@ -51,6 +50,8 @@ import {
   writeSupernetBytes,
 } from '@edgenas/proxy-trainer/supernet/artifact';
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
+import { createFinalModelActivities } from './final-model-activities';
+import { TrainingProgress, warnWithoutNativeTraining, withTrainingContext } from './training-context';
 import {
   CandidateStatus,
   Db,
@@ -115,14 +116,6 @@ export interface TrainedCandidate {
   readonly reused: boolean;
 }
 
-/** Training progress carried in heartbeats, so a retry can say where its predecessor stopped. */
-export interface TrainingProgress {
-  readonly step: number;
-  readonly loss: number;
-  /** Supernet training: the last checkpoint written, which a retried attempt resumes from. */
-  readonly checkpoint?: { readonly step: number; readonly file: string };
-}
-
 export interface SupernetTrainRequest {
   readonly jobId: string;
   /** The job's space; the supernet is laid on its proxy geometry. */
@@ -175,9 +168,6 @@ export interface StandaloneTrainRequest {
   readonly baseline?: string;
 }
 
-/** Heartbeat interval of training activities (the first step can take longer than the heartbeat timeout). */
-const HEARTBEAT_EVERY_MS = 2000;
-
 export const ONNX_MODEL_NOTE =
   'Weights are initialised (seeded), not trained: proxy-trained weights belong to the smaller proxy geometry and ' +
   'are not meaningful at the deployment geometry. Train this architecture on your data before deployment.';
@@ -189,6 +179,8 @@ export function verificationRequestId(jobId: string, deviceId: string, architect
   const h = createHash('sha256').update(`${jobId}\n${deviceId}\n${architecture}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+export type { TrainingProgress };
 
 export function createActivities(deps: ActivityDeps) {
   const repos: Repositories = createRepositories(deps.db);
@@ -208,7 +200,7 @@ export function createActivities(deps: ActivityDeps) {
     return predictors;
   }
 
-  return {
+  const jobActivities = {
     async setJobStatus(req: {
       jobId: string;
       status: JobStatus;
@@ -690,6 +682,7 @@ export function createActivities(deps: ActivityDeps) {
       return measured;
     },
   };
+  return { ...jobActivities, ...createFinalModelActivities(deps, repos) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
@@ -700,24 +693,12 @@ export const TRAINING_ACTIVITIES = [
   'trainSupernet',
   'scoreSubnets',
   'trainStandalone',
+  'trainFinalModel',
+  'quantizeFinalModel',
 ] as const;
 
 export function isTrainingActivity(name: string): boolean {
   return (TRAINING_ACTIVITIES as readonly string[]).includes(name);
-}
-
-/** The result names its backend; the log says why when it is not native TensorFlow (a fallback). */
-function warnWithoutNativeTraining(
-  ctx: Context,
-  backend: { readonly name: string; readonly reason: string },
-  architectureId: string,
-): void {
-  if (backend.name === 'tensorflow') return;
-  ctx.log.warn('training ran without native TensorFlow', {
-    architectureId,
-    backend: backend.name,
-    reason: backend.reason,
-  });
 }
 
 /** The proxy-training request of a candidate at its proxy geometry. */
@@ -736,56 +717,6 @@ function proxyRequest(
     seed: req.seed,
     dataDir,
   };
-}
-
-/**
- * Runs a training activity's work with heartbeats: every progress report and a timer (the first step can take
- * longer than the heartbeat timeout), carrying the last progress so a retry can say where its predecessor
- * stopped. Cancellation is reported as such; errors a retry cannot fix fail non-retryably.
- */
-async function withTrainingContext<T>(
-  what: string,
-  work: (
-    ctx: Context,
-    beat: (progress: TrainingProgress) => void,
-    current: () => TrainingProgress,
-  ) => Promise<T>,
-): Promise<T> {
-  const ctx = Context.current();
-  const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
-  if (previous) {
-    ctx.log.info(`retrying ${what} after a lost attempt`, {
-      attempt: ctx.info.attempt,
-      previousStep: previous.step,
-    });
-  }
-  let progress: TrainingProgress = {
-    step: 0,
-    loss: NaN,
-    ...(previous?.checkpoint ? { checkpoint: previous.checkpoint } : {}),
-  };
-  const beat = (p: TrainingProgress) => {
-    progress = p;
-    ctx.heartbeat(progress);
-  };
-  beat(progress);
-  const timer = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
-  try {
-    return await work(ctx, beat, () => progress);
-  } catch (err) {
-    // Cancellation (workflow cancel, worker shutdown) killed the training: report it as such.
-    const reason: unknown = ctx.cancellationSignal.reason;
-    if (ctx.cancellationSignal.aborted)
-      throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
-    // A bad request, dataset or architecture fails the same way on every attempt.
-    if (isNonRetryableTrainingError(err)) {
-      const e = err as Error;
-      throw ApplicationFailure.nonRetryable(`${e.name}: ${e.message}`, e.name);
-    }
-    throw err;
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 function trainingCount(training: JsonValue | null): number {

@@ -18,9 +18,19 @@ export interface SupernetChildOptions {
   readonly stopAtStep?: number;
 }
 
+/** What a stand-alone training child is told besides the request (files). */
+export interface StandaloneChildOptions {
+  /** Where the trained weights are written. */
+  readonly weightsPath?: string;
+}
+
 /** Parent → child: the one job the child runs. */
 export type JobMessage =
-  | { readonly type: 'train'; readonly request: ProxyTrainingRequest }
+  | {
+      readonly type: 'train';
+      readonly request: ProxyTrainingRequest;
+      readonly options?: StandaloneChildOptions;
+    }
   | {
       readonly type: 'train-supernet';
       readonly request: SupernetTrainingRequest;

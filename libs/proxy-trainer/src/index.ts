@@ -11,7 +11,9 @@ export {
   registerTrainingKernels,
   registerWasmGradientKernels,
 } from './training-kernels';
-export { createRandom, shuffledIndices } from './random';
+export { createRandom, mixSeed, shuffledIndices } from './random';
+export * from './augment';
+export * from './tensor-file';
 export type { Random } from './random';
 export {
   TRAINING_PROCESS_ENV,

@@ -1,3 +1,4 @@
+import type { Augmentation } from './augment';
 import type { BackendPreference, BackendSelection } from './backend';
 import type { DatasetSpec } from './datasets/dataset';
 
@@ -34,6 +35,8 @@ export interface ProxyTrainingRequest {
   readonly bnRecalibrationBatches?: number;
   /** Minimum interval between progress reports, ms (default 2000). */
   readonly progressIntervalMs?: number;
+  /** Random crop and flip of the training images (default none). */
+  readonly augmentation?: Augmentation;
 }
 
 export interface TrainingProgress {

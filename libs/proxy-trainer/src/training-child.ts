@@ -18,6 +18,7 @@ function run(message: JobMessage): Promise<ChildMessage> {
   switch (message.type) {
     case 'train':
       return trainProxy(message.request, {
+        ...message.options,
         onProgress: (progress) => void send({ type: 'progress', progress }),
       }).then((result) => ({ type: 'result', result }));
     case 'train-supernet':
