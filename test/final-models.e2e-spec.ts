@@ -22,12 +22,14 @@ import {
   startJobsStack,
   waitFor,
 } from './support/jobs-stack';
+import { childPids, processAlive } from './support/jobs-worker-process';
 
 jest.setTimeout(600_000);
 
 const PORTS = { api: [3340, 3359], temporal: [7340, 7344] } as const;
 const SEED = 5;
 const DATASET = { kind: 'synthetic', trainSize: 64, valSize: 32 } as const;
+const WORKER = { trainingConcurrency: 2, verificationTimeoutSeconds: 2, finalCheckpointSeconds: 1 };
 
 interface JobView {
   readonly id: string;
@@ -78,7 +80,7 @@ beforeAll(async () => {
   expect(first.online).toBe(true);
   deviceId = first.deviceId as string;
   const budgetMs = await medianPredictedLatency(stack, deviceId, PROXY_28, 99);
-  await stack.startWorker({ trainingConcurrency: 2, verificationTimeoutSeconds: 2 });
+  await stack.startWorker(WORKER);
   const submitted = await stack.http<{ id: string }>('POST', '/v1/jobs', {
     deviceIds: [deviceId],
     latencyBudgetMs: budgetMs,
@@ -210,4 +212,48 @@ test('on the real stack too: 404 for an architecture outside the job, 400 for mo
   expect(tooMany.body.errors).toEqual([
     { field: 'calibrationImages', reason: '65 calibration images, but the training set has 64' },
   ]);
+});
+
+test('killing the worker (kill -9) during final training resumes from the last checkpoint', async () => {
+  const front = job.result?.front as CandidateSummary[];
+  const student = front[front.length - 1];
+  // Float only: nothing to calibrate, the INT8 file is absent and said so.
+  const created = await requestFinalTraining(student.architectureId, {
+    steps: 800,
+    batchSize: 16,
+    precisions: ['float32'],
+  });
+  const checkpoint = path.join(stack.dataDir, 'final-models', created.id, 'model.ckpt');
+  await waitFor(
+    'a final-training checkpoint',
+    async () => (fs.existsSync(checkpoint) ? true : undefined),
+    180_000,
+    200,
+  );
+  const running = await stack.http<FinalModelView>('GET', `/v1/jobs/${job.id}/final-models/${created.id}`);
+  expect(running.body).toMatchObject({ status: 'running', progress: { phase: 'training', totalSteps: 800 } });
+  const orphans = childPids(stack.worker!.pid);
+  await stack.worker!.kill9();
+  await waitFor(
+    'orphaned trainings to exit',
+    async () => (orphans.some(processAlive) ? undefined : true),
+    15_000,
+  );
+  await stack.startWorker(WORKER);
+  const done = await waitForFinalModel(job.id, created.id, 400_000);
+  expect(done.error).toBeNull();
+  expect(done.status).toBe('completed');
+  const card = done.card as ModelCard;
+  expect(card.training.steps).toBe(800);
+  // The retried training did not restart at step 0.
+  expect(card.training.resumedFromStep).toBeGreaterThan(0);
+  expect(card.training.resumedFromStep).toBeLessThan(800);
+  expect(card.files.int8).toBeNull();
+  expect(card.accuracy.int8).toBeNull();
+  expect(card.quantization).toBeNull();
+  expect(done.files.int8).toBeNull();
+  const int8 = await stack.http('GET', `/v1/jobs/${job.id}/final-models/${created.id}/model.int8.onnx`);
+  expect(int8.status).toBe(404);
+  const float = await stack.http('GET', done.files.float as string);
+  expect(float.bytes.length).toBe(card.files.float.bytes);
 });

@@ -14,6 +14,7 @@ export interface WorkerProcessOptions {
   readonly trainingConcurrency?: number;
   readonly verificationTimeoutSeconds?: number;
   readonly supernetCheckpointSeconds?: number;
+  readonly finalCheckpointSeconds?: number;
 }
 
 export interface WorkerProcess {
@@ -47,6 +48,8 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     String(opts.verificationTimeoutSeconds ?? 10),
     '--supernet-checkpoint-interval',
     String(opts.supernetCheckpointSeconds ?? 20),
+    '--final-checkpoint-interval',
+    String(opts.finalCheckpointSeconds ?? 20),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

@@ -71,6 +71,8 @@ export interface ActivityDeps {
   readonly verificationPollMs?: number;
   /** How often supernet training writes a checkpoint; default 20 s. */
   readonly supernetCheckpointIntervalMs?: number;
+  /** How often final training (and a teacher's training) writes a checkpoint; default 20 s. */
+  readonly finalCheckpointIntervalMs?: number;
   /** How long a job's claim on a supernet key lasts unless renewed; default 120 s. */
   readonly supernetClaimLeaseMs?: number;
   /** How often a job waiting for another's supernet looks again; default 2 s. */

@@ -28,7 +28,11 @@ import { QuantizedModel, evaluateOnnx, quantizeModel } from '@edgenas/quantizer'
 import { JsonValue, Repositories, createRepositories } from '@edgenas/storage';
 import type { ActivityDeps } from './activities';
 import { TeacherSummary, TrainedFinalModel, buildModelCard } from './model-card';
-import { warnWithoutNativeTraining, withTrainingContext } from './training-context';
+import {
+  TrainingProgress as TrainingHeartbeat,
+  warnWithoutNativeTraining,
+  withTrainingContext,
+} from './training-context';
 
 export interface QuantizeFinalModelRequest {
   readonly input: FinalTrainingInput;
@@ -108,6 +112,31 @@ export function createFinalModelActivities(
     };
   };
 
+  /**
+   * Checkpoint options of a training child: write to `file` every `finalCheckpointIntervalMs`, each checkpoint
+   * named in the heartbeat; resume from the one the previous attempt's heartbeat named (a lost worker), else
+   * from `file` when this worker wrote it.
+   */
+  const checkpointing = (
+    file: string,
+    previous: TrainingHeartbeat,
+    beat: (p: TrainingHeartbeat) => void,
+    current: () => TrainingHeartbeat,
+  ) => {
+    const ctx = Context.current();
+    const fromHeartbeat = previous.checkpoint ? path.join(deps.dataDir, previous.checkpoint.file) : undefined;
+    const resumeFrom = [fromHeartbeat, file].find((f): f is string => !!f && fs.existsSync(f));
+    return {
+      checkpointPath: file,
+      ...(resumeFrom ? { resumeFrom } : {}),
+      checkpointIntervalMs: deps.finalCheckpointIntervalMs ?? 20_000,
+      onCheckpoint: (c: { step: number; path: string }) =>
+        beat({ ...current(), checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) } }),
+      onResumeRefused: (reason: string) =>
+        ctx.log.warn('training checkpoint not usable; training from step 0', { reason }),
+    };
+  };
+
   return {
     async setFinalModelStatus(req: {
       finalModelId: string;
@@ -133,7 +162,7 @@ export function createFinalModelActivities(
         return stored.training as unknown as TrainedFinalModel;
       const dir = path.join(deps.dataDir, finalModelDir(input.finalModelId));
       const weightsPath = path.join(dir, 'model.weights');
-      return withTrainingContext(`final training of ${input.architectureId}`, async (ctx, beat) => {
+      return withTrainingContext(`final training of ${input.architectureId}`, async (ctx, beat, current) => {
         const progress = progressWriter(input.finalModelId, ctx);
         await progress('training');
         const result: ProxyTrainingResult = await trainInChildProcess(
@@ -141,8 +170,9 @@ export function createFinalModelActivities(
           {
             signal: ctx.cancellationSignal,
             weightsPath,
+            ...checkpointing(path.join(dir, 'model.ckpt'), current(), beat, current),
             onProgress: (p) => {
-              beat({ step: p.step, loss: p.loss });
+              beat({ ...current(), step: p.step, loss: p.loss });
               void progress('training', p);
             },
           },
@@ -161,7 +191,7 @@ export function createFinalModelActivities(
           valAccuracy: result.valAccuracy,
           backend: result.backend.name,
           wallTimeMs: result.wallTimeMs,
-          resumedFromStep: 0,
+          resumedFromStep: result.resumedFromStep,
           geometry: result.geometry,
           macs: result.macs,
           params: result.params,

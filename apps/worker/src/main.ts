@@ -66,12 +66,21 @@ async function main(argv: readonly string[]): Promise<void> {
         .argParser(parsePositiveInt('--supernet-checkpoint-interval'))
         .default(20),
     )
+    .addOption(
+      new Option(
+        '--final-checkpoint-interval <seconds>',
+        'how often final training writes a checkpoint (a lost worker resumes from the last one)',
+      )
+        .argParser(parsePositiveInt('--final-checkpoint-interval'))
+        .default(20),
+    )
     .parse(argv);
   const opts = program.opts<{
     queues: QueueName[];
     trainingConcurrency: number;
     verificationTimeout: number;
     supernetCheckpointInterval: number;
+    finalCheckpointInterval: number;
   }>();
 
   const config = workerConfig(process.env);
@@ -100,6 +109,7 @@ async function main(argv: readonly string[]): Promise<void> {
         dataDir,
         verificationTimeoutMs: opts.verificationTimeout * 1000,
         supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
+        finalCheckpointIntervalMs: opts.finalCheckpointInterval * 1000,
         calibrationPolicy,
       },
     });

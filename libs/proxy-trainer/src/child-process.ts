@@ -23,6 +23,8 @@ import { TrainingAbortedError, TrainingRequestError } from './errors';
 export interface ChildTrainingOptions extends StandaloneChildOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainingProgress) => void;
+  readonly onCheckpoint?: (checkpoint: { readonly step: number; readonly path: string }) => void;
+  readonly onResumeRefused?: (reason: string) => void;
   /** Extra environment for the child (merged over this process's and `TRAINING_PROCESS_ENV`). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -164,16 +166,20 @@ export function trainInChildProcess(
   request: ProxyTrainingRequest,
   options: ChildTrainingOptions = {},
 ): Promise<ProxyTrainingResult> {
-  const { signal, env, onProgress, ...files } = options;
+  const { signal, env, onProgress, onCheckpoint, onResumeRefused, ...files } = options;
   return runInChildProcess<ProxyTrainingResult>(
     { type: 'train', request, options: files },
     {
       signal,
       env,
       onMessage: (m) => {
-        if (m.type !== 'progress') return undefined;
-        onProgress?.(m.progress);
-        return m.progress.step;
+        if (m.type === 'progress') {
+          onProgress?.(m.progress);
+          return m.progress.step;
+        }
+        if (m.type === 'checkpoint') onCheckpoint?.(m.checkpoint);
+        if (m.type === 'resume-refused') onResumeRefused?.(m.reason);
+        return undefined;
       },
     },
   );

@@ -70,6 +70,8 @@ export interface ProxyTrainingResult {
   /** Whole run: dataset, build, training and evaluation. */
   readonly wallTimeMs: number;
   readonly steps: number;
+  /** Step the run started from: 0, or the step of the checkpoint it resumed from. */
+  readonly resumedFromStep: number;
   /** Epochs completed (fractional when the budget is in steps). */
   readonly epochs: number;
   readonly backend: BackendSelection;

@@ -6,6 +6,7 @@ import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 import { trainProxy } from './train';
+import { readWeightsFile } from './tensor-file';
 import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 
@@ -55,6 +56,55 @@ describe('trainProxy', () => {
       const c = await trainProxy({ ...req, seed: 12 });
       expect(b.lossCurve).toEqual(a.lossCurve);
       expect(c.lossCurve).not.toEqual(a.lossCurve);
+    },
+  );
+
+  it.each(COMPARED_BACKENDS)(
+    'on %s, resumes from a checkpoint to the same weights as a run never interrupted, and refuses another run’s',
+    async (backend) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-resume-'));
+      try {
+        // 3 epochs of 12 steps: the resumed part crosses an epoch's reshuffle; augmentation draws per step.
+        const req: ProxyTrainingRequest = {
+          ...synthetic,
+          steps: 36,
+          backend,
+          augmentation: { crop: true, flip: true },
+        };
+        const checkpoints: number[] = [];
+        const straight = await trainProxy(req, {
+          checkpointPath: path.join(dir, 'run.ckpt'),
+          checkpointEverySteps: 20,
+          weightsPath: path.join(dir, 'straight.weights'),
+          onCheckpoint: (c) => checkpoints.push(c.step),
+        });
+        expect(checkpoints).toEqual([20]);
+        expect(straight.resumedFromStep).toBe(0);
+        const refused: string[] = [];
+        const resumed = await trainProxy(req, {
+          resumeFrom: path.join(dir, 'run.ckpt'),
+          weightsPath: path.join(dir, 'resumed.weights'),
+          onResumeRefused: (reason) => refused.push(reason),
+        });
+        expect(refused).toEqual([]);
+        expect(resumed.resumedFromStep).toBe(20);
+        expect(resumed.lossCurve[0].step).toBeGreaterThan(20);
+        expect(resumed.valAccuracy).toBe(straight.valAccuracy);
+        const a = readWeightsFile(path.join(dir, 'straight.weights'));
+        const b = readWeightsFile(path.join(dir, 'resumed.weights'));
+        expect(Object.keys(b)).toEqual(Object.keys(a));
+        for (const name of Object.keys(a)) expect(b[name]).toEqual(a[name]);
+
+        // Another seed's run does not start from this checkpoint.
+        const other = await trainProxy(
+          { ...req, seed: 12, steps: 4 },
+          { resumeFrom: path.join(dir, 'run.ckpt'), onResumeRefused: (reason) => refused.push(reason) },
+        );
+        expect(other.resumedFromStep).toBe(0);
+        expect(refused).toEqual(['run.ckpt is a checkpoint of another training request']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 

@@ -8,6 +8,7 @@ import { Dataset, DatasetSplit, imageSize, loadDataset } from './datasets';
 import { Optimizer, cosineLearningRate, createOptimizer } from './optimizer';
 import { augmentBatch } from './augment';
 import { createRandom, mixSeed, shuffledIndices } from './random';
+import { StandaloneCheckpoint, checkpointFingerprint, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { writeWeightsFile } from './tensor-file';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
 import { lossCurveRecorder } from './loss-curve';
@@ -20,6 +21,17 @@ export interface TrainProxyOptions {
   readonly dataset?: Dataset;
   /** Where the trained weights (canonical layouts, BN statistics recalibrated) are written. */
   readonly weightsPath?: string;
+  /** Where checkpoints are written (none without it). */
+  readonly checkpointPath?: string;
+  /** A checkpoint of this request to continue from; an unusable one is reported and training starts at 0. */
+  readonly resumeFrom?: string;
+  /** Checkpoint at least this often (default 30 s) … */
+  readonly checkpointIntervalMs?: number;
+  /** … or every this many steps, whichever comes first (default: never by count). */
+  readonly checkpointEverySteps?: number;
+  readonly onCheckpoint?: (checkpoint: { readonly step: number; readonly path: string }) => void;
+  /** Called when `resumeFrom` could not be used (why). */
+  readonly onResumeRefused?: (reason: string) => void;
 }
 
 const DEFAULT_SPACE = 'proxy-28';
@@ -150,7 +162,9 @@ export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediat
 /**
  * Trains one candidate on the proxy task and reports validation top-1. Builds the network with the search
  * space's tfjs builder on the proxy geometry (the request's macro config at `resolution` and the dataset's
- * channels and classes). Seeded: weights, batch order and split follow `seed`.
+ * channels and classes). Seeded: weights, batch order and split follow `seed`. With a checkpoint path it writes
+ * checkpoints (weights and optimizer state) as it goes; given one of the same request, it continues from its
+ * step with the same batches, augmentation and schedule, to the same result as a run never interrupted.
  */
 export async function trainProxy(
   req: ProxyTrainingRequest,
@@ -176,21 +190,45 @@ export async function trainProxy(
   const arch = parseArchitecture(req.architecture, config);
   const graph = lowerArchitecture(arch, config);
   const cost = graphCost(graph);
-  const net = buildTfjsNetwork(graph, initWeights(graph, req.seed), { bnMomentum: req.bnMomentum ?? 0.9 });
-  const kind = req.optimizer ?? 'adam';
-  const optimizer = createOptimizer(net.variables, {
-    kind,
-    momentum: req.momentum,
-    weightDecay: req.weightDecay,
-  });
-  const peakLr = req.learningRate ?? (kind === 'adam' ? DEFAULT_ADAM_LR : DEFAULT_SGD_LR);
-  const labelSmoothing = req.labelSmoothing ?? 0;
-  const progressInterval = req.progressIntervalMs ?? 2000;
-
   const pixels = imageSize(data);
   const batchSize = Math.min(req.batchSize, data.train.count);
   const stepsPerEpoch = Math.max(1, Math.floor(data.train.count / batchSize));
   const totalSteps = req.steps ?? Math.max(1, Math.round(req.epochs * stepsPerEpoch));
+  const fingerprint = checkpointFingerprint(req);
+  let resumed: StandaloneCheckpoint | undefined;
+  if (options.resumeFrom) {
+    try {
+      const c = readCheckpoint(options.resumeFrom, fingerprint);
+      if (c.totalSteps !== totalSteps || c.step > totalSteps) {
+        throw new Error(
+          `the checkpoint is at step ${c.step} of ${c.totalSteps}, this run has ${totalSteps} steps`,
+        );
+      }
+      resumed = c;
+    } catch (err) {
+      options.onResumeRefused?.((err as Error).message);
+    }
+  }
+  const startStep = resumed?.step ?? 0;
+  const net = buildTfjsNetwork(graph, resumed?.weights ?? initWeights(graph, req.seed), {
+    bnMomentum: req.bnMomentum ?? 0.9,
+  });
+  const kind = req.optimizer ?? 'adam';
+  let optimizer: Optimizer;
+  try {
+    optimizer = createOptimizer(
+      net.variables,
+      { kind, momentum: req.momentum, weightDecay: req.weightDecay },
+      resumed?.optimizer,
+    );
+  } catch (err) {
+    net.dispose();
+    throw err;
+  }
+  const peakLr = req.learningRate ?? (kind === 'adam' ? DEFAULT_ADAM_LR : DEFAULT_SGD_LR);
+  const labelSmoothing = req.labelSmoothing ?? 0;
+  const progressInterval = req.progressIntervalMs ?? 2000;
+
   const random = createRandom(req.seed);
   const warmup = Math.min(Math.round(totalSteps * 0.05), 100);
 
@@ -202,6 +240,20 @@ export async function trainProxy(
   let lastReport = performance.now();
   let lastReportedStep = -1;
   let order = shuffledIndices(data.train.count, random);
+  // A resumed run replays the shuffles of the epochs it skips: the same stream, so the same batches follow.
+  for (let s = stepsPerEpoch; s < startStep; s += stepsPerEpoch)
+    order = shuffledIndices(data.train.count, random);
+  let lastCheckpoint = performance.now();
+  const checkpoint = (step: number, file: string) => {
+    writeCheckpoint(file, fingerprint, {
+      step,
+      totalSteps,
+      weights: net.exportWeights(),
+      optimizer: optimizer.exportState(),
+    });
+    lastCheckpoint = performance.now();
+    options.onCheckpoint?.({ step, path: file });
+  };
   const report = (step: number) => {
     const ms = performance.now() - started;
     onProgress?.({
@@ -209,7 +261,7 @@ export async function trainProxy(
       totalSteps,
       epoch: step / stepsPerEpoch,
       loss: reportSteps > 0 ? reportLoss / reportSteps : NaN,
-      imagesPerSecond: trainMs > 0 ? (step * batchSize * 1000) / trainMs : 0,
+      imagesPerSecond: trainMs > 0 ? ((step - startStep) * batchSize * 1000) / trainMs : 0,
       elapsedMs: ms,
     });
     reportLoss = 0;
@@ -219,7 +271,7 @@ export async function trainProxy(
   };
 
   try {
-    for (let step = 0; step < totalSteps; step++) {
+    for (let step = startStep; step < totalSteps; step++) {
       // Abort events and IPC messages are delivered between steps.
       await yieldToEventLoop();
       if (signal?.aborted) throw new TrainingAbortedError(step);
@@ -254,7 +306,12 @@ export async function trainProxy(
       lossCurve.add(step, loss);
       reportLoss += loss;
       reportSteps++;
-      if (step === 0 || performance.now() - lastReport >= progressInterval) report(step + 1);
+      if (step === startStep || performance.now() - lastReport >= progressInterval) report(step + 1);
+      const done = step + 1;
+      const byCount = options.checkpointEverySteps !== undefined && done % options.checkpointEverySteps === 0;
+      const byTime = performance.now() - lastCheckpoint >= (options.checkpointIntervalMs ?? 30_000);
+      if (options.checkpointPath && done < totalSteps && (byCount || byTime))
+        checkpoint(done, options.checkpointPath);
     }
     if (lastReportedStep !== totalSteps) report(totalSteps);
     if (signal?.aborted) throw new TrainingAbortedError(totalSteps);
@@ -274,9 +331,10 @@ export async function trainProxy(
       valAccuracy,
       trainAccuracy,
       lossCurve: lossCurve.points,
-      imagesPerSecond: (totalSteps * batchSize * 1000) / trainMs,
+      imagesPerSecond: trainMs > 0 ? ((totalSteps - startStep) * batchSize * 1000) / trainMs : 0,
       wallTimeMs: performance.now() - started,
       steps: totalSteps,
+      resumedFromStep: startStep,
       epochs: (totalSteps * batchSize) / data.train.count,
       backend,
       peakRssBytes: peakRssBytes(),
