@@ -267,9 +267,11 @@ describe('API: final training requests (storage written directly, workflow start
       architectureId: 'f-best',
       architecture: `${ARCH}#f-best`,
       deployment: { space: 'proxy-28', deviceIds: ['dev'], classes: 10 },
-      geometry: { at: 'proxy', space: 'proxy-28', resolution: 28 },
+      geometry: { at: 'deployment', space: 'proxy-28', resolution: 28 },
     });
-    expect(started.geometry.reason).toMatch(/synthetic set.*proxy geometry/);
+    expect(started.geometry.reason).toBe(
+      "the deployment input 28×28×1 is the proxy geometry's: trained and exported at it",
+    );
     expect(workflows.finalTrainings.map((f) => f.architectureId)).toEqual([
       'c-scored',
       'f-other',

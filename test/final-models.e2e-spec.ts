@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CandidateSummary, ModelCard, NasJobResult } from '@edgenas/contracts';
+import { CandidateSummary, DistillationSpec, ModelCard, NasJobResult } from '@edgenas/contracts';
 import { evaluateOnnx } from '@edgenas/quantizer';
 import { loadDataset, splitToNchw } from '@edgenas/proxy-trainer/datasets';
 import { PROXY_28 } from '@edgenas/search-space';
@@ -40,6 +40,7 @@ interface JobView {
 
 interface FinalModelView {
   readonly id: string;
+  readonly request: { readonly distillation?: DistillationSpec };
   readonly status: string;
   readonly error: string | null;
   readonly progress: { phase: string; step: number; totalSteps: number } | null;
@@ -122,12 +123,16 @@ afterAll(async () => {
 test('a front member is trained, quantized and evaluated; both files run in onnxruntime-node and the card records it', async () => {
   const front = job.result?.front as CandidateSummary[];
   const student = front[0];
+  // Distilled from the default teacher, the job's most accurate finalist, which is trained first.
   const created = await requestFinalTraining(student.architectureId, {
     steps: 40,
     batchSize: 16,
     calibrationImages: 32,
     augmentation: { crop: true, flip: true },
+    distillation: { temperature: 3, weight: 0.5 },
   });
+  const teacher = created.request.distillation as DistillationSpec;
+  expect(teacher.teacherSource).toBe('best-finalist');
   const done = await waitForFinalModel(job.id, created.id, 300_000);
   expect(done.error).toBeNull();
   expect(done.status).toBe('completed');
@@ -142,7 +147,7 @@ test('a front member is trained, quantized and evaluated; both files run in onnx
     architecture: student.architecture,
     dataset: { kind: 'synthetic', trainImages: 64, valImages: 32, classes: 4 },
     geometry: {
-      trainedAt: 'proxy',
+      trainedAt: 'deployment',
       trained: 'proxy-28@28x28x1-c4',
       input: { height: 28, width: 28, channels: 1 },
     },
@@ -153,8 +158,18 @@ test('a front member is trained, quantized and evaluated; both files run in onnx
       augmentation: { crop: true, flip: true },
       resumedFromStep: 0,
     },
-    distillation: null,
+    distillation: {
+      teacherArchitectureId: teacher.teacherArchitectureId,
+      teacherArchitecture: teacher.teacherArchitecture,
+      teacherSource: 'best-finalist',
+      teacherTrained: 'trained with the same budget',
+      temperature: 3,
+      weight: 0.5,
+    },
   });
+  expect(card.distillation?.loss).toMatch(/T²·KL/);
+  expect(card.distillation?.teacherAccuracy).toBeGreaterThanOrEqual(0);
+  expect(card.distillation?.teacherAccuracy).toBeLessThanOrEqual(1);
   expect(card.macs).toBeGreaterThan(0);
   expect(card.params).toBeGreaterThan(0);
   expect(card.accuracy.evaluatedImages).toBe(32);
@@ -163,8 +178,11 @@ test('a front member is trained, quantized and evaluated; both files run in onnx
   expect(['minmax', 'percentile']).toContain(card.quantization?.method);
   expect(Object.keys(card.predictedLatencyMs)).toEqual([deviceId]);
   expect(card.predictedLatencyMs[deviceId]).toBeCloseTo(student.predictedLatencyByDevice[deviceId], 6);
-  // Proxy geometry and a small validation set are said, never silent.
-  expect(card.warnings.some((w) => w.includes('proxy geometry'))).toBe(true);
+  // The job deploys at the proxy geometry, with 10 classes where the synthetic set has 4; a small validation
+  // set: said, never silent.
+  expect(card.warnings).toContain(
+    'the dataset has 4 classes, the deployment geometry 10: the files output 4 scores',
+  );
   expect(card.warnings.some((w) => w.includes('32 validation images'))).toBe(true);
   const drop = card.accuracy.int8DropPoints as number;
   expect(drop).toBeCloseTo(100 * (card.accuracy.float - (card.accuracy.int8 as number)), 9);
@@ -214,14 +232,16 @@ test('on the real stack too: 404 for an architecture outside the job, 400 for mo
   ]);
 });
 
-test('killing the worker (kill -9) during final training resumes from the last checkpoint', async () => {
+test('killing the worker (kill -9) during distilled final training resumes from the last checkpoint', async () => {
   const front = job.result?.front as CandidateSummary[];
   const student = front[front.length - 1];
-  // Float only: nothing to calibrate, the INT8 file is absent and said so.
+  // The first test's final model teaches (its stored float model: no teacher training). Float only: nothing to
+  // calibrate, the INT8 file is absent and said so.
   const created = await requestFinalTraining(student.architectureId, {
-    steps: 800,
+    steps: 300,
     batchSize: 16,
     precisions: ['float32'],
+    distillation: { teacher: front[0].architectureId },
   });
   const checkpoint = path.join(stack.dataDir, 'final-models', created.id, 'model.ckpt');
   await waitFor(
@@ -231,7 +251,7 @@ test('killing the worker (kill -9) during final training resumes from the last c
     200,
   );
   const running = await stack.http<FinalModelView>('GET', `/v1/jobs/${job.id}/final-models/${created.id}`);
-  expect(running.body).toMatchObject({ status: 'running', progress: { phase: 'training', totalSteps: 800 } });
+  expect(running.body).toMatchObject({ status: 'running', progress: { phase: 'training', totalSteps: 300 } });
   const orphans = childPids(stack.worker!.pid);
   await stack.worker!.kill9();
   await waitFor(
@@ -244,10 +264,17 @@ test('killing the worker (kill -9) during final training resumes from the last c
   expect(done.error).toBeNull();
   expect(done.status).toBe('completed');
   const card = done.card as ModelCard;
-  expect(card.training.steps).toBe(800);
+  expect(card.training.steps).toBe(300);
   // The retried training did not restart at step 0.
   expect(card.training.resumedFromStep).toBeGreaterThan(0);
-  expect(card.training.resumedFromStep).toBeLessThan(800);
+  expect(card.training.resumedFromStep).toBeLessThan(300);
+  expect(card.distillation).toMatchObject({
+    teacherArchitectureId: front[0].architectureId,
+    teacherSource: 'request',
+    teacherTrained: 'stored final model',
+    temperature: 4,
+    weight: 0.5,
+  });
   expect(card.files.int8).toBeNull();
   expect(card.accuracy.int8).toBeNull();
   expect(card.quantization).toBeNull();

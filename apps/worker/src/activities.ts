@@ -695,6 +695,7 @@ export const TRAINING_ACTIVITIES = [
   'trainSupernet',
   'scoreSubnets',
   'trainStandalone',
+  'prepareTeacher',
   'trainFinalModel',
   'quantizeFinalModel',
 ] as const;

@@ -3,6 +3,7 @@
  * writes the trained weights to a file), export them as float ONNX, quantize to INT8 on training images,
  * evaluate both files in ONNX Runtime on the validation split, and store files and model card.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -23,8 +24,13 @@ import type {
   ProxyTrainingResult,
   TrainingProgress,
 } from '@edgenas/proxy-trainer/request';
-import { readWeightsFile } from '@edgenas/proxy-trainer/tensor-file';
-import { QuantizedModel, evaluateOnnx, quantizeModel } from '@edgenas/quantizer';
+import {
+  readTeacherLogits,
+  readWeightsFile,
+  writeAtomically,
+  writeTeacherLogits,
+} from '@edgenas/proxy-trainer/tensor-file';
+import { QuantizedModel, evaluateOnnx, quantizeModel, runOnnxModel } from '@edgenas/quantizer';
 import { JsonValue, Repositories, createRepositories } from '@edgenas/storage';
 import type { ActivityDeps } from './activities';
 import { TeacherSummary, TrainedFinalModel, buildModelCard } from './model-card';
@@ -33,6 +39,12 @@ import {
   warnWithoutNativeTraining,
   withTrainingContext,
 } from './training-context';
+
+export interface TrainFinalModelRequest {
+  readonly input: FinalTrainingInput;
+  /** Distillation only: the prepared teacher (its logits file). */
+  readonly teacher?: TeacherSummary;
+}
 
 export interface QuantizeFinalModelRequest {
   readonly input: FinalTrainingInput;
@@ -147,10 +159,112 @@ export function createFinalModelActivities(
     },
 
     /**
+     * The teacher of a distilled final training, ready to teach: its float model — the job's stored final model
+     * of that architecture with the same seed, or else trained now stand-alone with the student's budget
+     * (checkpointed like the student) — run once in ONNX Runtime over the training split, its logits written to
+     * a file that every student of that teacher reuses.
+     */
+    async prepareTeacher(input: FinalTrainingInput): Promise<TeacherSummary> {
+      const d = input.spec.distillation;
+      if (!d)
+        throw ApplicationFailure.nonRetryable('no distillation was asked for', 'BadFinalTrainingRequest');
+      const { spec, geometry } = input;
+      const key = createHash('sha256')
+        .update(
+          JSON.stringify({
+            job: input.jobId,
+            teacher: d.teacherArchitecture,
+            geometry: { space: geometry.space, resolution: geometry.resolution, dataset: geometry.dataset },
+            seed: spec.seed,
+            budget: [
+              spec.steps ?? null,
+              spec.epochs,
+              spec.batchSize,
+              spec.learningRate ?? null,
+              spec.augmentation,
+            ],
+          }),
+        )
+        .digest('hex')
+        .slice(0, 32);
+      const dir = path.join(deps.dataDir, 'teachers', key);
+      const logitsFile = path.join(dir, 'train.logits');
+      const summaryFile = path.join(dir, 'teacher.json');
+      const summaryOf = (accuracy: number, trained: TeacherSummary['trained']): TeacherSummary => ({
+        architectureId: d.teacherArchitectureId,
+        architecture: d.teacherArchitecture,
+        source: d.teacherSource,
+        trained,
+        accuracy,
+        logitsFile: path.relative(deps.dataDir, logitsFile),
+      });
+      if (fs.existsSync(summaryFile)) {
+        try {
+          readTeacherLogits(logitsFile);
+          const cached = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as TeacherSummary;
+          return summaryOf(cached.accuracy, cached.trained);
+        } catch (err) {
+          Context.current().log.warn('cached teacher logits unusable: computing them again', {
+            key,
+            reason: String(err),
+          });
+        }
+      }
+      return withTrainingContext(`teacher ${d.teacherArchitectureId}`, async (ctx, beat, current) => {
+        const progress = progressWriter(input.finalModelId, ctx);
+        await progress('teacher');
+        const stored = (await repos.finalModels.list(input.jobId)).find(
+          (m) =>
+            m.architectureId === d.teacherArchitectureId &&
+            m.status === 'completed' &&
+            m.request.seed === spec.seed,
+        );
+        const storedOnnx = stored ? await repos.finalModels.file(stored.id, 'float') : undefined;
+        let onnx: Uint8Array;
+        let trained: TeacherSummary['trained'];
+        if (storedOnnx) {
+          onnx = storedOnnx;
+          trained = 'stored final model';
+        } else {
+          const weightsPath = path.join(dir, 'teacher.weights');
+          const result = await trainInChildProcess(
+            finalTrainingRequest(input, d.teacherArchitecture, deps.dataDir),
+            {
+              signal: ctx.cancellationSignal,
+              weightsPath,
+              ...checkpointing(path.join(dir, 'teacher.ckpt'), current(), beat, current),
+              onProgress: (p) => {
+                beat({ ...current(), step: p.step, loss: p.loss });
+                void progress('teacher', p);
+              },
+            },
+          );
+          warnWithoutNativeTraining(ctx, result.backend, d.teacherArchitectureId);
+          onnx = exportTrainedModel(
+            d.teacherArchitecture,
+            result.geometry,
+            weightsPath,
+            `EdgeNAS distillation teacher ${d.teacherArchitectureId}`,
+          );
+          trained = 'trained with the same budget';
+        }
+        const data = finalTrainingDataset(input, deps.dataDir);
+        const logits = await runOnnxModel(onnx, splitToNchw(data.train, data));
+        const accuracy = (await evaluateOnnx(onnx, splitToNchw(data.val, data), data.val.labels)).top1;
+        writeTeacherLogits(logitsFile, logits.output, logits.perImage);
+        const summary = summaryOf(accuracy, trained);
+        writeAtomically(summaryFile, [Buffer.from(JSON.stringify(summary), 'utf8')]);
+        for (const f of ['teacher.weights', 'teacher.ckpt']) fs.rmSync(path.join(dir, f), { force: true });
+        return summary;
+      });
+    },
+
+    /**
      * Trains the architecture stand-alone (in a child process, heartbeating) and stores the float ONNX model
      * of the trained weights. Idempotent: a model already trained is not trained again.
      */
-    async trainFinalModel(input: FinalTrainingInput): Promise<TrainedFinalModel> {
+    async trainFinalModel(req: TrainFinalModelRequest): Promise<TrainedFinalModel> {
+      const { input, teacher } = req;
       const stored = await repos.finalModels.get(input.finalModelId);
       if (!stored) {
         throw ApplicationFailure.nonRetryable(
@@ -165,18 +279,34 @@ export function createFinalModelActivities(
       return withTrainingContext(`final training of ${input.architectureId}`, async (ctx, beat, current) => {
         const progress = progressWriter(input.finalModelId, ctx);
         await progress('training');
-        const result: ProxyTrainingResult = await trainInChildProcess(
-          finalTrainingRequest(input, input.architecture, deps.dataDir),
-          {
-            signal: ctx.cancellationSignal,
-            weightsPath,
-            ...checkpointing(path.join(dir, 'model.ckpt'), current(), beat, current),
-            onProgress: (p) => {
-              beat({ ...current(), step: p.step, loss: p.loss });
-              void progress('training', p);
-            },
+        const distillation = input.spec.distillation;
+        if (distillation && !teacher) {
+          throw ApplicationFailure.nonRetryable(
+            'distillation needs its prepared teacher',
+            'BadFinalTrainingRequest',
+          );
+        }
+        const request: ProxyTrainingRequest = {
+          ...finalTrainingRequest(input, input.architecture, deps.dataDir),
+          ...(distillation && teacher
+            ? {
+                distillation: {
+                  teacherLogits: path.join(deps.dataDir, teacher.logitsFile),
+                  temperature: distillation.temperature,
+                  weight: distillation.weight,
+                },
+              }
+            : {}),
+        };
+        const result: ProxyTrainingResult = await trainInChildProcess(request, {
+          signal: ctx.cancellationSignal,
+          weightsPath,
+          ...checkpointing(path.join(dir, 'model.ckpt'), current(), beat, current),
+          onProgress: (p) => {
+            beat({ ...current(), step: p.step, loss: p.loss });
+            void progress('training', p);
           },
-        );
+        });
         warnWithoutNativeTraining(ctx, result.backend, input.architectureId);
         const onnx = exportTrainedModel(
           input.architecture,

@@ -1,5 +1,5 @@
 /**
- * The final-training workflow of one architecture of a completed job: (teacher,) training, latency
+ * The final-training workflow of one architecture of a completed job: the teacher (distillation only), training, latency
  * prediction, INT8 quantization and evaluation, model card. Deterministic orchestration only; the work is in
  * activities on the training queue (CPU-bound, in child processes or ONNX Runtime).
  */
@@ -41,7 +41,8 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
   const id = input.finalModelId;
   try {
     await light.setFinalModelStatus({ finalModelId: id, status: 'running' });
-    const trained = await finalTrainingActivities.trainFinalModel(input);
+    const teacher = input.spec.distillation ? await finalTrainingActivities.prepareTeacher(input) : undefined;
+    const trained = await finalTrainingActivities.trainFinalModel({ input, ...(teacher ? { teacher } : {}) });
 
     // The deployment network's float latency on the job's devices; a LUT that cannot price it is a warning.
     let predictedLatencyMs: Record<string, number> = {};
@@ -63,6 +64,7 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
     const accuracy = await finalTrainingActivities.quantizeFinalModel({
       input,
       trained,
+      ...(teacher ? { teacher } : {}),
       predictedLatencyMs,
       ...(latencyWarning ? { latencyWarning } : {}),
     });

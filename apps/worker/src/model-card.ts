@@ -89,6 +89,12 @@ export function buildModelCard(c: ModelCardInput): ModelCard {
         `(${deployment.name}): ${input.geometry.reason}; the predicted latencies are of the deployment network`,
     );
   }
+  if (c.dataset.classes !== input.deployment.classes) {
+    warnings.push(
+      `the dataset has ${c.dataset.classes} classes, the deployment geometry ${input.deployment.classes}: the ` +
+        `files output ${c.dataset.classes} scores`,
+    );
+  }
   if (Math.abs(trained.valAccuracy - c.float.top1) * 100 > EXPORT_AGREEMENT_POINTS) {
     warnings.push(
       `the trainer measured ${pct(trained.valAccuracy)} before export, ONNX Runtime ${pct(c.float.top1)} on the ` +

@@ -37,7 +37,8 @@ function canonical(v: unknown): unknown {
 
 /**
  * What a checkpoint must match to be resumed: the request without what does not change the trajectory (data
- * folder, backend, progress interval, BN recalibration after training).
+ * folder, backend, progress interval, BN recalibration after training) and without the teacher's logits
+ * themselves (a file path, or values; the distillation settings count).
  */
 export function checkpointFingerprint(req: ProxyTrainingRequest): string {
   const {
@@ -45,8 +46,15 @@ export function checkpointFingerprint(req: ProxyTrainingRequest): string {
     backend: _backend,
     progressIntervalMs: _progress,
     bnRecalibrationBatches: _recalibration,
-    ...trajectory
+    distillation,
+    ...rest
   } = req;
+  const trajectory = {
+    ...rest,
+    ...(distillation
+      ? { distillation: { temperature: distillation.temperature, weight: distillation.weight } }
+      : {}),
+  };
   return createHash('sha256')
     .update(JSON.stringify(canonical({ trajectory, version: CHECKPOINT_VERSION })))
     .digest('hex')

@@ -4,7 +4,7 @@ export * from './backend';
 export * from './datasets';
 export * from './request';
 export { TrainingAbortedError, TrainingRequestError } from './errors';
-export { trainProxy, trainingStep } from './train';
+export { distillationLoss, trainProxy, trainingStep } from './train';
 export type { TrainProxyOptions } from './train';
 export {
   registerBatchNormGradient,

@@ -37,6 +37,22 @@ export interface ProxyTrainingRequest {
   readonly progressIntervalMs?: number;
   /** Random crop and flip of the training images (default none). */
   readonly augmentation?: Augmentation;
+  /** Knowledge distillation from a teacher's logits on the training split (default none). */
+  readonly distillation?: DistillationRequest;
+}
+
+/**
+ * Distillation from cached teacher logits: loss = (1 − weight)·CE(labels, student) +
+ * weight·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), T = temperature (Hinton et al.; T² keeps the soft
+ * term's gradients on the scale of the hard one's). The teacher never runs during training: its logits for
+ * every training image are computed once beforehand (on the un-augmented images).
+ */
+export interface DistillationRequest {
+  /** One row of `classes` logits per training image, in the training split's order; or a teacher-logits file. */
+  readonly teacherLogits: Float32Array | string;
+  readonly temperature: number;
+  /** α in [0, 1]. */
+  readonly weight: number;
 }
 
 export interface TrainingProgress {

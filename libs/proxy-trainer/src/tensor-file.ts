@@ -126,3 +126,28 @@ export function readWeightsFile(file: string): Record<string, Float32Array> {
   if (meta.kind !== 'weights') throw new TensorFileError(`${path.basename(file)} holds no network weights`);
   return Object.fromEntries(arrays);
 }
+
+/** A teacher's logits on a training split: `count` rows of `classes` values, in the split's image order. */
+export interface TeacherLogits {
+  readonly logits: Float32Array;
+  readonly count: number;
+  readonly classes: number;
+}
+
+export function writeTeacherLogits(file: string, logits: Float32Array, classes: number): { bytes: number } {
+  if (!Number.isInteger(classes) || classes < 1 || logits.length % classes !== 0) {
+    throw new TensorFileError(`${logits.length} logits are not rows of ${classes} classes`);
+  }
+  return writeTensorFile(file, { kind: 'teacher-logits', count: logits.length / classes, classes }, [
+    ['logits', logits],
+  ]);
+}
+
+export function readTeacherLogits(file: string): TeacherLogits {
+  const { meta, arrays } = readTensorFile(file);
+  const logits = arrays.get('logits');
+  if (meta.kind !== 'teacher-logits' || !logits) {
+    throw new TensorFileError(`${path.basename(file)} holds no teacher logits`);
+  }
+  return { logits, count: Number(meta.count), classes: Number(meta.classes) };
+}

@@ -6,7 +6,7 @@ import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 import { trainProxy } from './train';
-import { readWeightsFile } from './tensor-file';
+import { readWeightsFile, writeTeacherLogits } from './tensor-file';
 import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 
@@ -107,6 +107,42 @@ describe('trainProxy', () => {
       }
     },
   );
+
+  it('learns from a teacher’s logits alone at weight 1 (rows follow the batch order), from an array or a file', async () => {
+    const data = loadDataset(synthetic.dataset, { resolution: synthetic.resolution, seed: synthetic.seed });
+    // A teacher that knows every training label: misaligned rows would teach noise (chance is 0.25).
+    const logits = new Float32Array(data.train.count * data.classes);
+    data.train.labels.forEach((label, i) => (logits[i * data.classes + label] = 5));
+    const distilled = await trainProxy({
+      ...synthetic,
+      distillation: { teacherLogits: logits, temperature: 2, weight: 1 },
+    });
+    expect(distilled.valAccuracy).toBeGreaterThan(0.6);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-teacher-'));
+    try {
+      const file = path.join(dir, 'teacher.logits');
+      writeTeacherLogits(file, logits, data.classes);
+      const fromFile = await trainProxy({
+        ...synthetic,
+        distillation: { teacherLogits: file, temperature: 2, weight: 1 },
+      });
+      expect(fromFile.valAccuracy).toBe(distilled.valAccuracy);
+      const short = { teacherLogits: logits.subarray(data.classes), temperature: 2, weight: 0.5 };
+      await expect(trainProxy({ ...synthetic, steps: 1, distillation: short })).rejects.toThrow(
+        /distillation.teacherLogits: 1532 logits of 4 classes do not cover the 384 training images/,
+      );
+      await expect(
+        trainProxy({
+          ...synthetic,
+          steps: 1,
+          distillation: { teacherLogits: logits, temperature: 0, weight: 1 },
+        }),
+      ).rejects.toThrow(/distillation.temperature must be > 0/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('stops within one batch when aborted', async () => {
     const controller = new AbortController();

@@ -9,8 +9,13 @@ import { Optimizer, cosineLearningRate, createOptimizer } from './optimizer';
 import { augmentBatch } from './augment';
 import { createRandom, mixSeed, shuffledIndices } from './random';
 import { StandaloneCheckpoint, checkpointFingerprint, readCheckpoint, writeCheckpoint } from './checkpoint';
-import { writeWeightsFile } from './tensor-file';
-import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
+import { TeacherLogits, readTeacherLogits, writeWeightsFile } from './tensor-file';
+import type {
+  DistillationRequest,
+  ProxyTrainingRequest,
+  ProxyTrainingResult,
+  TrainingProgress,
+} from './request';
 import { lossCurveRecorder } from './loss-curve';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 
@@ -55,21 +60,51 @@ export function trainingStep(
   labels: tf.Tensor2D,
   learningRate: number,
   labelSmoothing = 0,
-  options: { readonly updateStatistics?: boolean } = {},
+  options: {
+    readonly updateStatistics?: boolean;
+    /** The batch's teacher logits and the distillation settings (see `distillationLoss`). */
+    readonly distillation?: {
+      readonly teacherLogits: tf.Tensor2D;
+      readonly temperature: number;
+      readonly weight: number;
+    };
+  } = {},
 ): number {
   return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () =>
-        tf.losses.softmaxCrossEntropy(
-          labels,
-          net.apply(x, { training: true, updateStatistics: options.updateStatistics }),
-          undefined,
-          labelSmoothing,
-        ) as tf.Scalar,
-      net.variables,
-    );
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = net.apply(x, { training: true, updateStatistics: options.updateStatistics });
+      const d = options.distillation;
+      return d
+        ? distillationLoss(labels, logits, d.teacherLogits, d.temperature, d.weight, labelSmoothing)
+        : (tf.losses.softmaxCrossEntropy(labels, logits, undefined, labelSmoothing) as tf.Scalar);
+    }, net.variables);
     optimizer.step(grads, learningRate);
     return value.dataSync()[0];
+  });
+}
+
+/**
+ * Knowledge-distillation loss of a batch (Hinton et al., 2015): (1 − α)·CE(labels, student) +
+ * α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), each term the mean over the batch. The KL term is the
+ * cross-entropy against the softened teacher minus the teacher's entropy (a constant: the teacher carries no
+ * gradient), so its value is 0 when the student matches the teacher.
+ */
+export function distillationLoss(
+  labels: tf.Tensor2D,
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  temperature: number,
+  weight: number,
+  labelSmoothing = 0,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const hard = tf.losses.softmaxCrossEntropy(labels, studentLogits, undefined, labelSmoothing) as tf.Scalar;
+    const teacher = tf.div(teacherLogits, temperature);
+    const soft = tf.softmax(teacher) as tf.Tensor2D;
+    const crossEntropy = tf.losses.softmaxCrossEntropy(soft, tf.div(studentLogits, temperature)) as tf.Scalar;
+    const entropy = tf.neg(tf.mean(tf.sum(tf.mul(soft, tf.logSoftmax(teacher)), 1)));
+    const kl = tf.sub(crossEntropy, entropy);
+    return tf.add(tf.mul(hard, 1 - weight), tf.mul(kl, weight * temperature * temperature)) as tf.Scalar;
   });
 }
 
@@ -91,6 +126,38 @@ function checkRequest(req: ProxyTrainingRequest): void {
   if (req.bnMomentum !== undefined && !(req.bnMomentum >= 0 && req.bnMomentum < 1)) {
     throw new TrainingRequestError(`bnMomentum must be in [0, 1), got ${req.bnMomentum}`);
   }
+  const d = req.distillation;
+  if (d && !(Number.isFinite(d.temperature) && d.temperature > 0)) {
+    throw new TrainingRequestError(`distillation.temperature must be > 0, got ${d.temperature}`);
+  }
+  if (d && !(d.weight >= 0 && d.weight <= 1)) {
+    throw new TrainingRequestError(`distillation.weight must be in [0, 1], got ${d.weight}`);
+  }
+}
+
+/** The teacher's logits for every training image, checked against the dataset they must describe. */
+function teacherLogitsFor(d: DistillationRequest, data: Dataset): Float32Array {
+  let logits: Float32Array;
+  let classes = data.classes;
+  if (typeof d.teacherLogits === 'string') {
+    let file: TeacherLogits;
+    try {
+      file = readTeacherLogits(d.teacherLogits);
+    } catch (err) {
+      throw new TrainingRequestError(`distillation.teacherLogits: ${(err as Error).message}`);
+    }
+    logits = file.logits;
+    classes = file.classes;
+  } else {
+    logits = d.teacherLogits;
+  }
+  if (classes !== data.classes || logits.length !== data.train.count * data.classes) {
+    throw new TrainingRequestError(
+      `distillation.teacherLogits: ${logits.length} logits of ${classes} classes do not cover the ` +
+        `${data.train.count} training images of ${data.classes} classes`,
+    );
+  }
+  return logits;
 }
 
 export function peakRssBytes(): number {
@@ -111,6 +178,15 @@ export function gatherBatch(
     labels[i] = split.labels[src];
   }
   return [images, labels];
+}
+
+/** Rows `indices` of a row-major matrix with `width` columns, copied into one array. */
+function gatherRows(matrix: Float32Array, indices: ArrayLike<number>, width: number): Float32Array {
+  const out = new Float32Array(indices.length * width);
+  for (let i = 0; i < indices.length; i++) {
+    out.set(matrix.subarray(indices[i] * width, (indices[i] + 1) * width), i * width);
+  }
+  return out;
 }
 
 /** Top-1 over the first `limit` images of `split`, in inference mode. */
@@ -194,6 +270,7 @@ export async function trainProxy(
   const batchSize = Math.min(req.batchSize, data.train.count);
   const stepsPerEpoch = Math.max(1, Math.floor(data.train.count / batchSize));
   const totalSteps = req.steps ?? Math.max(1, Math.round(req.epochs * stepsPerEpoch));
+  const teacherLogits = req.distillation ? teacherLogitsFor(req.distillation, data) : undefined;
   const fingerprint = checkpointFingerprint(req);
   let resumed: StandaloneCheckpoint | undefined;
   if (options.resumeFrom) {
@@ -277,11 +354,8 @@ export async function trainProxy(
       if (signal?.aborted) throw new TrainingAbortedError(step);
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step > 0) order = shuffledIndices(data.train.count, random);
-      const [images, labels] = gatherBatch(
-        data.train,
-        order.subarray(inEpoch * batchSize, (inEpoch + 1) * batchSize),
-        pixels,
-      );
+      const batchIndices = order.subarray(inEpoch * batchSize, (inEpoch + 1) * batchSize);
+      const [images, labels] = gatherBatch(data.train, batchIndices, pixels);
       if (req.augmentation) {
         augmentBatch(
           images,
@@ -296,9 +370,21 @@ export async function trainProxy(
         const x = tf.tensor4d(images, [labels.length, data.height, data.width, data.channels]);
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes) as tf.Tensor2D;
         const lr = cosineLearningRate(step, totalSteps, peakLr, warmup);
+        const distillation =
+          teacherLogits && req.distillation
+            ? {
+                teacherLogits: tf.tensor2d(gatherRows(teacherLogits, batchIndices, data.classes), [
+                  labels.length,
+                  data.classes,
+                ]),
+                temperature: req.distillation.temperature,
+                weight: req.distillation.weight,
+              }
+            : undefined;
         // Recalibration replaces the moving statistics before evaluation: no need to keep them up to date.
         return trainingStep(net, optimizer, x, y, lr, labelSmoothing, {
           updateStatistics: recalibration === 0,
+          distillation,
         });
       });
       trainMs += performance.now() - t0;

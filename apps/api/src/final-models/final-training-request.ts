@@ -5,7 +5,7 @@ import {
   FinalTrainingSpec,
   NasJobInput,
 } from '@edgenas/contracts';
-import { getMacroConfig, proxyConfigFor, resolveSpace } from '@edgenas/search-space';
+import { baseSpaceName, getMacroConfig, proxyConfigFor, resolveSpace } from '@edgenas/search-space';
 import { ApiError, FieldError } from '../common/api-error';
 import { FINAL_TRAINING_DEFAULTS, FinalTrainingDto } from './final-models.dto';
 
@@ -22,9 +22,10 @@ export function trainingImages(job: NasJobInput): number | undefined {
 }
 
 /**
- * Where a final model is trained: Fashion-MNIST and the synthetic set are 28 px grayscale images that cannot
- * be resized to a deployment geometry meaningfully, so they train at the proxy geometry; an image folder trains
- * at the deployment geometry when it is square, 1 or 3 channels and at most MAX_DEPLOYMENT_TRAINING_SIDE px.
+ * Where a final model is trained: Fashion-MNIST and the synthetic set are small grayscale images that cannot be
+ * resized to a deployment geometry meaningfully, so they train at the proxy geometry (which is the deployment
+ * geometry when the job deploys at it); an image folder trains at the deployment geometry when it is square,
+ * 1 or 3 channels and at most MAX_DEPLOYMENT_TRAINING_SIDE px.
  */
 export function finalTrainingGeometry(job: NasJobInput): FinalTrainingGeometry {
   const deployment = resolveSpace(job.space, { input: job.input, classes: job.classes });
@@ -39,6 +40,22 @@ export function finalTrainingGeometry(job: NasJobInput): FinalTrainingGeometry {
   });
   const dataset = job.proxy.dataset;
   if (dataset.kind !== 'image-folder') {
+    const proxySpace = proxyConfigFor(getMacroConfig(job.space)).name;
+    const resolution = job.proxy.resolution;
+    if (
+      proxySpace === baseSpaceName(job.space) &&
+      channels === 1 &&
+      height === resolution &&
+      width === resolution
+    ) {
+      return {
+        at: 'deployment',
+        space: proxySpace,
+        resolution,
+        dataset,
+        reason: `the deployment input ${shape} is the proxy geometry's: trained and exported at it`,
+      };
+    }
     const name = dataset.kind === 'fashion-mnist' ? 'Fashion-MNIST' : 'the synthetic set';
     return proxy(
       `${name} holds 28×28 grayscale images, which cannot be resized to the deployment input ${shape} ` +
