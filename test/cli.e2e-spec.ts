@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
+import { FinalTrainingInput, ModelCard } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { PROXY_28 } from '@edgenas/search-space';
 import { Storage, openStorage } from '@edgenas/storage';
@@ -19,6 +20,64 @@ import {
 import { ScriptedJobWorkflows, scriptedJob } from './support/scripted-job';
 
 const API_PORT = 3107;
+
+/** A completed final model's card, as the worker would store it (numbers chosen for the assertions). */
+function cardOf(input: FinalTrainingInput, deviceId: string): ModelCard {
+  return {
+    finalModelId: input.finalModelId,
+    jobId: input.jobId,
+    architectureId: input.architectureId,
+    architecture: input.architecture,
+    macs: 1.5e6,
+    params: 120_000,
+    files: { float: { bytes: 600 * 1024, sha256: 'f' }, int8: { bytes: 200 * 1024, sha256: 'i' } },
+    dataset: { kind: 'synthetic', name: 'synthetic-stripes-4', trainImages: 64, valImages: 32, classes: 4 },
+    geometry: {
+      trainedAt: 'deployment',
+      trained: 'proxy-28@28x28x1-c4',
+      input: { height: 28, width: 28, channels: 1 },
+      deployment: 'proxy-28',
+      reason: 'r',
+    },
+    accuracy: { float: 0.81, int8: 0.78125, int8DropPoints: 2.875, evaluatedImages: 32, runtime: 'ORT' },
+    quantization: {
+      scheme: 's',
+      method: 'minmax',
+      chosenBy: 'held-out output error',
+      calibrationImages: 24,
+      heldOutImages: 8,
+      weightQuantMax: 64,
+      candidates: [],
+      sizeRatio: 3,
+      quantizedNodes: { Conv: 10 },
+    },
+    predictedLatencyMs: { [deviceId]: 0.42 },
+    training: {
+      steps: 50,
+      epochs: 12.5,
+      batchSize: 16,
+      learningRate: null,
+      augmentation: { crop: true, flip: true },
+      seed: 3,
+      backend: 'tensorflow',
+      wallTimeMs: 1000,
+      resumedFromStep: 0,
+      trainerValAccuracy: 0.81,
+    },
+    distillation: {
+      teacherArchitectureId: input.spec.distillation?.teacherArchitectureId ?? '',
+      teacherArchitecture: input.spec.distillation?.teacherArchitecture ?? '',
+      teacherSource: 'best-finalist',
+      teacherTrained: 'trained with the same budget',
+      teacherAccuracy: 0.8,
+      temperature: 4,
+      weight: 0.3,
+      loss: 'l',
+    },
+    warnings: ['INT8 top-1 is 2.9 points below float (78.1 % vs 81.0 % on 32 validation images)'],
+    createdAt: '2026-01-01T00:00:00.000Z',
+  };
+}
 const UNUSED_PORT = 3108;
 
 /** One CLI run's output, with a way to wait for a line (the CLI polls; the test drives the job). */
@@ -194,6 +253,111 @@ describe('edgenas CLI against the real API (real SQLite; a scripted workflow cli
     expect(cancel.code).toBe(1);
     expect(cancel.capture.stderr).toMatch(
       new RegExp(`job ${jobId} is already completed.*\\(HTTP 409\\)`, 's'),
+    );
+  });
+
+  it('final train --distill --wait prints the model card; final list, show and download; refusals are the API’s', async () => {
+    const job = scriptedJob(device.id, 5);
+    const jobId = 'cli-final-job';
+    await storage.jobs.create({
+      jobId,
+      deviceIds: [device.id],
+      latencyBudgetMs: 5,
+      space: 'proxy-28',
+      input: { height: 28, width: 28, channels: 1 },
+      classes: 10,
+      proxy: {
+        dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
+        epochs: 1,
+        batchSize: 16,
+        resolution: 28,
+      },
+      budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
+      strategy: 'nsga2',
+      seed: 3,
+    });
+    await storage.jobs.setStatus(jobId, 'completed', { result: job.result });
+    const [student, teacher] = job.front;
+    await storage.standaloneTrainings.upsert({
+      jobId,
+      architectureId: teacher.architectureId,
+      architecture: teacher.architecture,
+      seed: 3,
+      purpose: 'finalist',
+      accuracy: 0.8,
+    });
+
+    const capture = new Capture();
+    const before = workflows.finalTrainings.length;
+    const run = cli(
+      [
+        'final',
+        'train',
+        jobId,
+        student.architectureId,
+        ...[
+          '--steps',
+          '50',
+          '--batch-size',
+          '16',
+          '--calibration',
+          '32',
+          '--flip',
+          '--distill',
+          '--alpha',
+          '0.3',
+        ],
+        '--wait',
+      ],
+      capture,
+    );
+    await capture.lineMatching(/^final model \S+ started \(queued\)/);
+    const input = workflows.finalTrainings[before];
+    expect(input.spec).toEqual({
+      steps: 50,
+      epochs: 10,
+      batchSize: 16,
+      augmentation: { crop: true, flip: true },
+      seed: 3,
+      distillation: {
+        teacherArchitectureId: teacher.architectureId,
+        teacherArchitecture: teacher.architecture,
+        teacherSource: 'best-finalist',
+        temperature: 4,
+        weight: 0.3,
+      },
+      calibrationImages: 32,
+      precisions: ['float32', 'int8'],
+    });
+    const id = input.finalModelId;
+    await storage.finalModels.setStatus(id, 'running');
+    await storage.finalModels.setProgress(id, { phase: 'training', step: 20, totalSteps: 50, updatedAt: '' });
+    await capture.lineMatching(/running: training 20\/50/);
+    await storage.finalModels.saveTrained(id, new Uint8Array([1, 2, 3]), { steps: 50 });
+    await storage.finalModels.complete(id, cardOf(input, device.id), new Uint8Array([4, 5]));
+    const { code } = await run;
+    expect(code).toBe(0);
+    expect(capture.stdout).toContain('float: top-1 81.0 %, 600 KiB · INT8 (minmax): top-1 78.1 %, 200 KiB');
+    expect(capture.stdout).toContain(`distilled from ${teacher.architectureId} (best-finalist`);
+    expect(capture.stdout).toContain('warning: INT8 top-1 is 2.9 points below float');
+
+    const list = await cli(['final', 'list', jobId]);
+    expect(list.capture.stdout).toMatch(
+      new RegExp(`${id}.*${student.architectureId}.*completed.*81\\.0 %.*78\\.1 %`),
+    );
+    const show = await cli(['final', 'show', jobId, id]);
+    expect(show.capture.stdout).toContain(`final model ${id} of ${student.architectureId}: completed`);
+    const download = await cli(['final', 'download', jobId, id, '--int8', '-o', 'final.int8.onnx']);
+    expect(download.code).toBe(0);
+    expect([...readFileSync(join(dir, 'final.int8.onnx'))]).toEqual([4, 5]);
+
+    const ghost = await cli(['final', 'train', jobId, 'ghost', '--calibration', '32', '--batch-size', '16']);
+    expect(ghost.code).toBe(1);
+    expect(ghost.capture.stderr).toContain(`architecture "ghost" is not in job "${jobId}" (HTTP 404)`);
+    const tooMany = await cli(['final', 'train', jobId, student.architectureId, '--batch-size', '16']);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.capture.stderr).toContain(
+      'calibrationImages: 256 calibration images, but the training set has 64',
     );
   });
 

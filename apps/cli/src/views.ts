@@ -1,6 +1,9 @@
 import {
   BaselineSummary,
   CandidateSummary,
+  FinalModelProgress,
+  FinalModelStatus,
+  ModelCard,
   JobStatus,
   NasJobProgress,
   NasJobResult,
@@ -88,3 +91,15 @@ export interface LutView {
 }
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export interface FinalModelView {
+  readonly id: string;
+  readonly jobId: string;
+  readonly architectureId: string;
+  readonly status: FinalModelStatus;
+  readonly progress: FinalModelProgress | null;
+  readonly card: ModelCard | null;
+  readonly error: string | null;
+  readonly files: { readonly float: string | null; readonly int8: string | null };
+  readonly createdAt: string;
+}
