@@ -44,7 +44,6 @@ import {
 } from '@edgenas/quantizer';
 import {
   Dataset,
-  DatasetSplit,
   cosineLearningRate,
   createOptimizer,
   createRandom,
@@ -53,6 +52,7 @@ import {
   recalibrateBatchNorm,
   selectBackend,
   shuffledIndices,
+  splitToNchw,
   trainingStep,
 } from '@edgenas/proxy-trainer';
 
@@ -168,18 +168,6 @@ async function deploymentPart(flags: Flags): Promise<void> {
   await latency(float, q.int8Onnx, [1, s.channels, s.height, s.width], flags);
 }
 
-/** NHWC dataset images → NCHW, the ONNX models' layout. */
-function toNchw(split: DatasetSplit, data: Dataset, count: number): Float32Array {
-  const { height: h, width: w, channels: c } = data;
-  const out = new Float32Array(count * c * h * w);
-  for (let n = 0; n < count; n++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let k = 0; k < c; k++)
-          out[((n * c + k) * h + y) * w + x] = split.images[((n * h + y) * w + x) * c + k];
-  return out;
-}
-
 /** Trains FBNet-B on the proxy geometry (Adam, cosine schedule, BN recalibrated) and returns its weights. */
 async function trainProxyNetwork(graph: NetworkGraph, data: Dataset, flags: Flags): Promise<NetworkWeights> {
   const backend = await selectBackend('auto');
@@ -226,9 +214,9 @@ async function trainedPart(flags: Flags): Promise<void> {
   console.log(`  trained in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const float = buildOnnxModel(graph, weights);
   const calibrationCount = 256;
-  const calibration = toNchw(data.train, data, calibrationCount);
+  const calibration = splitToNchw(data.train, data, calibrationCount);
   const labels = data.train.labels.subarray(0, calibrationCount);
-  const val = toNchw(data.val, data, data.val.count);
+  const val = splitToNchw(data.val, data);
   const floatTop1 = await evaluateOnnx(float, val, data.val.labels);
   console.log(`  float: ${mb(float.length)}, validation top-1 ${pct(floatTop1.top1)}`);
   for (const method of CALIBRATION_METHODS) {

@@ -91,6 +91,8 @@ describe('edgenas CLI on the real stack (Temporal dev server, API, worker proces
   let deviceId: string;
   let agentRunning = true;
   let agentLoop: Promise<void> | undefined;
+  /** The job `jobs submit --wait` completed, and its front (later tests train from it). */
+  let completed: { jobId: string; front: CandidateSummary[] } | undefined;
   const base = () => ['--api', stack.apiUrl, '--api-key', API_KEY, '--interval', '500'];
 
   async function cli(args: string[], capture = new Capture(), env: NodeJS.ProcessEnv = {}) {
@@ -245,11 +247,52 @@ describe('edgenas CLI on the real stack (Temporal dev server, API, worker proces
     expect(missing.code).toBe(1);
     expect(missing.capture.stderr).toMatch(/no exported model for architecture.*\(HTTP 404\)/s);
 
+    completed = { jobId, front: pareto.front };
     const cancel = await cli(['jobs', 'cancel', jobId]);
     expect(cancel.code).toBe(1);
     expect(cancel.capture.stderr).toMatch(
       new RegExp(`job ${jobId} is already completed.*\\(HTTP 409\\)`, 's'),
     );
+  });
+
+  it('final train --distill --wait trains for real and prints the model card; final list, show and download; refusals are the API’s', async () => {
+    if (!completed) throw new Error('needs the job of the previous test');
+    const { jobId, front } = completed;
+    const student = front[0];
+    const capture = new Capture();
+    const args = ['final', 'train', jobId, student.architectureId, '--steps', '8', '--batch-size', '16'];
+    const { code } = await cli(
+      [...args, '--calibration', '16', '--distill', '--alpha', '0.3', '--wait'],
+      capture,
+    );
+    if (code !== 0) throw new Error(`final train --wait exited ${code}:\n${capture.stderr}`);
+    const started = /final model (\S+) started/.exec(capture.stdout);
+    expect(started).not.toBeNull();
+    const id = (started as RegExpExecArray)[1];
+    expect(capture.stdout).toMatch(
+      /float: top-1 [\d.]+ %, [\d.]+ KiB · INT8 \((minmax|percentile)\): top-1 [\d.]+ %/,
+    );
+    expect(capture.stdout).toMatch(/distilled from \S+ \(best-finalist/);
+
+    const list = await cli(['final', 'list', jobId]);
+    expect(list.capture.stdout).toMatch(new RegExp(`${id}.*${student.architectureId}.*completed`));
+    const show = await cli(['final', 'show', jobId, id]);
+    expect(show.capture.stdout).toContain(`final model ${id} of ${student.architectureId}: completed`);
+    // The INT8 file is a real model: onnxruntime-node loads and runs it.
+    const download = await cli(['final', 'download', jobId, id, '--int8', '-o', 'final.int8.onnx']);
+    expect(download.code).toBe(0);
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, 'final.int8.onnx')));
+    const input = new ort.Tensor('float32', new Float32Array(28 * 28).fill(0.5), [1, 1, 28, 28]);
+    const out = await session.run({ [session.inputNames[0]]: input });
+    expect(out[session.outputNames[0]].dims).toEqual([1, 10]);
+    await session.release();
+
+    const ghost = await cli(['final', 'train', jobId, 'ghost', '--calibration', '16', '--batch-size', '16']);
+    expect(ghost.code).toBe(1);
+    expect(ghost.capture.stderr).toContain(`architecture "ghost" is not in job "${jobId}" (HTTP 404)`);
+    const tooMany = await cli(['final', 'train', jobId, student.architectureId, '--calibration', '100000']);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.capture.stderr).toMatch(/calibrationImages: .*training set has \d+.*\(HTTP 400\)/s);
   });
 
   it('jobs cancel stops a running job; jobs watch then exits 1 saying so', async () => {
@@ -276,18 +319,20 @@ describe('edgenas CLI on the real stack (Temporal dev server, API, worker proces
     expect(watched.capture.stderr).toContain(`job ${jobId} was cancelled`);
   });
 
-  it('jobs submit --wait exits 1 with the reason the worker failed the job for (an image folder it cannot read)', async () => {
+  it('jobs submit --wait exits 1 with the reason the worker failed the job for (an image folder without classes)', async () => {
+    // Under the dataset root, so the API takes it; only the worker reads the classes.
+    mkdirSync(join(stack.dataDir, 'datasets', 'one-class', 'only'), { recursive: true });
     writeRequest('folder.yaml', {
       deviceIds: ['lab-cpu'],
       space: 'proxy-28',
       ...TINY_JOB,
-      proxy: { dataset: { kind: 'image-folder', path: join(dir, 'no-such-folder') }, batchSize: 16 },
+      proxy: { dataset: { kind: 'image-folder', path: 'one-class' }, batchSize: 16 },
       evaluation: { ...TINY_JOB.evaluation, supernet: { ...TINY_JOB.evaluation.supernet, scoreImages: 8 } },
     });
     const failed = await cli(['jobs', 'submit', 'folder.yaml', '--budget-ms', 'suggested', '--wait']);
     expect(failed.code).toBe(1);
     expect(failed.capture.stderr).toMatch(
-      /job \S+ failed: .*image folder: \S+no-such-folder is not a directory/,
+      /job \S+ failed: .*image folder: .*needs one sub-folder per class \(at least 2\), found 1/,
     );
   });
 

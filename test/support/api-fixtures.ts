@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import request from 'supertest';
-import { NasJobProgress } from '@edgenas/contracts';
+import { FinalTrainingInput, NasJobProgress } from '@edgenas/contracts';
 import { signatureFeatures } from '@edgenas/latency-predictor';
 import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/measurement';
 import { BlockSignature } from '@edgenas/search-space';
@@ -56,8 +56,12 @@ export function syntheticBlockRow(
 /** Workflow gateway for suites that do not exercise Temporal: records starts, never talks to a server. */
 export class RecordingJobWorkflows implements JobWorkflows {
   readonly started: unknown[] = [];
+  readonly finalTrainings: FinalTrainingInput[] = [];
   async start(input: unknown): Promise<void> {
     this.started.push(input);
+  }
+  async startFinalTraining(input: FinalTrainingInput): Promise<void> {
+    this.finalTrainings.push(input);
   }
   async describe(): Promise<string | undefined> {
     return 'running';

@@ -26,6 +26,7 @@ export interface JobsStack {
     trainingConcurrency?: number;
     verificationTimeoutSeconds?: number;
     supernetCheckpointSeconds?: number;
+    finalCheckpointSeconds?: number;
   }): Promise<WorkerProcess>;
   http<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult<T>>;
   close(): Promise<void>;
@@ -93,6 +94,7 @@ export async function startJobsStack(ranges: {
         trainingConcurrency: opts.trainingConcurrency ?? 2,
         verificationTimeoutSeconds: opts.verificationTimeoutSeconds ?? 10,
         supernetCheckpointSeconds: opts.supernetCheckpointSeconds,
+        finalCheckpointSeconds: opts.finalCheckpointSeconds,
       });
       stack.worker = worker;
       await worker.ready;

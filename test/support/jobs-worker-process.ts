@@ -12,6 +12,7 @@ export interface WorkerProcessOptions {
   readonly trainingConcurrency?: number;
   readonly verificationTimeoutSeconds?: number;
   readonly supernetCheckpointSeconds?: number;
+  readonly finalCheckpointSeconds?: number;
 }
 
 export interface WorkerProcess {
@@ -37,6 +38,8 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     String(opts.verificationTimeoutSeconds ?? 10),
     '--supernet-checkpoint-interval',
     String(opts.supernetCheckpointSeconds ?? 20),
+    '--final-checkpoint-interval',
+    String(opts.finalCheckpointSeconds ?? 20),
   ];
   const child = spawnTypeScript('apps/worker/src/main.ts', args, {
     env: {

@@ -6,6 +6,8 @@ import { ApiKeySet, AuthGuard } from './auth/auth';
 import { ApiExceptionFilter } from './common/exception.filter';
 import { DatasetsController } from './datasets/datasets.controller';
 import { DevicesController } from './devices/devices.controller';
+import { FinalModelsController } from './final-models/final-models.controller';
+import { FinalModelsService } from './final-models/final-models.service';
 import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
 import { JobsController } from './jobs/jobs.controller';
@@ -85,6 +87,9 @@ export class LatencyModule {}
 @Module({ controllers: [JobsController], providers: [JobsService] })
 export class JobsModule {}
 
+@Module({ controllers: [FinalModelsController], providers: [FinalModelsService] })
+export class FinalModelsModule {}
+
 @Module({ controllers: [UiController] })
 export class UiModule {}
 
@@ -104,6 +109,7 @@ export class AppModule {
         LatencyModule,
         JobsModule,
         DatasetsModule,
+        FinalModelsModule,
         OperationsModule,
         UiModule,
         ...(deps.logging ? [apiLoggerModule(deps.logging)] : []),

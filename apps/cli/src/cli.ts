@@ -6,6 +6,7 @@ import { CandidateSummary, PRESET_NAMES } from '@edgenas/contracts';
 import { CALIBRATION_SET_SIZE } from '@edgenas/latency-predictor';
 import { ApiRequestError, CliError, EdgenasApi, resolveConnection } from './api';
 import { localImageFolder, uploadImageFolder } from './datasets';
+import { addFinalModelCommands } from './final-models';
 import { JobFlags, JobRequest, buildJobRequest, readJobFile } from './job-request';
 import { BarSet, createBars } from './progress';
 import {
@@ -93,7 +94,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const program = new Command()
     .name('edgenas')
     .description(
-      'EdgeNAS from the terminal: submit and watch NAS jobs, read fronts, download models, devices',
+      'EdgeNAS from the terminal: submit and watch NAS jobs, read fronts, train and download models, devices',
     )
     .option('--api <url>', 'API base URL (env EDGENAS_API_URL; default http://localhost:$PORT or :3000)')
     .option('--api-key <key>', 'user API key (env EDGENAS_API_KEY; default .edgenas/api-key)')
@@ -514,6 +515,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         `${device.name}: ${lut.space} ready (${lut.coverage?.total ?? 0} signatures, ${lut.calibrationSetMeasured} calibration networks)`,
       );
     });
+
+  addFinalModelCommands(program, {
+    api,
+    json: () => globals().json === true,
+    interval: () => globals().interval,
+    sleep,
+    out: io.out,
+    err: io.err,
+    cwd: io.cwd,
+    table: (head) => table(head, colour),
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,6 +1,9 @@
 import {
   BaselineSummary,
   CandidateSummary,
+  FinalModelProgress,
+  FinalModelStatus,
+  ModelCard,
   JobStatus,
   NasJobProgress,
   NasJobResult,
@@ -95,4 +98,16 @@ export interface DatasetView {
   readonly path: string;
   readonly images: number;
   readonly classes: readonly { readonly name: string; readonly images: number }[];
+}
+
+export interface FinalModelView {
+  readonly id: string;
+  readonly jobId: string;
+  readonly architectureId: string;
+  readonly status: FinalModelStatus;
+  readonly progress: FinalModelProgress | null;
+  readonly card: ModelCard | null;
+  readonly error: string | null;
+  readonly files: { readonly float: string | null; readonly int8: string | null };
+  readonly createdAt: string;
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   CandidateSummary,
   Geometry,
@@ -39,7 +39,6 @@ import {
 } from '@edgenas/latency-predictor';
 // The runners and the supernet file checks only: a light worker never loads TensorFlow.js.
 import {
-  isNonRetryableTrainingError,
   scoreSubnetsInChildProcess,
   trainInChildProcess,
   trainSupernetInChildProcess,
@@ -52,6 +51,14 @@ import {
 } from '@edgenas/proxy-trainer/supernet/artifact';
 import { DatasetPathError, resolveDatasetFolder } from '@edgenas/proxy-trainer/datasets/dataset-roots';
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
+import { createFinalModelActivities } from './final-model-activities';
+import {
+  DatasetReading,
+  TrainingProgress,
+  datasetReadingOf,
+  warnWithoutNativeTraining,
+  withTrainingContext,
+} from './training-context';
 import {
   CandidateStatus,
   Db,
@@ -73,6 +80,8 @@ export interface ActivityDeps {
   readonly verificationPollMs?: number;
   /** How often supernet training writes a checkpoint; default 20 s. */
   readonly supernetCheckpointIntervalMs?: number;
+  /** How often final training (and a teacher's training) writes a checkpoint; default 20 s. */
+  readonly finalCheckpointIntervalMs?: number;
   /** How long a job's claim on a supernet key lasts unless renewed; default 120 s. */
   readonly supernetClaimLeaseMs?: number;
   /** How often a job waiting for another's supernet looks again; default 2 s. */
@@ -116,14 +125,6 @@ export interface TrainedCandidate {
   readonly accuracy: number;
   /** True when the result was already recorded (a retried or replayed activity) and no training ran. */
   readonly reused: boolean;
-}
-
-/** Training progress carried in heartbeats, so a retry can say where its predecessor stopped. */
-export interface TrainingProgress {
-  readonly step: number;
-  readonly loss: number;
-  /** Supernet training: the last checkpoint written, which a retried attempt resumes from. */
-  readonly checkpoint?: { readonly step: number; readonly file: string };
 }
 
 export interface SupernetTrainRequest {
@@ -178,9 +179,6 @@ export interface StandaloneTrainRequest {
   readonly baseline?: string;
 }
 
-/** Heartbeat interval of training activities (the first step can take longer than the heartbeat timeout). */
-const HEARTBEAT_EVERY_MS = 2000;
-
 export const ONNX_MODEL_NOTE =
   'Weights are initialised (seeded), not trained: proxy-trained weights belong to the smaller proxy geometry and ' +
   'are not meaningful at the deployment geometry. Train this architecture on your data before deployment.';
@@ -193,12 +191,14 @@ export function verificationRequestId(jobId: string, deviceId: string, architect
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+export type { TrainingProgress };
+
 export function createActivities(deps: ActivityDeps) {
   const repos: Repositories = createRepositories(deps.db);
   const verificationTimeoutMs = deps.verificationTimeoutMs ?? 120_000;
   const verificationPollMs = deps.verificationPollMs ?? 1000;
-  const datasetRoots = deps.datasetRoots ?? [path.join(deps.dataDir, 'datasets')];
-  const reading: DatasetReading = { dataDir: deps.dataDir, datasetRoots };
+  const reading = datasetReadingOf(deps);
+  const { datasetRoots } = reading;
 
   /** Per device, its LUT and calibration for the deployment geometry, built from the stored rows. */
   async function loadPredictors(g: DevicesGeometry): Promise<DevicePredictor[]> {
@@ -213,7 +213,7 @@ export function createActivities(deps: ActivityDeps) {
     return predictors;
   }
 
-  return {
+  const jobActivities = {
     async setJobStatus(req: {
       jobId: string;
       status: JobStatus;
@@ -707,6 +707,7 @@ export function createActivities(deps: ActivityDeps) {
       return measured;
     },
   };
+  return { ...jobActivities, ...createFinalModelActivities(deps, repos) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
@@ -717,30 +718,13 @@ export const TRAINING_ACTIVITIES = [
   'trainSupernet',
   'scoreSubnets',
   'trainStandalone',
+  'prepareTeacher',
+  'trainFinalModel',
+  'quantizeFinalModel',
 ] as const;
 
 export function isTrainingActivity(name: string): boolean {
   return (TRAINING_ACTIVITIES as readonly string[]).includes(name);
-}
-
-/** The result names its backend; the log says why when it is not native TensorFlow (a fallback). */
-function warnWithoutNativeTraining(
-  ctx: Context,
-  backend: { readonly name: string; readonly reason: string },
-  architectureId: string,
-): void {
-  if (backend.name === 'tensorflow') return;
-  ctx.log.warn('training ran without native TensorFlow', {
-    architectureId,
-    backend: backend.name,
-    reason: backend.reason,
-  });
-}
-
-/** Where training children read datasets from: the cache, and the roots image folders must lie under. */
-interface DatasetReading {
-  readonly dataDir: string;
-  readonly datasetRoots: readonly string[];
 }
 
 /**
@@ -777,56 +761,6 @@ function proxyRequest(
     seed: req.seed,
     ...reading,
   };
-}
-
-/**
- * Runs a training activity's work with heartbeats: every progress report and a timer (the first step can take
- * longer than the heartbeat timeout), carrying the last progress so a retry can say where its predecessor
- * stopped. Cancellation is reported as such; errors a retry cannot fix fail non-retryably.
- */
-async function withTrainingContext<T>(
-  what: string,
-  work: (
-    ctx: Context,
-    beat: (progress: TrainingProgress) => void,
-    current: () => TrainingProgress,
-  ) => Promise<T>,
-): Promise<T> {
-  const ctx = Context.current();
-  const previous = ctx.info.heartbeatDetails as TrainingProgress | undefined;
-  if (previous) {
-    ctx.log.info(`retrying ${what} after a lost attempt`, {
-      attempt: ctx.info.attempt,
-      previousStep: previous.step,
-    });
-  }
-  let progress: TrainingProgress = {
-    step: 0,
-    loss: NaN,
-    ...(previous?.checkpoint ? { checkpoint: previous.checkpoint } : {}),
-  };
-  const beat = (p: TrainingProgress) => {
-    progress = p;
-    ctx.heartbeat(progress);
-  };
-  beat(progress);
-  const timer = setInterval(() => ctx.heartbeat(progress), HEARTBEAT_EVERY_MS);
-  try {
-    return await work(ctx, beat, () => progress);
-  } catch (err) {
-    // Cancellation (workflow cancel, worker shutdown) killed the training: report it as such.
-    const reason: unknown = ctx.cancellationSignal.reason;
-    if (ctx.cancellationSignal.aborted)
-      throw reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled');
-    // A bad request, dataset or architecture fails the same way on every attempt.
-    if (isNonRetryableTrainingError(err)) {
-      const e = err as Error;
-      throw ApplicationFailure.nonRetryable(`${e.name}: ${e.message}`, e.name);
-    }
-    throw err;
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 function trainingCount(training: JsonValue | null): number {

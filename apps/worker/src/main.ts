@@ -44,6 +44,7 @@ interface WorkerFlags {
   readonly trainingConcurrency: number;
   readonly verificationTimeout: number;
   readonly supernetCheckpointInterval: number;
+  readonly finalCheckpointInterval: number;
 }
 
 /** Exit code: 0 after a clean shutdown, 1 when the worker cannot start or stops on an error. */
@@ -75,6 +76,14 @@ async function main(argv: readonly string[]): Promise<number> {
         'how often supernet training writes a checkpoint (a lost worker resumes from the last one)',
       )
         .argParser(parsePositiveInt('--supernet-checkpoint-interval'))
+        .default(20),
+    )
+    .addOption(
+      new Option(
+        '--final-checkpoint-interval <seconds>',
+        'how often final training writes a checkpoint (a lost worker resumes from the last one)',
+      )
+        .argParser(parsePositiveInt('--final-checkpoint-interval'))
         .default(20),
     )
     .parse(argv);
@@ -128,6 +137,7 @@ async function serve(opts: WorkerFlags, config: WorkerConfig, logger: Logger): P
         datasetRoots,
         verificationTimeoutMs: opts.verificationTimeout * 1000,
         supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
+        finalCheckpointIntervalMs: opts.finalCheckpointInterval * 1000,
         calibrationPolicy,
       },
     });

@@ -11,6 +11,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import {
+  FINAL_TRAINING_WORKFLOW,
+  FinalTrainingInput,
   JobStatus,
   NAS_JOB_WORKFLOW,
   NasJobInput,
@@ -18,9 +20,19 @@ import {
   TASK_QUEUES,
   CandidateSummary,
 } from '@edgenas/contracts';
-import { architectureId, countCost, parseArchitecture, resolveSpace } from '@edgenas/search-space';
+import {
+  architectureId,
+  countCost,
+  createRng,
+  formatArchitecture,
+  parseArchitecture,
+  resolveSpace,
+  sampleArchitecture,
+} from '@edgenas/search-space';
 import { paretoFront } from '@edgenas/search';
 import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
+import type { QuantizeFinalModelRequest } from './final-model-activities';
+import type { TeacherSummary, TrainedFinalModel } from './model-card';
 import type { NasJobRunOptions } from './workflows';
 import { addLibraryAliases } from './workflow-bundle';
 
@@ -41,6 +53,26 @@ function accuracyOf(architecture: string): number {
   return 0.5 + 0.4 * (1 - Math.exp(-costOf(architecture).macs / 2e6));
 }
 
+const TRAINED: TrainedFinalModel = {
+  steps: 10,
+  epochs: 1,
+  valAccuracy: 0.8,
+  backend: 'tensorflow',
+  wallTimeMs: 1,
+  resumedFromStep: 0,
+  geometry: 'proxy-28',
+  macs: 1,
+  params: 1,
+};
+const TEACHER: TeacherSummary = {
+  architectureId: '',
+  architecture: 'a',
+  source: 'best-finalist',
+  trained: 'trained with the same budget',
+  accuracy: 0.85,
+  logitsFile: 'teachers/k/train.logits',
+};
+
 interface Calls {
   statuses: { status: JobStatus; error?: string; result?: NasJobResult }[];
   trained: { generation: number; architecture: string }[];
@@ -50,6 +82,10 @@ interface Calls {
   supernets: number;
   /** Candidates per scoring activity. */
   scoringBatches: number[];
+  /** Final training: statuses written, activities in order, what quantization was handed. */
+  finalStatuses: { status: string; error?: string }[];
+  final: string[];
+  quantized: QuantizeFinalModelRequest[];
 }
 
 type Stubs = Partial<{ [K in keyof Activities]: Activities[K] }>;
@@ -121,6 +157,24 @@ function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
     async awaitVerification() {
       return {};
     },
+    async setFinalModelStatus(req) {
+      calls.finalStatuses.push({ status: req.status, ...(req.error ? { error: req.error } : {}) });
+    },
+    async prepareTeacher(input) {
+      calls.final.push('prepareTeacher');
+      return { ...TEACHER, architectureId: input.spec.distillation?.teacherArchitectureId ?? '' };
+    },
+    async trainFinalModel(req) {
+      calls.final.push(
+        req.teacher ? `trainFinalModel taught by ${req.teacher.architectureId}` : 'trainFinalModel',
+      );
+      return TRAINED;
+    },
+    async quantizeFinalModel(req) {
+      calls.final.push('quantizeFinalModel');
+      calls.quantized.push(req);
+      return { float: 0.8, int8: 0.79 };
+    },
     ...overrides,
   } as Activities;
   return stubs;
@@ -135,6 +189,9 @@ function newCalls(): Calls {
     exported: [],
     supernets: 0,
     scoringBatches: [],
+    finalStatuses: [],
+    final: [],
+    quantized: [],
   };
 }
 
@@ -385,7 +442,14 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     expect(calls.supernets).toBe(3);
     // Each generation's 12 subnets are scored in chunks of at most 8 (progress moves as chunks finish).
     expect(calls.scored).toEqual([0, 0, 1, 1]);
-    expect(calls.scoringBatches).toEqual([8, 4, 8, 4]);
+    // The chunks of a generation run at once: the order in which they start is the worker's, not the workflow's.
+    const chunks = calls.scored.map((generation, i) => [generation, calls.scoringBatches[i]]);
+    expect(chunks.sort((a, b) => a[0] - b[0] || a[1] - b[1])).toEqual([
+      [0, 4],
+      [0, 8],
+      [1, 4],
+      [1, 8],
+    ]);
     expect(calls.trained).toEqual([]); // nothing proxy-trained per candidate
     expect(result?.evaluationMode).toBe('supernet');
     expect(result?.supernet?.key).toBe('k');
@@ -412,5 +476,150 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     expect(new Set(baselines.map((b) => b.baseline))).toEqual(new Set(baselineRuns.map((s) => s.baseline)));
     for (const b of baselines) expect(typeof b.coveredByFront).toBe('boolean');
     expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
+  });
+});
+
+describe('finalTraining (time-skipping test server, stub activities)', () => {
+  const ARCH = formatArchitecture(sampleArchitecture(SPACE, createRng(7)), SPACE);
+  let count = 0;
+
+  function finalInput(distilled: boolean): FinalTrainingInput {
+    return {
+      finalModelId: `final-${++count}`,
+      jobId: 'job-1',
+      architectureId: 'arch-1',
+      architecture: ARCH,
+      deployment: { space: 'proxy-28', input: SPACE.input, classes: SPACE.classes, deviceIds: [DEVICE] },
+      geometry: {
+        at: 'deployment',
+        space: 'proxy-28',
+        resolution: 28,
+        dataset: { kind: 'synthetic', trainSize: 64, valSize: 16 },
+        reason: 'r',
+      },
+      spec: {
+        steps: 10,
+        epochs: 1,
+        batchSize: 8,
+        augmentation: { crop: true, flip: false },
+        seed: 1,
+        calibrationImages: 8,
+        precisions: ['float32', 'int8'],
+        ...(distilled
+          ? {
+              distillation: {
+                teacherArchitectureId: 'teacher-1',
+                teacherArchitecture: 'a',
+                teacherSource: 'best-finalist' as const,
+                temperature: 4,
+                weight: 0.5,
+              },
+            }
+          : {}),
+      },
+    };
+  }
+
+  async function runFinal(
+    activities: Activities,
+    input: FinalTrainingInput,
+    whileRunning?: (handle: JobHandle) => Promise<void>,
+  ): Promise<{ result?: unknown; error?: unknown }> {
+    current = activities;
+    const handle = await env.client.workflow.start(FINAL_TRAINING_WORKFLOW, {
+      taskQueue: TASK_QUEUES.light,
+      workflowId: `final-training-${input.finalModelId}`,
+      args: [input],
+    });
+    await whileRunning?.(handle);
+    return handle.result().then(
+      (result: unknown) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  it('prepares the teacher, trains with it, prices the deployment network, then quantizes with all of it', async () => {
+    const calls = newCalls();
+    const { result, error } = await runFinal(stubActivities(calls), finalInput(true));
+    expect(error).toBeUndefined();
+    expect(result).toEqual({ finalModelId: `final-${count}`, floatAccuracy: 0.8, int8Accuracy: 0.79 });
+    expect(calls.final).toEqual([
+      'prepareTeacher',
+      'trainFinalModel taught by teacher-1',
+      'quantizeFinalModel',
+    ]);
+    expect(calls.quantized[0]).toMatchObject({
+      trained: TRAINED,
+      teacher: { architectureId: 'teacher-1' },
+      predictedLatencyMs: { [DEVICE]: latencyOf(ARCH) },
+    });
+    expect(calls.quantized[0].latencyWarning).toBeUndefined();
+    // Quantization stores the card and completes the model itself; the workflow only marked it running.
+    expect(calls.finalStatuses).toEqual([{ status: 'running' }]);
+  });
+
+  it('without distillation there is no teacher; a latency the LUT cannot price becomes a card warning', async () => {
+    const calls = newCalls();
+    const activities = stubActivities(calls, {
+      async predictLatency() {
+        throw ApplicationFailure.nonRetryable('missing signatures: ir_k3_e1 …', 'MissingSignatures');
+      },
+    });
+    const { error } = await runFinal(activities, finalInput(false));
+    expect(error).toBeUndefined();
+    expect(calls.final).toEqual(['trainFinalModel', 'quantizeFinalModel']);
+    expect(calls.quantized[0].predictedLatencyMs).toEqual({});
+    expect(calls.quantized[0].latencyWarning).toBe(
+      'latency could not be predicted: missing signatures: ir_k3_e1 …',
+    );
+  });
+
+  it('a training that cannot succeed fails the final model with its reason', async () => {
+    const calls = newCalls();
+    const activities = stubActivities(calls, {
+      async trainFinalModel() {
+        throw ApplicationFailure.nonRetryable(
+          'TrainingRequestError: batchSize must be a positive integer',
+          'TrainingRequestError',
+        );
+      },
+    });
+    const { error } = await runFinal(activities, finalInput(false));
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(calls.final).toEqual([]);
+    expect(calls.finalStatuses).toEqual([
+      { status: 'running' },
+      { status: 'failed', error: 'TrainingRequestError: batchSize must be a positive integer' },
+    ]);
+  });
+
+  it('cancelling stops the training activity and marks the final model cancelled', async () => {
+    const calls = newCalls();
+    let started!: () => void;
+    const trainingStarted = new Promise<void>((r) => (started = r));
+    let cancelled = false;
+    const activities = stubActivities(calls, {
+      async trainFinalModel() {
+        const ctx = Context.current();
+        started();
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(50);
+          }
+        } catch (err) {
+          cancelled = err instanceof CancelledFailure;
+          throw err;
+        }
+      },
+    });
+    const { error } = await runFinal(activities, finalInput(false), async (handle) => {
+      await trainingStarted;
+      await handle.cancel();
+    });
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(cancelled).toBe(true);
+    expect(calls.finalStatuses.map((s) => s.status)).toEqual(['running', 'cancelled']);
+    expect(calls.final).toEqual([]);
   });
 });

@@ -52,6 +52,7 @@ import {
   tell,
 } from '@edgenas/search';
 import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
+import { failureMessage } from './workflow-errors';
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
 
@@ -616,11 +617,4 @@ function isContinueAsNew(err: unknown): boolean {
   return err instanceof ContinueAsNew;
 }
 
-function failureMessage(err: unknown): string {
-  if (err instanceof ApplicationFailure) return err.message;
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error ? cause.message : err.message;
-  }
-  return String(err);
-}
+export { finalTraining } from './final-training-workflow';

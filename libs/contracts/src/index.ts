@@ -255,3 +255,4 @@ export interface NasJobResult {
 
 export * from './measurements';
 export * from './agent-api';
+export * from './final-models';

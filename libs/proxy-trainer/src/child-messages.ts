@@ -18,9 +18,23 @@ export interface SupernetChildOptions {
   readonly stopAtStep?: number;
 }
 
+/** What a stand-alone training child is told besides the request (files and checkpoint policy). */
+export interface StandaloneChildOptions {
+  /** Where the trained weights are written. */
+  readonly weightsPath?: string;
+  readonly checkpointPath?: string;
+  readonly resumeFrom?: string;
+  readonly checkpointIntervalMs?: number;
+  readonly checkpointEverySteps?: number;
+}
+
 /** Parent → child: the one job the child runs. */
 export type JobMessage =
-  | { readonly type: 'train'; readonly request: ProxyTrainingRequest }
+  | {
+      readonly type: 'train';
+      readonly request: ProxyTrainingRequest;
+      readonly options?: StandaloneChildOptions;
+    }
   | {
       readonly type: 'train-supernet';
       readonly request: SupernetTrainingRequest;

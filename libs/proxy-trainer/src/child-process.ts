@@ -7,6 +7,7 @@ import type {
   JobMessage,
   ProbeMessage,
   SerializedError,
+  StandaloneChildOptions,
   SupernetChildOptions,
 } from './child-messages';
 import type { ProxyTrainingRequest, ProxyTrainingResult, TrainingProgress } from './request';
@@ -19,9 +20,11 @@ import type {
 import type { SubnetScoringRequest, SubnetScoringResult } from './supernet/score-subnets';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 
-export interface ChildTrainingOptions {
+export interface ChildTrainingOptions extends StandaloneChildOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainingProgress) => void;
+  readonly onCheckpoint?: (checkpoint: { readonly step: number; readonly path: string }) => void;
+  readonly onResumeRefused?: (reason: string) => void;
   /** Extra environment for the child (merged over this process's and `TRAINING_PROCESS_ENV`). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -169,15 +172,20 @@ export function trainInChildProcess(
   request: ProxyTrainingRequest,
   options: ChildTrainingOptions = {},
 ): Promise<ProxyTrainingResult> {
+  const { signal, env, onProgress, onCheckpoint, onResumeRefused, ...files } = options;
   return runInChildProcess<ProxyTrainingResult>(
-    { type: 'train', request },
+    { type: 'train', request, options: files },
     {
-      signal: options.signal,
-      env: options.env,
+      signal,
+      env,
       onMessage: (m) => {
-        if (m.type !== 'progress') return undefined;
-        options.onProgress?.(m.progress);
-        return m.progress.step;
+        if (m.type === 'progress') {
+          onProgress?.(m.progress);
+          return m.progress.step;
+        }
+        if (m.type === 'checkpoint') onCheckpoint?.(m.checkpoint);
+        if (m.type === 'resume-refused') onResumeRefused?.(m.reason);
+        return undefined;
       },
     },
   );

@@ -4,14 +4,16 @@ export * from './backend';
 export * from './datasets';
 export * from './request';
 export { TrainingAbortedError, TrainingRequestError } from './errors';
-export { trainProxy, trainingStep } from './train';
+export { distillationLoss, trainProxy, trainingStep } from './train';
 export type { TrainProxyOptions } from './train';
 export {
   registerBatchNormGradient,
   registerTrainingKernels,
   registerWasmGradientKernels,
 } from './training-kernels';
-export { createRandom, shuffledIndices } from './random';
+export { createRandom, mixSeed, shuffledIndices } from './random';
+export * from './augment';
+export * from './tensor-file';
 export type { Random } from './random';
 export {
   TRAINING_PROCESS_ENV,

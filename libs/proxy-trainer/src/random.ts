@@ -40,3 +40,14 @@ export function shuffledIndices(n: number, random: Random): Int32Array {
   }
   return idx;
 }
+
+/** 32-bit mix of integers (for seeds derived from (seed, step, …)). */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x01000193) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+    h = Math.imul(h ^ (h >>> 12), 0x297a2d39) >>> 0;
+  }
+  return (h ^ (h >>> 15)) >>> 0;
+}

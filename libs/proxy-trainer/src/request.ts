@@ -1,3 +1,4 @@
+import type { Augmentation } from './augment';
 import type { BackendPreference, BackendSelection } from './backend';
 import type { DatasetSpec } from './datasets/dataset';
 
@@ -36,6 +37,24 @@ export interface ProxyTrainingRequest {
   readonly bnRecalibrationBatches?: number;
   /** Minimum interval between progress reports, ms (default 2000). */
   readonly progressIntervalMs?: number;
+  /** Random crop and flip of the training images (default none). */
+  readonly augmentation?: Augmentation;
+  /** Knowledge distillation from a teacher's logits on the training split (default none). */
+  readonly distillation?: DistillationRequest;
+}
+
+/**
+ * Distillation from cached teacher logits: loss = (1 − weight)·CE(labels, student) +
+ * weight·T²·KL(softmax(teacher/T) ‖ softmax(student/T)), T = temperature (Hinton et al.; T² keeps the soft
+ * term's gradients on the scale of the hard one's). The teacher never runs during training: its logits for
+ * every training image are computed once beforehand (on the un-augmented images).
+ */
+export interface DistillationRequest {
+  /** One row of `classes` logits per training image, in the training split's order; or a teacher-logits file. */
+  readonly teacherLogits: Float32Array | string;
+  readonly temperature: number;
+  /** α in [0, 1]. */
+  readonly weight: number;
 }
 
 export interface TrainingProgress {
@@ -69,6 +88,8 @@ export interface ProxyTrainingResult {
   /** Whole run: dataset, build, training and evaluation. */
   readonly wallTimeMs: number;
   readonly steps: number;
+  /** Step the run started from: 0, or the step of the checkpoint it resumed from. */
+  readonly resumedFromStep: number;
   /** Epochs completed (fractional when the budget is in steps). */
   readonly epochs: number;
   readonly backend: BackendSelection;

@@ -6,6 +6,7 @@ import { loadDataset } from './datasets';
 import { LIGHT_ARCHITECTURE } from './reference-architectures';
 import { TrainingAbortedError, TrainingRequestError } from './errors';
 import { trainProxy } from './train';
+import { readWeightsFile, writeTeacherLogits } from './tensor-file';
 import { COMPARED_BACKENDS } from './backends.fixture';
 import type { ProxyTrainingRequest, TrainingProgress } from './request';
 
@@ -57,6 +58,91 @@ describe('trainProxy', () => {
       expect(c.lossCurve).not.toEqual(a.lossCurve);
     },
   );
+
+  it.each(COMPARED_BACKENDS)(
+    'on %s, resumes from a checkpoint to the same weights as a run never interrupted, and refuses another run’s',
+    async (backend) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-resume-'));
+      try {
+        // 3 epochs of 12 steps: the resumed part crosses an epoch's reshuffle; augmentation draws per step.
+        const req: ProxyTrainingRequest = {
+          ...synthetic,
+          steps: 36,
+          backend,
+          augmentation: { crop: true, flip: true },
+        };
+        const checkpoints: number[] = [];
+        const straight = await trainProxy(req, {
+          checkpointPath: path.join(dir, 'run.ckpt'),
+          checkpointEverySteps: 20,
+          weightsPath: path.join(dir, 'straight.weights'),
+          onCheckpoint: (c) => checkpoints.push(c.step),
+        });
+        expect(checkpoints).toEqual([20]);
+        expect(straight.resumedFromStep).toBe(0);
+        const refused: string[] = [];
+        const resumed = await trainProxy(req, {
+          resumeFrom: path.join(dir, 'run.ckpt'),
+          weightsPath: path.join(dir, 'resumed.weights'),
+          onResumeRefused: (reason) => refused.push(reason),
+        });
+        expect(refused).toEqual([]);
+        expect(resumed.resumedFromStep).toBe(20);
+        expect(resumed.lossCurve[0].step).toBeGreaterThan(20);
+        expect(resumed.valAccuracy).toBe(straight.valAccuracy);
+        const a = readWeightsFile(path.join(dir, 'straight.weights'));
+        const b = readWeightsFile(path.join(dir, 'resumed.weights'));
+        expect(Object.keys(b)).toEqual(Object.keys(a));
+        for (const name of Object.keys(a)) expect(b[name]).toEqual(a[name]);
+
+        // Another seed's run does not start from this checkpoint.
+        const other = await trainProxy(
+          { ...req, seed: 12, steps: 4 },
+          { resumeFrom: path.join(dir, 'run.ckpt'), onResumeRefused: (reason) => refused.push(reason) },
+        );
+        expect(other.resumedFromStep).toBe(0);
+        expect(refused).toEqual(['run.ckpt is a checkpoint of another training request']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('learns from a teacher’s logits alone at weight 1 (rows follow the batch order), from an array or a file', async () => {
+    const data = loadDataset(synthetic.dataset, { resolution: synthetic.resolution, seed: synthetic.seed });
+    // A teacher that knows every training label: misaligned rows would teach noise (chance is 0.25).
+    const logits = new Float32Array(data.train.count * data.classes);
+    data.train.labels.forEach((label, i) => (logits[i * data.classes + label] = 5));
+    const distilled = await trainProxy({
+      ...synthetic,
+      distillation: { teacherLogits: logits, temperature: 2, weight: 1 },
+    });
+    expect(distilled.valAccuracy).toBeGreaterThan(0.6);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgenas-teacher-'));
+    try {
+      const file = path.join(dir, 'teacher.logits');
+      writeTeacherLogits(file, logits, data.classes);
+      const fromFile = await trainProxy({
+        ...synthetic,
+        distillation: { teacherLogits: file, temperature: 2, weight: 1 },
+      });
+      expect(fromFile.valAccuracy).toBe(distilled.valAccuracy);
+      const short = { teacherLogits: logits.subarray(data.classes), temperature: 2, weight: 0.5 };
+      await expect(trainProxy({ ...synthetic, steps: 1, distillation: short })).rejects.toThrow(
+        /distillation.teacherLogits: 1532 logits of 4 classes do not cover the 384 training images/,
+      );
+      await expect(
+        trainProxy({
+          ...synthetic,
+          steps: 1,
+          distillation: { teacherLogits: logits, temperature: 0, weight: 1 },
+        }),
+      ).rejects.toThrow(/distillation.temperature must be > 0/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('stops within one batch when aborted', async () => {
     const controller = new AbortController();

@@ -18,7 +18,10 @@ function run(message: JobMessage): Promise<ChildMessage> {
   switch (message.type) {
     case 'train':
       return trainProxy(message.request, {
+        ...message.options,
         onProgress: (progress) => void send({ type: 'progress', progress }),
+        onCheckpoint: (checkpoint) => void send({ type: 'checkpoint', checkpoint }),
+        onResumeRefused: (reason) => void send({ type: 'resume-refused', reason }),
       }).then((result) => ({ type: 'result', result }));
     case 'train-supernet':
       return trainSupernet(message.request, {

@@ -186,6 +186,29 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .execute();
       },
     },
+    // Deployable models: final training of a job's architecture, its float and INT8 ONNX files and card.
+    '0006_final_models': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('final_models')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('job_id', 'text', (c) => c.notNull().references('jobs.id'))
+          .addColumn('architecture_id', 'text', (c) => c.notNull())
+          .addColumn('architecture', 'text', (c) => c.notNull())
+          .addColumn('request_json', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('progress_json', 'text')
+          .addColumn('training_json', 'text')
+          .addColumn('card_json', 'text')
+          .addColumn('error', 'text')
+          .addColumn('float_onnx', binary)
+          .addColumn('int8_onnx', binary)
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('final_models_job').on('final_models').column('job_id').execute();
+      },
+    },
   };
 }
 

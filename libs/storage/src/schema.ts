@@ -137,6 +137,25 @@ export interface SupernetClaimsTable {
   expires_at: string;
 }
 
+/** A deployable model of a job's architecture: its request, state, card and both ONNX files. */
+export interface FinalModelsTable {
+  id: string;
+  job_id: string;
+  architecture_id: string;
+  architecture: string;
+  request_json: string;
+  status: string;
+  progress_json: string | null;
+  /** The trainer's result (steps, backend, resumed step, …) once training finished. */
+  training_json: string | null;
+  card_json: string | null;
+  error: string | null;
+  float_onnx: ColumnType<Buffer | null, Buffer | Uint8Array | null, Buffer | Uint8Array | null>;
+  int8_onnx: ColumnType<Buffer | null, Buffer | Uint8Array | null, Buffer | Uint8Array | null>;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface EdgeNasDatabase {
   devices: DevicesTable;
   block_measurements: BlockMeasurementsTable;
@@ -148,4 +167,5 @@ export interface EdgeNasDatabase {
   standalone_trainings: StandaloneTrainingsTable;
   supernet_files: SupernetFilesTable;
   supernet_claims: SupernetClaimsTable;
+  final_models: FinalModelsTable;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { BlockMeasurement, DeviceProfile, NasJobInput } from '@edgenas/contracts';
+import { BlockMeasurement, DeviceProfile, ModelCard, NasJobInput } from '@edgenas/contracts';
 import { PROXY_28, stemSignature } from '@edgenas/search-space';
 import {
   buildMigrations,
@@ -73,6 +73,7 @@ describe.each(targets)('storage on %s', (_name, url) => {
     dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
     storage = await openStorage(url());
     await storage.handle.db.deleteFrom('standalone_trainings').execute();
+    await storage.handle.db.deleteFrom('final_models').execute();
     await storage.handle.db.deleteFrom('supernet_files').execute();
     await storage.handle.db.deleteFrom('supernet_claims').execute();
     await storage.handle.db.deleteFrom('models').execute();
@@ -406,6 +407,68 @@ describe.each(targets)('storage on %s', (_name, url) => {
     await storage.supernets.deleteCheckpoint('k1');
     expect(await storage.supernets.head('k1', 'checkpoint')).toBeUndefined();
     expect(await storage.supernets.head('k1', 'artifact')).toBeDefined();
+  });
+
+  it('keeps final models: request, progress, trained float file, then card and INT8 file in one update', async () => {
+    await storage.jobs.create(jobInput('job-f', 'dev-a'));
+    const request = {
+      epochs: 10,
+      batchSize: 64,
+      augmentation: { crop: true, flip: false },
+      seed: 1,
+      calibrationImages: 256,
+      precisions: ['float32', 'int8'] as const,
+    };
+    const created = await storage.finalModels.create({
+      id: 'fm-1',
+      jobId: 'job-f',
+      architectureId: 'arch-1',
+      architecture: 'a',
+      request,
+    });
+    expect(created).toMatchObject({
+      status: 'queued',
+      request,
+      card: null,
+      floatBytes: null,
+      int8Bytes: null,
+    });
+    expect(await storage.finalModels.setStatus('fm-1', 'running')).toBe(true);
+    await storage.finalModels.setProgress('fm-1', {
+      phase: 'training',
+      step: 5,
+      totalSteps: 10,
+      loss: 1.5,
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    });
+    await storage.finalModels.saveTrained('fm-1', new Uint8Array([1, 2, 3, 4]), { steps: 10 });
+    expect(await storage.finalModels.get('fm-1')).toMatchObject({
+      status: 'running',
+      progress: { phase: 'training', step: 5 },
+      training: { steps: 10 },
+      floatBytes: 4,
+      int8Bytes: null,
+    });
+    expect(await storage.finalModels.file('fm-1', 'int8')).toBeUndefined();
+    const card = { finalModelId: 'fm-1', training: { steps: 10 } } as unknown as ModelCard;
+    await storage.finalModels.complete('fm-1', card, new Uint8Array([9, 9]));
+    const done = await storage.finalModels.get('fm-1');
+    expect(done).toMatchObject({ status: 'completed', card, floatBytes: 4, int8Bytes: 2 });
+    expect(done?.progress).toMatchObject({ phase: 'completed', step: 10, totalSteps: 10 });
+    expect(Array.from((await storage.finalModels.file('fm-1', 'float')) ?? [])).toEqual([1, 2, 3, 4]);
+    expect(Array.from((await storage.finalModels.file('fm-1', 'int8')) ?? [])).toEqual([9, 9]);
+    // Completed is final: a late failure or progress report changes nothing.
+    expect(await storage.finalModels.setStatus('fm-1', 'failed', 'late')).toBe(false);
+    await storage.finalModels.setProgress('fm-1', {
+      phase: 'training',
+      step: 1,
+      totalSteps: 10,
+      updatedAt: '',
+    });
+    expect((await storage.finalModels.get('fm-1'))?.progress?.phase).toBe('completed');
+    expect((await storage.finalModels.list('job-f')).map((m) => m.id)).toEqual(['fm-1']);
+    await storage.finalModels.deleteUnstarted('fm-1');
+    expect(await storage.finalModels.get('fm-1')).toBeDefined();
   });
 
   it('lets one job at a time claim a supernet key, until its lease runs out', async () => {

@@ -1,10 +1,13 @@
 import { Client, Connection, WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
 import {
+  FINAL_TRAINING_WORKFLOW,
+  FinalTrainingInput,
   NAS_JOB_WORKFLOW,
   NasJobInput,
   NasJobProgress,
   PROGRESS_QUERY,
   TASK_QUEUES,
+  finalTrainingWorkflowId,
 } from '@edgenas/contracts';
 
 /** How long a progress query may wait for a worker to answer before the API reports the job without it. */
@@ -15,9 +18,13 @@ export const TEMPORAL_CALL_DEADLINE_MS = 5000;
 /** Temporal workflow status names, lower-cased ('running', 'completed', 'failed', 'canceled', …). */
 export type WorkflowState = string;
 
-/** What the API needs from Temporal for jobs (the workflow code itself lives in the worker). */
+/**
+ * What the API needs from Temporal for jobs and final trainings (the workflow code itself lives in the worker).
+ * `describe` and `cancel` take a workflow id: a job's id, or `finalTrainingWorkflowId(finalModelId)`.
+ */
 export interface JobWorkflows {
   start(input: NasJobInput): Promise<void>;
+  startFinalTraining(input: FinalTrainingInput): Promise<void>;
   describe(jobId: string): Promise<WorkflowState | undefined>;
   /** undefined when no worker answered within the deadline or the workflow is gone. */
   progress(jobId: string): Promise<NasJobProgress | undefined>;
@@ -56,6 +63,16 @@ export class TemporalJobWorkflows implements JobWorkflows {
     await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () =>
       this.client.workflow.start(NAS_JOB_WORKFLOW, {
         workflowId: input.jobId,
+        taskQueue: TASK_QUEUES.light,
+        args: [input],
+      }),
+    );
+  }
+
+  async startFinalTraining(input: FinalTrainingInput): Promise<void> {
+    await this.withDeadline(TEMPORAL_CALL_DEADLINE_MS, () =>
+      this.client.workflow.start(FINAL_TRAINING_WORKFLOW, {
+        workflowId: finalTrainingWorkflowId(input.finalModelId),
         taskQueue: TASK_QUEUES.light,
         args: [input],
       }),

@@ -116,3 +116,26 @@ export function resizeBilinearInto(
 
 /** Where dataset caches go when the caller names no data directory (the worker always names one). */
 export const DEFAULT_DATA_DIR = '.edgenas';
+
+/**
+ * `count` images of a split from index `first`, NHWC (as trained) → NCHW (as the ONNX models take them), for
+ * evaluation and calibration in ONNX Runtime.
+ */
+export function splitToNchw(
+  split: DatasetSplit,
+  shape: Pick<Dataset, 'height' | 'width' | 'channels'>,
+  count = split.count,
+  first = 0,
+): Float32Array {
+  const { height: h, width: w, channels: c } = shape;
+  const n = Math.max(0, Math.min(count, split.count - first));
+  const out = new Float32Array(n * c * h * w);
+  for (let i = 0; i < n; i++) {
+    const src = (first + i) * h * w * c;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let k = 0; k < c; k++)
+          out[((i * c + k) * h + y) * w + x] = split.images[src + (y * w + x) * c + k];
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlockType, MacroConfig } from '@edgenas/search-space';
+import { writeAtomically } from '../tensor-file';
 import { WeightBank } from './weight-bank';
 
 const MAGIC = 'EDGENAS-SUPERNET-1\n';
@@ -90,19 +91,6 @@ export function checkSupernetFile(
   return sha256 === expected ? { state: 'complete', sha256, bytes: data.length } : { state: 'corrupt' };
 }
 
-function writeAtomically(file: string, chunks: readonly Uint8Array[]): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const c of chunks) fs.writeSync(fd, c);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
 /** Writes the bank (weights and optimizer slots); returns the file's SHA-256 and size. */
 export function writeSupernetFile(
   file: string,
@@ -146,7 +134,9 @@ export function writeSupernetFile(
 export function writeSupernetBytes(file: string, bytes: Uint8Array, sha256: string): void {
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) {
-    throw new SupernetFileError(`supernet file ${path.basename(file)} is corrupt: its SHA-256 does not match`);
+    throw new SupernetFileError(
+      `supernet file ${path.basename(file)} is corrupt: its SHA-256 does not match`,
+    );
   }
   fs.rmSync(digestPath(file), { force: true });
   writeAtomically(file, [bytes]);

@@ -1,7 +1,7 @@
 // The weight-sharing supernet: bank, path sampling, training with checkpoints, scoring with inherited weights.
 export { WeightBank, SupernetError } from './weight-bank';
 export type { BankEntry, ParamMapping, PathView } from './weight-bank';
-export { pathsForStep, widestPath, mixSeed } from './sampling';
+export { pathsForStep, widestPath } from './sampling';
 export type { SampledPath, SupernetSampling } from './sampling';
 export {
   SUPERNET_TRAINER_VERSION,

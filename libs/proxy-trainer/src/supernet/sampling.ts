@@ -11,7 +11,9 @@
  */
 import type { SupernetSampling } from '@edgenas/contracts';
 import { Architecture, BlockType } from '@edgenas/search-space';
-import { createRandom, shuffledIndices } from '../random';
+import { createRandom, mixSeed, shuffledIndices } from '../random';
+
+export { mixSeed };
 
 export type { SupernetSampling };
 
@@ -22,17 +24,6 @@ export interface SampledPath {
   readonly distil: boolean;
   /** This path's outputs are the teacher of the paths after it in the step. */
   readonly teacher: boolean;
-}
-
-/** 32-bit mix of integers (for seeds derived from (seed, step, …)). */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x811c9dc5;
-  for (const p of parts) {
-    h = Math.imul(h ^ (p >>> 0), 0x01000193) >>> 0;
-    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
-    h = Math.imul(h ^ (h >>> 12), 0x297a2d39) >>> 0;
-  }
-  return (h ^ (h >>> 15)) >>> 0;
 }
 
 const UNIFORM_STREAM = 1;

@@ -1,6 +1,7 @@
 import { Db } from '../database';
 import { CandidateRepository } from './candidates';
 import { DeviceRepository } from './devices';
+import { FinalModelRepository } from './final-models';
 import { JobRepository } from './jobs';
 import { MeasurementRepository } from './measurements';
 import { ModelRepository } from './models';
@@ -19,6 +20,7 @@ export * from './verifications';
 export * from './standalone-trainings';
 export * from './operations';
 export * from './supernets';
+export * from './final-models';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -30,6 +32,7 @@ export interface Repositories {
   readonly standaloneTrainings: StandaloneTrainingRepository;
   readonly operations: OperationsRepository;
   readonly supernets: SupernetRepository;
+  readonly finalModels: FinalModelRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -43,5 +46,6 @@ export function createRepositories(db: Db): Repositories {
     standaloneTrainings: new StandaloneTrainingRepository(db),
     operations: new OperationsRepository(db),
     supernets: new SupernetRepository(db),
+    finalModels: new FinalModelRepository(db),
   };
 }

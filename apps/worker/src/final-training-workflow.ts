@@ -1,0 +1,86 @@
+/**
+ * The final-training workflow of one architecture of a completed job: the teacher (distillation only), training, latency
+ * prediction, INT8 quantization and evaluation, model card. Deterministic orchestration only; the work is in
+ * activities on the training queue (CPU-bound, in child processes or ONNX Runtime).
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  TemporalFailure,
+  isCancellation,
+  proxyActivities,
+} from '@temporalio/workflow';
+import { FinalTrainingInput, TASK_QUEUES } from '@edgenas/contracts';
+import type { Activities } from './activities';
+import { failureMessage } from './workflow-errors';
+
+const light = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.light,
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['MissingSignatures'] },
+});
+
+/** Long trainings that heartbeat; a lost worker is noticed after the heartbeat timeout and the try retried. */
+const finalTrainingActivities = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.training,
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 4 },
+  // Cancellation waits until the activity has stopped its training process.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+export interface FinalTrainingOutcome {
+  readonly finalModelId: string;
+  readonly floatAccuracy: number;
+  readonly int8Accuracy: number | null;
+}
+
+export async function finalTraining(input: FinalTrainingInput): Promise<FinalTrainingOutcome> {
+  const id = input.finalModelId;
+  try {
+    await light.setFinalModelStatus({ finalModelId: id, status: 'running' });
+    const teacher = input.spec.distillation ? await finalTrainingActivities.prepareTeacher(input) : undefined;
+    const trained = await finalTrainingActivities.trainFinalModel({ input, ...(teacher ? { teacher } : {}) });
+
+    // The deployment network's float latency on the job's devices; a LUT that cannot price it is a warning.
+    let predictedLatencyMs: Record<string, number> = {};
+    let latencyWarning: string | undefined;
+    try {
+      const [priced] = await light.predictLatency({
+        deviceIds: input.deployment.deviceIds,
+        space: input.deployment.space,
+        input: input.deployment.input,
+        classes: input.deployment.classes,
+        architectures: [input.architecture],
+      });
+      predictedLatencyMs = priced.latencyByDevice;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      latencyWarning = `latency could not be predicted: ${failureMessage(err)}`;
+    }
+
+    const accuracy = await finalTrainingActivities.quantizeFinalModel({
+      input,
+      trained,
+      ...(teacher ? { teacher } : {}),
+      predictedLatencyMs,
+      ...(latencyWarning ? { latencyWarning } : {}),
+    });
+    return { finalModelId: id, floatAccuracy: accuracy.float, int8Accuracy: accuracy.int8 };
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() =>
+        light.setFinalModelStatus({ finalModelId: id, status: 'cancelled' }),
+      );
+    } else {
+      await CancellationScope.nonCancellable(() =>
+        light.setFinalModelStatus({ finalModelId: id, status: 'failed', error: failureMessage(err) }),
+      );
+    }
+    // Anything but a Temporal failure would only fail the workflow task (and retry it forever).
+    if (err instanceof TemporalFailure) throw err;
+    throw ApplicationFailure.nonRetryable(failureMessage(err), 'FinalTrainingError');
+  }
+}

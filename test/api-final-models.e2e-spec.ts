@@ -1,0 +1,364 @@
+/**
+ * Final-training requests against the real API over HTTP on a SQLite file; jobs, candidates and retrainings are
+ * written through storage, and the workflow gateway only records what it was asked to start (no Temporal here:
+ * the real-stack path is in final-models.e2e-spec.ts).
+ */
+import {
+  CandidateSummary,
+  FinalTrainingInput,
+  ModelCard,
+  NasJobInput,
+  NasJobResult,
+} from '@edgenas/contracts';
+import { openStorage, Storage } from '@edgenas/storage';
+import {
+  ApiTestContext,
+  RecordingJobWorkflows,
+  USER_KEY,
+  auth,
+  startApiForTest,
+} from './support/api-fixtures';
+
+const API_PORT = 3130;
+const ARCH = 'ir_k3_e1-ir_k3_e1-skip-skip';
+/** Fits the jobs' synthetic training set of 64 images (the defaults, batch 64 and 256 calibration images, do not). */
+const SMALL = { batchSize: 16, calibrationImages: 32 };
+
+interface FinalModelBody {
+  id: string;
+  status: string;
+  request: Record<string, unknown>;
+  files: { float: string | null; int8: string | null };
+  card: ModelCard | null;
+}
+
+function jobInput(jobId: string, mode: 'supernet' | 'standalone'): NasJobInput {
+  return {
+    jobId,
+    deviceIds: ['dev'],
+    latencyBudgetMs: 5,
+    space: 'proxy-28',
+    input: { height: 28, width: 28, channels: 1 },
+    classes: 10,
+    proxy: {
+      dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
+      epochs: 1,
+      batchSize: 16,
+      resolution: 28,
+    },
+    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
+    strategy: 'nsga2',
+    seed: 7,
+    evaluation:
+      mode === 'supernet'
+        ? {
+            mode,
+            supernet: {
+              steps: 4,
+              batchSize: 16,
+              sampling: 'uniform',
+              recalibrationBatches: 1,
+              scoreImages: 8,
+            },
+            finalists: { count: 2, seeds: 2, steps: 3, batchSize: 16 },
+            baselines: true,
+          }
+        : { mode, baselines: false },
+  };
+}
+
+function member(architectureId: string, accuracy: number): CandidateSummary {
+  return {
+    architectureId,
+    architecture: `${ARCH}#${architectureId}`,
+    accuracy,
+    predictedLatencyMs: 1,
+    predictedLatencyByDevice: { dev: 1 },
+    macs: 1000,
+    params: 100,
+  };
+}
+
+describe('API: final training requests (storage written directly, workflow starts recorded)', () => {
+  let api: ApiTestContext;
+  let storage: Storage;
+  let workflows: RecordingJobWorkflows;
+
+  const post = (path: string, body: unknown = {}) =>
+    api
+      .http()
+      .post(path)
+      .set(...auth(USER_KEY))
+      .send(body as object);
+  const get = (path: string) =>
+    api
+      .http()
+      .get(path)
+      .set(...auth(USER_KEY));
+  const fieldsOf = (body: { errors: { field: string }[] }) => body.errors.map((e) => e.field);
+
+  beforeAll(async () => {
+    workflows = new RecordingJobWorkflows();
+    api = await startApiForTest(API_PORT, { workflows });
+    storage = await openStorage(api.databaseUrl);
+    await storage.devices.create({
+      id: 'dev',
+      name: 'dev',
+      profile: {
+        name: 'p',
+        hardware: { cpuModel: 'c', cores: 1, memoryBytes: 1, os: 'linux', arch: 'x64' },
+        runtime: { engine: 'onnxruntime-node', engineVersion: '1', executionProvider: 'cpu', threads: 1 },
+      },
+      tokenHash: 'h',
+    });
+
+    // A completed supernet job: a scored candidate, two finalists (f-best has the higher mean), a baseline.
+    await storage.jobs.create(jobInput('done', 'supernet'));
+    const result: NasJobResult = {
+      front: [member('f-best', 0.8), member('f-other', 0.7)],
+      searchFront: [member('f-best', 0.6)],
+      baselines: [{ ...member('b-small', 0.5), baseline: 'smallest', coveredByFront: true }],
+      trained: 3,
+      hypervolume: 0.5,
+      stoppedBy: 'budget',
+    };
+    await storage.jobs.setStatus('done', 'completed', { result });
+    await storage.candidates.upsert({
+      jobId: 'done',
+      architectureId: 'c-scored',
+      architecture: `${ARCH}#c-scored`,
+      generation: 0,
+      status: 'scored',
+      accuracy: 0.4,
+    });
+    for (const [id, seed, accuracy] of [
+      ['f-best', 7, 0.82],
+      ['f-best', 8, 0.78],
+      ['f-other', 7, 0.9],
+      ['f-other', 8, 0.5],
+    ] as const) {
+      await storage.standaloneTrainings.upsert({
+        jobId: 'done',
+        architectureId: id,
+        architecture: `${ARCH}#${id}`,
+        seed,
+        purpose: 'finalist',
+        accuracy,
+      });
+    }
+    await storage.standaloneTrainings.upsert({
+      jobId: 'done',
+      architectureId: 'b-small',
+      architecture: `${ARCH}#b-small`,
+      seed: 7,
+      purpose: 'baseline',
+      baseline: 'smallest',
+      accuracy: 0.5,
+    });
+
+    // A running job and a completed standalone job without finalists.
+    await storage.jobs.create(jobInput('running', 'supernet'));
+    await storage.jobs.setStatus('running', 'running');
+    await storage.candidates.upsert({
+      jobId: 'running',
+      architectureId: 'r1',
+      architecture: `${ARCH}#r1`,
+      generation: 0,
+      status: 'proposed',
+    });
+    await storage.jobs.create(jobInput('plain', 'standalone'));
+    await storage.jobs.setStatus('plain', 'completed', {
+      result: { front: [member('p1', 0.6)], trained: 1, hypervolume: 0.1, stoppedBy: 'budget' },
+    });
+  });
+
+  afterAll(async () => {
+    await storage?.close();
+    await api?.close();
+  });
+
+  it('404 for an unknown job or an architecture the job never recorded; 409 while the job is not completed', async () => {
+    const unknownJob = await post('/v1/jobs/nope/architectures/f-best/final-training');
+    expect(unknownJob.status).toBe(404);
+    expect(fieldsOf(unknownJob.body)).toEqual(['id']);
+    const unknownArch = await post('/v1/jobs/done/architectures/ghost/final-training');
+    expect(unknownArch.status).toBe(404);
+    expect(fieldsOf(unknownArch.body)).toEqual(['archId']);
+    const running = await post('/v1/jobs/running/architectures/r1/final-training');
+    expect(running.status).toBe(409);
+    expect(running.body.message).toMatch(/running.*completed job/);
+    expect(workflows.finalTrainings).toHaveLength(0);
+  });
+
+  it('400 naming each field that is invalid or does not fit the job’s data', async () => {
+    const bad = await post('/v1/jobs/done/architectures/f-best/final-training', {
+      steps: 0,
+      batchSize: 2.5,
+      learningRate: -1,
+      augmentation: { crop: 'yes' },
+      distillation: { temperature: 0.5, weight: 2 },
+      precisions: ['fp16'],
+      extra: 1,
+    });
+    expect(bad.status).toBe(400);
+    expect(new Set(fieldsOf(bad.body))).toEqual(
+      new Set([
+        'steps',
+        'batchSize',
+        'learningRate',
+        'augmentation.crop',
+        'distillation.temperature',
+        'distillation.weight',
+        'precisions',
+        'extra',
+      ]),
+    );
+    // The job's synthetic training set has 64 images.
+    const tooMany = await post('/v1/jobs/done/architectures/f-best/final-training', {
+      calibrationImages: 65,
+      batchSize: 128,
+      steps: 10,
+      epochs: 2,
+    });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.errors).toEqual(
+      expect.arrayContaining([
+        { field: 'calibrationImages', reason: '65 calibration images, but the training set has 64' },
+        { field: 'batchSize', reason: 'one batch of 128 is larger than the training set (64 images)' },
+        { field: 'epochs', reason: 'give steps or epochs, not both' },
+      ]),
+    );
+    // Without INT8 nothing is calibrated: any calibration size is accepted.
+    const floatOnly = await post('/v1/jobs/done/architectures/f-best/final-training', {
+      calibrationImages: 65,
+      batchSize: 16,
+      precisions: ['float32'],
+    });
+    expect(floatOnly.status).toBe(202);
+    expect(workflows.finalTrainings).toHaveLength(1);
+  });
+
+  it('accepts any architecture the job recorded, fills the documented defaults and starts the workflow', async () => {
+    workflows.finalTrainings.length = 0;
+    for (const archId of ['c-scored', 'f-other', 'b-small']) {
+      const res = await post(`/v1/jobs/done/architectures/${archId}/final-training`, SMALL);
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ status: 'queued', architectureId: archId, card: null });
+    }
+    const res = await post('/v1/jobs/done/architectures/f-best/final-training', {
+      batchSize: 16,
+      calibrationImages: 32,
+    });
+    expect(res.status).toBe(202);
+    const body = res.body as FinalModelBody;
+    expect(body.request).toEqual({
+      epochs: 10,
+      batchSize: 16,
+      augmentation: { crop: true, flip: false },
+      seed: 7,
+      calibrationImages: 32,
+      precisions: ['float32', 'int8'],
+    });
+    expect(body.files).toEqual({ float: null, int8: null });
+    const started = workflows.finalTrainings.at(-1) as FinalTrainingInput;
+    expect(started).toMatchObject({
+      finalModelId: body.id,
+      jobId: 'done',
+      architectureId: 'f-best',
+      architecture: `${ARCH}#f-best`,
+      deployment: { space: 'proxy-28', deviceIds: ['dev'], classes: 10 },
+      geometry: { at: 'deployment', space: 'proxy-28', resolution: 28 },
+    });
+    expect(started.geometry.reason).toBe(
+      "the deployment input 28×28×1 is the proxy geometry's: trained and exported at it",
+    );
+    expect(workflows.finalTrainings.map((f) => f.architectureId)).toEqual([
+      'c-scored',
+      'f-other',
+      'b-small',
+      'f-best',
+    ]);
+  });
+
+  it('picks the most accurate finalist as the default teacher; a named teacher must be in the job', async () => {
+    const res = await post('/v1/jobs/done/architectures/c-scored/final-training', {
+      ...SMALL,
+      distillation: {},
+    });
+    expect(res.status).toBe(202);
+    // f-best: mean 0.80 over its seeds beats f-other's 0.70 (whose best seed is higher).
+    expect((res.body as FinalModelBody).request.distillation).toEqual({
+      teacherArchitectureId: 'f-best',
+      teacherArchitecture: `${ARCH}#f-best`,
+      teacherSource: 'best-finalist',
+      temperature: 4,
+      weight: 0.5,
+    });
+    const named = await post('/v1/jobs/done/architectures/c-scored/final-training', {
+      ...SMALL,
+      distillation: { teacher: 'b-small', temperature: 2, weight: 0.9 },
+    });
+    expect((named.body as FinalModelBody).request.distillation).toMatchObject({
+      teacherArchitectureId: 'b-small',
+      teacherSource: 'request',
+      temperature: 2,
+      weight: 0.9,
+    });
+    const ghost = await post('/v1/jobs/done/architectures/c-scored/final-training', {
+      ...SMALL,
+      distillation: { teacher: 'ghost' },
+    });
+    expect(ghost.status).toBe(404);
+    expect(fieldsOf(ghost.body)).toEqual(['distillation.teacher']);
+  });
+
+  it('409 naming what is missing when a job without finalists has no completed final model to teach', async () => {
+    const res = await post('/v1/jobs/plain/architectures/p1/final-training', {
+      ...SMALL,
+      distillation: {},
+    });
+    expect(res.status).toBe(409);
+    expect(fieldsOf(res.body)).toEqual(['distillation.teacher']);
+    expect(res.body.message).toMatch(/no finalists.*standalone.*no completed final model/);
+
+    // Once one of its final models is completed, that model teaches.
+    const first = await post('/v1/jobs/plain/architectures/p1/final-training', SMALL);
+    const card = { accuracy: { float: 0.7 }, training: { steps: 1 } } as unknown as ModelCard;
+    await storage.finalModels.complete(first.body.id, card, new Uint8Array([1, 2]));
+    await storage.finalModels.saveTrained(first.body.id, new Uint8Array([5, 6, 7]), { steps: 1 });
+    const taught = await post('/v1/jobs/plain/architectures/p1/final-training', {
+      ...SMALL,
+      distillation: {},
+    });
+    expect(taught.status).toBe(202);
+    expect((taught.body as FinalModelBody).request.distillation).toMatchObject({
+      teacherArchitectureId: 'p1',
+      teacherSource: 'best-final-model',
+    });
+  });
+
+  it('lists and shows final models; files are served once completed, 404 before; cancel of a finished one is 409', async () => {
+    const list = await get('/v1/jobs/plain/final-models');
+    expect(list.status).toBe(200);
+    const [completed, queued] = list.body as FinalModelBody[];
+    expect(completed.status).toBe('completed');
+    expect(completed.files).toEqual({
+      float: `/v1/jobs/plain/final-models/${completed.id}/model.onnx`,
+      int8: `/v1/jobs/plain/final-models/${completed.id}/model.int8.onnx`,
+    });
+    const float = await get(completed.files.float as string).buffer(true);
+    expect(float.status).toBe(200);
+    expect([...(float.body as Buffer)]).toEqual([5, 6, 7]);
+    const int8 = await get(completed.files.int8 as string).buffer(true);
+    expect([...(int8.body as Buffer)]).toEqual([1, 2]);
+
+    expect(queued.status).toBe('queued');
+    const early = await get(`/v1/jobs/plain/final-models/${queued.id}/model.onnx`);
+    expect(early.status).toBe(404);
+    expect(early.body.message).toMatch(/queued.*once it is completed/);
+    expect((await get(`/v1/jobs/plain/final-models/${queued.id}`)).body).toMatchObject({ id: queued.id });
+    expect((await get(`/v1/jobs/done/final-models/${queued.id}`)).status).toBe(404);
+    expect((await get('/v1/jobs/nope/final-models')).status).toBe(404);
+    expect((await post(`/v1/jobs/plain/final-models/${completed.id}/cancel`)).status).toBe(409);
+  });
+});
