@@ -281,10 +281,17 @@ describe('edgenas CLI on the real stack (Temporal dev server, API, worker proces
     // The INT8 file is a real model: onnxruntime-node loads and runs it.
     const download = await cli(['final', 'download', jobId, id, '--int8', '-o', 'final.int8.onnx']);
     expect(download.code).toBe(0);
+    // It classifies the dataset's classes (the synthetic set has fewer than the job's geometry; the card says so).
+    const card = (
+      await stack.http<{ card: { dataset: { classes: number } } }>(
+        'GET',
+        `/v1/jobs/${jobId}/final-models/${id}`,
+      )
+    ).body.card;
     const session = await ort.InferenceSession.create(readFileSync(join(dir, 'final.int8.onnx')));
     const input = new ort.Tensor('float32', new Float32Array(28 * 28).fill(0.5), [1, 1, 28, 28]);
     const out = await session.run({ [session.inputNames[0]]: input });
-    expect(out[session.outputNames[0]].dims).toEqual([1, 10]);
+    expect(out[session.outputNames[0]].dims).toEqual([1, card.dataset.classes]);
     await session.release();
 
     const ghost = await cli(['final', 'train', jobId, 'ghost', '--calibration', '16', '--batch-size', '16']);
