@@ -10,10 +10,14 @@ import { DEFAULT_BENCHMARK_OPTIONS, describeDevice } from '@edgenas/device-bench
 import { AgentStore } from '../../apps/agent/src/store';
 import { TemporalDevServer, startTemporalDevServer } from './temporal-server';
 import { WorkerProcess, processAlive, spawnWorkerProcess } from './jobs-worker-process';
+import { createScratchDatabase } from './scratch-database';
 
 export const API_KEY = 'jobs-e2e-key';
 
-/** Real Temporal dev server, real API over HTTP, SQLite in a temp dir; the worker runs as its own process. */
+/**
+ * Real Temporal dev server, real API over HTTP, SQLite in a temp dir (or a fresh PostgreSQL database: see
+ * createScratchDatabase); the worker runs as its own process.
+ */
 export interface JobsStack {
   readonly dir: string;
   readonly apiUrl: string;
@@ -58,9 +62,16 @@ export async function startJobsStack(ranges: {
 }): Promise<JobsStack> {
   const ports = { api: await freePort(...ranges.api), temporal: await freePort(...ranges.temporal) };
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-jobs-'));
-  const databaseUrl = `sqlite:${join(dir, 'edgenas.db')}`;
+  const scratch = await createScratchDatabase(dir);
+  const databaseUrl = scratch.url;
   const dataDir = join(dir, 'data');
-  const temporal = await startTemporalDevServer(ports.temporal);
+  let temporal: TemporalDevServer;
+  try {
+    temporal = await startTemporalDevServer(ports.temporal);
+  } catch (err) {
+    await scratch.drop();
+    throw err;
+  }
   let app: INestApplication | undefined;
   try {
     app = await createApiApp({
@@ -73,6 +84,7 @@ export async function startJobsStack(ranges: {
     await app.listen(ports.api, '127.0.0.1');
   } catch (err) {
     await temporal.stop();
+    await scratch.drop();
     throw err;
   }
   const apiUrl = `http://127.0.0.1:${ports.api}`;
@@ -121,6 +133,7 @@ export async function startJobsStack(ranges: {
       await stack.worker?.stop();
       await app?.close();
       await temporal.stop();
+      await scratch.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
