@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Client } from 'pg';
 import { BlockMeasurement, DeviceProfile, ModelCard, NasJobInput } from '@edgenas/contracts';
 import { PROXY_28, stemSignature } from '@edgenas/search-space';
 import {
@@ -490,6 +491,24 @@ describe.each(targets)('storage on %s', (_name, url) => {
     await storage.supernets.release('k2', 'job-b');
     expect(await storage.supernets.claim('k2', 'job-a', 60_000, at(113))).toEqual({ claimed: true });
   });
+
+  it('keeps every device of measured latencies recorded at the same time (no lost update)', async () => {
+    await storage.jobs.create(jobInput('job-3', 'dev-a'));
+    await storage.candidates.upsert({
+      jobId: 'job-3',
+      architectureId: 'arch-m',
+      architecture: 'm',
+      generation: 0,
+      status: 'scored',
+    });
+    const devices = Array.from({ length: 8 }, (_, i) => `dev-${i}`);
+    await Promise.all(
+      devices.map((d, i) => storage.candidates.recordMeasuredLatency('job-3', 'arch-m', d, i + 0.5)),
+    );
+    expect((await storage.candidates.get('job-3', 'arch-m'))?.measuredLatencyByDevice).toEqual(
+      Object.fromEntries(devices.map((d, i) => [d, i + 0.5])),
+    );
+  });
 });
 
 describe('migrations', () => {
@@ -532,6 +551,43 @@ describe('migrations', () => {
       }
     } finally {
       rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+// Needs a role that may create databases (as the e2e suites do): the schema must start out empty.
+const postgresIt = process.env.POSTGRES_TEST_URL ? it : it.skip;
+
+async function adminQuery(text: string): Promise<void> {
+  const client = new Client({ connectionString: process.env.POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('migrations on a fresh PostgreSQL database', () => {
+  postgresIt('run once when the API and several workers open it at the same moment', async () => {
+    const name = `edgenas_migrate_${Date.now()}_${process.pid}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.POSTGRES_TEST_URL as string);
+    url.pathname = `/${name}`;
+    try {
+      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStorage(url.toString())));
+      const storages = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      try {
+        expect(opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'opened'))).toEqual(
+          Array(4).fill('opened'),
+        );
+        await storages[0].devices.create({ id: 'd', name: 'd', profile: PROFILE, tokenHash: 'h' });
+        expect((await storages[3].devices.list()).map((d) => d.id)).toEqual(['d']);
+      } finally {
+        await Promise.all(storages.map((s) => s.close()));
+      }
+    } finally {
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
 });
