@@ -10,7 +10,7 @@ import { DEFAULT_BENCHMARK_OPTIONS, describeDevice } from '@edgenas/device-bench
 import { AgentStore } from '../../apps/agent/src/store';
 import { TemporalDevServer, startTemporalDevServer } from './temporal-server';
 import { WorkerProcess, processAlive, spawnWorkerProcess } from './jobs-worker-process';
-import { createScratchDatabase } from './scratch-database';
+import { ScratchDatabase, createScratchDatabase } from './scratch-database';
 
 export const API_KEY = 'jobs-e2e-key';
 
@@ -62,20 +62,14 @@ export async function startJobsStack(ranges: {
 }): Promise<JobsStack> {
   const ports = { api: await freePort(...ranges.api), temporal: await freePort(...ranges.temporal) };
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-jobs-'));
-  const scratch = await createScratchDatabase(dir);
-  const databaseUrl = scratch.url;
   const dataDir = join(dir, 'data');
-  let temporal: TemporalDevServer;
-  try {
-    temporal = await startTemporalDevServer(ports.temporal);
-  } catch (err) {
-    await scratch.drop();
-    throw err;
-  }
+  const temporal = await startTemporalDevServer(ports.temporal);
+  let scratch: ScratchDatabase | undefined;
   let app: INestApplication | undefined;
   try {
+    scratch = await createScratchDatabase(dir);
     app = await createApiApp({
-      databaseUrl,
+      databaseUrl: scratch.url,
       apiKeys: [API_KEY],
       temporal: { address: temporal.address, namespace: temporal.namespace },
       dataDir,
@@ -84,9 +78,10 @@ export async function startJobsStack(ranges: {
     await app.listen(ports.api, '127.0.0.1');
   } catch (err) {
     await temporal.stop();
-    await scratch.drop();
+    await scratch?.drop();
     throw err;
   }
+  const { url: databaseUrl } = scratch;
   const apiUrl = `http://127.0.0.1:${ports.api}`;
   const workerLog = join(dir, 'worker.log');
   const stack: JobsStack = {

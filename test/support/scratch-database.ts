@@ -23,8 +23,17 @@ export async function createScratchDatabase(dir: string): Promise<ScratchDatabas
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    // FORCE: a worker killed mid-test may leave connections behind.
-    drop: () => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    drop: () =>
+      withClient(adminUrl, async (c) => {
+        // A worker killed mid-test may leave sessions behind. Not WITH (FORCE): that also has to end autovacuum
+        // (busy after the supernet suites' large writes), which only a superuser or pg_signal_backend may; a
+        // plain DROP stops autovacuum itself.
+        await c.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()',
+          [name],
+        );
+        await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      }),
   };
 }
 
