@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A scratch PostgreSQL for the test suites, on a Debian machine, as root: installs Debian's `postgresql` when
-# missing, starts its cluster, and makes a role that may create databases (each e2e suite creates and drops
-# its own) plus one database it owns (the storage spec's). Idempotent: reuses whatever is already there.
+# missing, starts its cluster, and makes a role that may create databases (the suites create and drop their
+# own) plus one database it owns, to connect to. Idempotent: reuses whatever is already there.
 # Prints the connection URL for POSTGRES_TEST_URL on stdout; everything else goes to stderr.
 set -euo pipefail
 
@@ -59,7 +59,7 @@ fi
 
 # Suites drop their databases when they close; a killed run leaves them behind. Drop those nobody is
 # connected to (a run in progress keeps its connections open, and DROP without FORCE refuses then).
-as_postgres -tAc "SELECT datname FROM pg_database WHERE datname ~ '^edgenas_(e2e|migrate)_'" |
+as_postgres -tAc "SELECT datname FROM pg_database WHERE datname ~ '^edgenas_(e2e|storage)_'" |
   while read -r leftover; do
     as_postgres -c "DROP DATABASE \"$leftover\"" </dev/null 2>/dev/null && log "dropped leftover database $leftover" || true
   done

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run test:postgres`: the suites that touch the database (storage, API, jobs) again, on PostgreSQL.
-// POSTGRES_TEST_URL names a role that may create databases: each e2e stack gets a database of its own and drops
-// it after; the storage spec uses the named database itself. As root on Debian, scripts/ci-postgres.sh sets
-// one up and prints its URL. Extra arguments go to jest.
+// `npm run test:postgres`: the suites that touch the database (storage, API, jobs, final models) again, on
+// PostgreSQL.
+// POSTGRES_TEST_URL names a role that may create databases and a database it connects to for that: every suite
+// creates databases of its own and drops them after. As root on Debian, scripts/ci-postgres.sh sets one up and
+// prints its URL. Extra arguments go to jest.
 const { spawnSync } = require('child_process');
 
 const SUITES = [
@@ -10,6 +11,7 @@ const SUITES = [
   'test/api-', // every API suite
   'test/jobs.e2e-spec.ts',
   'test/supernet-jobs.e2e-spec.ts',
+  'test/final-models.e2e-spec.ts',
 ];
 
 if (!/^postgres(ql)?:\/\//.test(process.env.POSTGRES_TEST_URL ?? '')) {

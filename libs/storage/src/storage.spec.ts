@@ -62,36 +62,60 @@ function jobInput(jobId: string, deviceId: string): NasJobInput {
   };
 }
 
-// The same behaviour on each dialect: SQLite always, PostgreSQL when POSTGRES_TEST_URL names a scratch database.
-const targets: [string, () => string][] = [['sqlite file', () => `sqlite:${join(dir, 'sub', 'edgenas.db')}`]];
-if (process.env.POSTGRES_TEST_URL) targets.push(['postgres', () => process.env.POSTGRES_TEST_URL as string]);
-let dir: string;
+interface ScratchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
 
-describe.each(targets)('storage on %s', (_name, url) => {
+async function adminQuery(text: string): Promise<void> {
+  const client = new Client({ connectionString: process.env.POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh database on the POSTGRES_TEST_URL server (its role may create databases), so no run sees another's
+ * rows or migration history. Plain DROP: it also stops autovacuum, which WITH (FORCE) may not as non-superuser.
+ */
+async function scratchPostgres(): Promise<ScratchDatabase> {
+  const name = `edgenas_storage_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.POSTGRES_TEST_URL as string);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
+async function scratchSqlite(): Promise<ScratchDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
+  return {
+    url: `sqlite:${join(dir, 'sub', 'edgenas.db')}`,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+// The same behaviour on each dialect: SQLite always, PostgreSQL when POSTGRES_TEST_URL is set.
+const targets: [string, () => Promise<ScratchDatabase>][] = [['sqlite file', scratchSqlite]];
+if (process.env.POSTGRES_TEST_URL) targets.push(['postgres', scratchPostgres]);
+
+describe.each(targets)('storage on %s', (_name, scratch) => {
+  let database: ScratchDatabase;
   let storage: Storage;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
-    storage = await openStorage(url());
-    await storage.handle.db.deleteFrom('standalone_trainings').execute();
-    await storage.handle.db.deleteFrom('final_models').execute();
-    await storage.handle.db.deleteFrom('supernet_files').execute();
-    await storage.handle.db.deleteFrom('supernet_claims').execute();
-    await storage.handle.db.deleteFrom('models').execute();
-    await storage.handle.db.deleteFrom('candidates').execute();
-    await storage.handle.db.deleteFrom('verification_requests').execute();
-    await storage.handle.db.deleteFrom('jobs').execute();
-    await storage.handle.db.deleteFrom('architecture_measurements').execute();
-    await storage.handle.db.deleteFrom('block_measurements').execute();
-    await storage.handle.db.deleteFrom('devices').execute();
+    database = await scratch();
+    storage = await openStorage(database.url);
   });
   afterAll(async () => {
     await storage?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('migrates idempotently (a second open finds the schema current)', async () => {
-    const again = await openStorage(url());
+    const again = await openStorage(database.url);
     expect(await again.devices.list()).toEqual([]);
     await again.close();
   });
@@ -555,27 +579,13 @@ describe('migrations', () => {
   });
 });
 
-// Needs a role that may create databases (as the e2e suites do): the schema must start out empty.
 const postgresIt = process.env.POSTGRES_TEST_URL ? it : it.skip;
-
-async function adminQuery(text: string): Promise<void> {
-  const client = new Client({ connectionString: process.env.POSTGRES_TEST_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('migrations on a fresh PostgreSQL database', () => {
   postgresIt('run once when the API and several workers open it at the same moment', async () => {
-    const name = `edgenas_migrate_${Date.now()}_${process.pid}`;
-    await adminQuery(`CREATE DATABASE ${name}`);
-    const url = new URL(process.env.POSTGRES_TEST_URL as string);
-    url.pathname = `/${name}`;
+    const { url, drop } = await scratchPostgres();
     try {
-      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStorage(url.toString())));
+      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStorage(url)));
       const storages = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       try {
         expect(opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'opened'))).toEqual(
@@ -587,7 +597,7 @@ describe('migrations on a fresh PostgreSQL database', () => {
         await Promise.all(storages.map((s) => s.close()));
       }
     } finally {
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop();
     }
   });
 });
