@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
 import request from 'supertest';
 import { FinalTrainingInput, NasJobProgress } from '@edgenas/contracts';
 import { signatureFeatures } from '@edgenas/latency-predictor';
@@ -11,6 +10,7 @@ import { BlockMeasurement, DeviceProfile } from '@edgenas/latency-predictor/meas
 import { BlockSignature } from '@edgenas/search-space';
 import { ApiAppOptions, createApiApp } from '../../apps/api/src/app';
 import { JobWorkflows } from '../../apps/api/src/jobs/job-workflows';
+import { createScratchDatabase } from './scratch-database';
 
 export const USER_KEY = 'api-e2e-user-key';
 
@@ -83,47 +83,16 @@ export interface ApiTestContext {
 }
 
 /**
- * With POSTGRES_TEST_URL set (a server where that user may create databases), each app gets a fresh
- * PostgreSQL database instead of a SQLite file, dropped on close.
- */
-async function createScratchPostgres(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `edgenas_e2e_${randomUUID().replace(/-/g, '')}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: adminUrl });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
-
-/**
- * A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir,
- * with `<dir>/datasets` as its dataset root.
+ * A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir
+ * (or a fresh PostgreSQL database: see createScratchDatabase), with `<dir>/datasets` as its dataset root.
  */
 export async function startApiForTest(
   port: number,
   options: Partial<ApiAppOptions> = {},
 ): Promise<ApiTestContext> {
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-api-e2e-'));
-  const scratch = process.env.POSTGRES_TEST_URL
-    ? await createScratchPostgres(process.env.POSTGRES_TEST_URL)
-    : undefined;
-  const databaseUrl = scratch?.url ?? `sqlite:${join(dir, 'edgenas.db')}`;
+  const scratch = await createScratchDatabase(dir);
+  const databaseUrl = scratch.url;
   const app = await createApiApp({
     databaseUrl,
     apiKeys: [USER_KEY],
@@ -141,7 +110,7 @@ export async function startApiForTest(
     http: () => request(url),
     async close() {
       await app.close();
-      await scratch?.drop();
+      await scratch.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -10,10 +10,14 @@ import { DEFAULT_BENCHMARK_OPTIONS, describeDevice } from '@edgenas/device-bench
 import { AgentStore } from '../../apps/agent/src/store';
 import { TemporalDevServer, startTemporalDevServer } from './temporal-server';
 import { WorkerProcess, processAlive, spawnWorkerProcess } from './jobs-worker-process';
+import { ScratchDatabase, createScratchDatabase } from './scratch-database';
 
 export const API_KEY = 'jobs-e2e-key';
 
-/** Real Temporal dev server, real API over HTTP, SQLite in a temp dir; the worker runs as its own process. */
+/**
+ * Real Temporal dev server, real API over HTTP, SQLite in a temp dir (or a fresh PostgreSQL database: see
+ * createScratchDatabase); the worker runs as its own process.
+ */
 export interface JobsStack {
   readonly dir: string;
   readonly apiUrl: string;
@@ -58,13 +62,14 @@ export async function startJobsStack(ranges: {
 }): Promise<JobsStack> {
   const ports = { api: await freePort(...ranges.api), temporal: await freePort(...ranges.temporal) };
   const dir = mkdtempSync(join(tmpdir(), 'edgenas-jobs-'));
-  const databaseUrl = `sqlite:${join(dir, 'edgenas.db')}`;
   const dataDir = join(dir, 'data');
   const temporal = await startTemporalDevServer(ports.temporal);
+  let scratch: ScratchDatabase | undefined;
   let app: INestApplication | undefined;
   try {
+    scratch = await createScratchDatabase(dir);
     app = await createApiApp({
-      databaseUrl,
+      databaseUrl: scratch.url,
       apiKeys: [API_KEY],
       temporal: { address: temporal.address, namespace: temporal.namespace },
       dataDir,
@@ -73,8 +78,10 @@ export async function startJobsStack(ranges: {
     await app.listen(ports.api, '127.0.0.1');
   } catch (err) {
     await temporal.stop();
+    await scratch?.drop();
     throw err;
   }
+  const { url: databaseUrl } = scratch;
   const apiUrl = `http://127.0.0.1:${ports.api}`;
   const workerLog = join(dir, 'worker.log');
   const stack: JobsStack = {
@@ -121,6 +128,7 @@ export async function startJobsStack(ranges: {
       await stack.worker?.stop();
       await app?.close();
       await temporal.stop();
+      await scratch.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

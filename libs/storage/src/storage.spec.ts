@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Client } from 'pg';
 import { BlockMeasurement, DeviceProfile, ModelCard, NasJobInput } from '@edgenas/contracts';
 import { PROXY_28, stemSignature } from '@edgenas/search-space';
 import {
@@ -61,36 +62,60 @@ function jobInput(jobId: string, deviceId: string): NasJobInput {
   };
 }
 
-// The same behaviour on each dialect: SQLite always, PostgreSQL when POSTGRES_TEST_URL names a scratch database.
-const targets: [string, () => string][] = [['sqlite file', () => `sqlite:${join(dir, 'sub', 'edgenas.db')}`]];
-if (process.env.POSTGRES_TEST_URL) targets.push(['postgres', () => process.env.POSTGRES_TEST_URL as string]);
-let dir: string;
+interface ScratchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
 
-describe.each(targets)('storage on %s', (_name, url) => {
+async function adminQuery(text: string): Promise<void> {
+  const client = new Client({ connectionString: process.env.POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh database on the POSTGRES_TEST_URL server (its role may create databases), so no run sees another's
+ * rows or migration history. Plain DROP: it also stops autovacuum, which WITH (FORCE) may not as non-superuser.
+ */
+async function scratchPostgres(): Promise<ScratchDatabase> {
+  const name = `edgenas_storage_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.POSTGRES_TEST_URL as string);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
+async function scratchSqlite(): Promise<ScratchDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
+  return {
+    url: `sqlite:${join(dir, 'sub', 'edgenas.db')}`,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+// The same behaviour on each dialect: SQLite always, PostgreSQL when POSTGRES_TEST_URL is set.
+const targets: [string, () => Promise<ScratchDatabase>][] = [['sqlite file', scratchSqlite]];
+if (process.env.POSTGRES_TEST_URL) targets.push(['postgres', scratchPostgres]);
+
+describe.each(targets)('storage on %s', (_name, scratch) => {
+  let database: ScratchDatabase;
   let storage: Storage;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'edgenas-storage-'));
-    storage = await openStorage(url());
-    await storage.handle.db.deleteFrom('standalone_trainings').execute();
-    await storage.handle.db.deleteFrom('final_models').execute();
-    await storage.handle.db.deleteFrom('supernet_files').execute();
-    await storage.handle.db.deleteFrom('supernet_claims').execute();
-    await storage.handle.db.deleteFrom('models').execute();
-    await storage.handle.db.deleteFrom('candidates').execute();
-    await storage.handle.db.deleteFrom('verification_requests').execute();
-    await storage.handle.db.deleteFrom('jobs').execute();
-    await storage.handle.db.deleteFrom('architecture_measurements').execute();
-    await storage.handle.db.deleteFrom('block_measurements').execute();
-    await storage.handle.db.deleteFrom('devices').execute();
+    database = await scratch();
+    storage = await openStorage(database.url);
   });
   afterAll(async () => {
     await storage?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('migrates idempotently (a second open finds the schema current)', async () => {
-    const again = await openStorage(url());
+    const again = await openStorage(database.url);
     expect(await again.devices.list()).toEqual([]);
     await again.close();
   });
@@ -490,6 +515,24 @@ describe.each(targets)('storage on %s', (_name, url) => {
     await storage.supernets.release('k2', 'job-b');
     expect(await storage.supernets.claim('k2', 'job-a', 60_000, at(113))).toEqual({ claimed: true });
   });
+
+  it('keeps every device of measured latencies recorded at the same time (no lost update)', async () => {
+    await storage.jobs.create(jobInput('job-3', 'dev-a'));
+    await storage.candidates.upsert({
+      jobId: 'job-3',
+      architectureId: 'arch-m',
+      architecture: 'm',
+      generation: 0,
+      status: 'scored',
+    });
+    const devices = Array.from({ length: 8 }, (_, i) => `dev-${i}`);
+    await Promise.all(
+      devices.map((d, i) => storage.candidates.recordMeasuredLatency('job-3', 'arch-m', d, i + 0.5)),
+    );
+    expect((await storage.candidates.get('job-3', 'arch-m'))?.measuredLatencyByDevice).toEqual(
+      Object.fromEntries(devices.map((d, i) => [d, i + 0.5])),
+    );
+  });
 });
 
 describe('migrations', () => {
@@ -532,6 +575,29 @@ describe('migrations', () => {
       }
     } finally {
       rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+const postgresIt = process.env.POSTGRES_TEST_URL ? it : it.skip;
+
+describe('migrations on a fresh PostgreSQL database', () => {
+  postgresIt('run once when the API and several workers open it at the same moment', async () => {
+    const { url, drop } = await scratchPostgres();
+    try {
+      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openStorage(url)));
+      const storages = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+      try {
+        expect(opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'opened'))).toEqual(
+          Array(4).fill('opened'),
+        );
+        await storages[0].devices.create({ id: 'd', name: 'd', profile: PROFILE, tokenHash: 'h' });
+        expect((await storages[3].devices.list()).map((d) => d.id)).toEqual(['d']);
+      } finally {
+        await Promise.all(storages.map((s) => s.close()));
+      }
+    } finally {
+      await drop();
     }
   });
 });

@@ -160,17 +160,27 @@ export class CandidateRepository {
     ms: number,
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // Write first, read after: the update locks the row until commit, so another device's result recorded
+      // at the same time waits and merges into this one (PostgreSQL would otherwise let both read the same
+      // JSON and the later write drop the earlier device; SQLite serialises writers anyway).
+      const touched = await trx
+        .updateTable('candidates')
+        .set({ updated_at: nowIso() })
+        .where('job_id', '=', jobId)
+        .where('architecture_id', '=', architectureId)
+        .executeTakeFirst();
+      if (Number(touched.numUpdatedRows) === 0)
+        throw new Error(`no candidate ${architectureId} in job ${jobId}`);
       const row = await trx
         .selectFrom('candidates')
         .select('measured_json')
         .where('job_id', '=', jobId)
         .where('architecture_id', '=', architectureId)
-        .executeTakeFirst();
-      if (!row) throw new Error(`no candidate ${architectureId} in job ${jobId}`);
+        .executeTakeFirstOrThrow();
       const measured = { ...(fromJson<Record<string, number>>(row.measured_json) ?? {}), [deviceId]: ms };
       await trx
         .updateTable('candidates')
-        .set({ measured_json: toJson(measured), updated_at: nowIso() })
+        .set({ measured_json: toJson(measured) })
         .where('job_id', '=', jobId)
         .where('architecture_id', '=', architectureId)
         .execute();
