@@ -21,9 +21,10 @@ export type {
   SupernetTrainingResult,
   TrainSupernetOptions,
 } from './train-supernet';
-export { scoreSubnets, scoreWithBank } from './score-subnets';
+export { scoreSubnets, scoreWithBank, scoringImages } from './score-subnets';
 export type {
   ScoreSubnetsOptions,
+  ScoringImages,
   SubnetScore,
   SubnetScoringRequest,
   SubnetScoringResult,

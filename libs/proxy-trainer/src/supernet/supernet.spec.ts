@@ -1,3 +1,6 @@
+/**
+ * @jest-environment ./libs/search-space/src/onnx/ort-jest-environment.js
+ */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
