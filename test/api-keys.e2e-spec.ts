@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { PROXY_28, formatArchitecture, parseArchitecture } from '@edgenas/search-space';
 import { openStorage } from '@edgenas/storage';
 import { hashSecret } from '../apps/api/src/auth/auth';
+import { runCli } from '../apps/cli/src/cli';
 import {
   PROFILE,
   USER_KEY,
@@ -14,6 +16,7 @@ import {
 
 const PORT = 3131;
 const PORT_LIMITED = 3132;
+const PORT_CLI = 3133;
 /** A second EDGENAS_API_KEYS entry: another owner. */
 const OTHER_KEY = 'api-e2e-other-owner-key';
 
@@ -372,5 +375,58 @@ describe('API: rate limit per key (real Nest app over HTTP, real SQLite file, a 
 
     // OTHER_KEY's 4th request of its 5 (one in the test above, two here): still served
     expect((await get('/v1/devices', OTHER_KEY)).status).toBe(200);
+  });
+});
+
+describe('CLI: edgenas keys create | list | revoke (in process, against a real Nest app over HTTP, real SQLite file)', () => {
+  let api: ApiTestContext;
+
+  beforeAll(async () => {
+    api = await startApiForTest(PORT_CLI);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  async function edgenas(key: string, ...args: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['--api', `http://127.0.0.1:${PORT_CLI}`, '--api-key', key, ...args], {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: {},
+      cwd: api.dir,
+      progressStream: new PassThrough() as unknown as NodeJS.WriteStream,
+    });
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  }
+
+  it('creates a key that works, lists it without its secret, revokes it and says why it is refused', async () => {
+    const created = await edgenas(USER_KEY, 'keys', 'create', 'laptop');
+    expect(created.code).toBe(0);
+    const secret = /(enk_\S+)/.exec(created.stdout)?.[1];
+    const id = /created key (\S+)/.exec(created.stdout)?.[1];
+    expect(secret).toBeDefined();
+    expect(id).toBeDefined();
+
+    const listed = await edgenas(secret as string, 'keys', 'list');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${id} (this key)`);
+    expect(listed.stdout).toContain('laptop');
+    expect(listed.stdout).toContain('env-1');
+    expect(listed.stdout).not.toContain(secret);
+    const json = await edgenas(USER_KEY, '--json', 'keys', 'list');
+    expect(JSON.parse(json.stdout).map((k: KeyView) => k.id)).toEqual(['env-1', id]);
+
+    const envRevoke = await edgenas(USER_KEY, 'keys', 'revoke', 'env-1');
+    expect(envRevoke.code).toBe(1);
+    expect(envRevoke.stderr).toMatch(/EDGENAS_API_KEYS.*\(HTTP 409\)/);
+
+    const revoked = await edgenas(USER_KEY, 'keys', 'revoke', id as string);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(/revoked at/);
+    const refused = await edgenas(secret as string, 'devices', 'list');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/revoked.*\(HTTP 401\)/);
   });
 });
