@@ -183,7 +183,14 @@ export class AuthGuard implements CanActivate {
     if (!stored) return undefined;
     if (stored.revokedAt !== null)
       throw unauthorized(`this API key (${stored.id}) was revoked at ${stored.revokedAt}`);
-    await this.repos.apiKeys.touch(stored.id, new Date(), LAST_USED_GRANULARITY_MS);
+    const now = new Date();
+    // checked here first: most requests then make no write at all (SQLite takes its write lock even for none)
+    if (
+      stored.lastUsedAt === null ||
+      Date.parse(stored.lastUsedAt) < now.getTime() - LAST_USED_GRANULARITY_MS
+    ) {
+      await this.repos.apiKeys.touch(stored.id, now, LAST_USED_GRANULARITY_MS);
+    }
     return { owner: stored.owner, keyId: stored.id };
   }
 }
