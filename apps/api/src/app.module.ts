@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CalibrationPolicy } from '@edgenas/latency-predictor';
 import { Repositories } from '@edgenas/storage';
 import { ApiKeySet, AuthGuard } from './auth/auth';
+import { RateLimit, RateLimitGuard, rateLimitModule } from './auth/rate-limit';
 import { ApiExceptionFilter } from './common/exception.filter';
 import { DatasetsController } from './datasets/datasets.controller';
 import { DevicesController } from './devices/devices.controller';
@@ -12,6 +13,7 @@ import { HealthController } from './health/health.controller';
 import { JobWorkflows } from './jobs/job-workflows';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
+import { KeysModule } from './keys/keys.module';
 import { DevicePredictors } from './latency/device-predictors';
 import { LatencyController } from './latency/latency.controller';
 import { LatencyRangeController } from './latency/latency-range.controller';
@@ -34,6 +36,8 @@ export interface CoreDeps {
   readonly onClose: () => Promise<void>;
   /** JSON request/app logs through pino; absent: Nest's console logger. */
   readonly logging?: ApiLogging;
+  /** Requests per window per API key, device token or (without credentials) client address. */
+  readonly rateLimit: RateLimit;
 }
 
 const ON_CLOSE = Symbol('OnClose');
@@ -46,8 +50,8 @@ class Closer implements OnApplicationShutdown {
 }
 
 /**
- * What every feature module shares: storage, device predictors, user API keys, the Temporal gateway, auth and
- * error handling.
+ * What every feature module shares: storage, device predictors, user API keys, the Temporal gateway, auth, rate
+ * limits and error handling.
  */
 @Global()
 @Module({})
@@ -55,6 +59,7 @@ export class CoreModule {
   static forRoot(deps: CoreDeps): DynamicModule {
     return {
       module: CoreModule,
+      imports: [rateLimitModule(deps.rateLimit)],
       providers: [
         { provide: REPOSITORIES, useValue: deps.repositories },
         { provide: API_KEYS, useValue: deps.apiKeys },
@@ -64,7 +69,10 @@ export class CoreModule {
         DevicePredictors,
         { provide: ON_CLOSE, useValue: deps.onClose },
         Closer,
+        RateLimitGuard,
+        // in this order: the rate limit counts against the caller AuthGuard named
         { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
       exports: [REPOSITORIES, API_KEYS, JOB_WORKFLOWS, DATASET_ROOTS, DevicePredictors],
@@ -105,6 +113,7 @@ export class AppModule {
         CoreModule.forRoot(deps),
         HealthModule,
         DevicesModule,
+        KeysModule,
         MeasurementsModule,
         LatencyModule,
         JobsModule,

@@ -10,6 +10,7 @@ import { DEFAULT_DATABASE_URL, Storage, createRepositories, openStorage } from '
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiKeySet } from './auth/auth';
+import { RateLimit } from './auth/rate-limit';
 import { createValidationPipe } from './common/validation';
 import { JobWorkflows, TemporalJobWorkflows, TemporalOptions } from './jobs/job-workflows';
 import { ApiLogging, requestIdMiddleware } from './operations/logging';
@@ -40,6 +41,11 @@ export interface ApiAppOptions {
   readonly calibrationPolicy?: CalibrationPolicy;
   /** JSON body limit (a full measurement batch is well under this). */
   readonly bodyLimit?: string;
+  /**
+   * Requests per window per API key, device token or (without credentials) client address; default
+   * EDGENAS_RATE_LIMIT_PER_MINUTE's default per minute. Health routes and /metrics are not limited.
+   */
+  readonly rateLimit?: RateLimit;
 }
 
 /**
@@ -49,6 +55,9 @@ export interface ApiAppOptions {
 export async function createApiApp(options: ApiAppOptions): Promise<INestApplication> {
   const apiKeys = new ApiKeySet(options.apiKeys);
   if (apiKeys.size === 0) throw new Error('createApiApp needs at least one user API key');
+  if (options.rateLimit && !(options.rateLimit.limit >= 1 && options.rateLimit.windowMs >= 1)) {
+    throw new Error('createApiApp: rateLimit needs a limit and a window of at least 1');
+  }
   const ownsStorage = options.storage === undefined;
   const storage = options.storage ?? (await openStorage(options.databaseUrl ?? DEFAULT_DATABASE_URL));
   const workflows = options.workflows ?? TemporalJobWorkflows.create(options.temporal);
@@ -74,6 +83,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
         ).map((d) => resolve(d)),
         onClose,
         logging: options.logging,
+        rateLimit: options.rateLimit ?? { limit: CONFIG_DEFAULTS.rateLimitPerMinute, windowMs: 60_000 },
       }),
       { logger, bodyParser: false },
     );

@@ -6,7 +6,7 @@ import { generateApiKey } from './auth/auth';
 
 /**
  * API process: PORT, DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGENAS_API_KEYS,
- * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_DATA_DIR, EDGENAS_DATASETS_DIR, EDGENAS_LOG_LEVEL (pino level,
+ * EDGENAS_CALIBRATION_REFRESH_MINUTES, EDGENAS_RATE_LIMIT_PER_MINUTE, EDGENAS_DATA_DIR, EDGENAS_DATASETS_DIR, EDGENAS_LOG_LEVEL (pino level,
  * default info) and EDGENAS_LOG_FORMAT
  * (`json`, the default, or `pretty`) from the environment.
  */
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     calibrationPolicy,
     dataDir: config.dataDir,
     datasetsDirs: config.datasetsDirs,
+    rateLimit: { limit: config.rateLimitPerMinute, windowMs: 60_000 },
     logging: {
       level: config.log.level,
       pretty: config.log.format === 'pretty',

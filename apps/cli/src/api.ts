@@ -95,6 +95,10 @@ export class EdgenasApi {
     return this.json<T>('POST', path, body);
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.json<T>('DELETE', path);
+  }
+
   /** POSTs raw bytes (e.g. an image) and reads the JSON answer. */
   async postBytes<T>(path: string, bytes: Buffer, contentType: string): Promise<T> {
     const res = await this.send('POST', path, { bytes, contentType });

@@ -14,6 +14,7 @@ import {
   DeviceView,
   JobListItem,
   JobView,
+  KeyView,
   LatencyRangeView,
   LutView,
   ParetoView,
@@ -94,7 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const program = new Command()
     .name('edgenas')
     .description(
-      'EdgeNAS from the terminal: submit and watch NAS jobs, read fronts, train and download models, devices',
+      'EdgeNAS from the terminal: submit and watch NAS jobs, read fronts, train and download models, devices, keys',
     )
     .option('--api <url>', 'API base URL (env EDGENAS_API_URL; default http://localhost:$PORT or :3000)')
     .option('--api-key <key>', 'user API key (env EDGENAS_API_KEY; default .edgenas/api-key)')
@@ -514,6 +515,53 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.out(
         `${device.name}: ${lut.space} ready (${lut.coverage?.total ?? 0} signatures, ${lut.calibrationSetMeasured} calibration networks)`,
       );
+    });
+
+  const keys = program
+    .command('keys')
+    .description(
+      'User API keys kept by the API (they act for the same devices as the key that creates them)',
+    );
+
+  keys
+    .command('create')
+    .description('Create a key; it is printed once')
+    .argument('<name>', 'what the key is for, e.g. ci-runner')
+    .action(async (name: string) => {
+      const key = await api().post<KeyView>('/v1/keys', { name });
+      if (globals().json) return printJson(key);
+      io.out(`created key ${key.id} (${key.name}); it is shown only now:`);
+      io.out(`  ${key.key ?? ''}`);
+    });
+
+  keys
+    .command('list')
+    .description('Your keys, revoked ones included (never their secrets)')
+    .action(async () => {
+      const list = await api().get<KeyView[]>('/v1/keys');
+      if (globals().json) return printJson(list);
+      const when = (t: string | null) => (t === null ? '' : t.replace('T', ' ').slice(0, 19));
+      const t = table(['id', 'name', 'source', 'created', 'last used', 'revoked'], colour);
+      for (const k of list)
+        t.push([
+          k.current ? `${k.id} (this key)` : k.id,
+          k.name,
+          k.source,
+          when(k.createdAt),
+          when(k.lastUsedAt),
+          when(k.revokedAt),
+        ]);
+      io.out(t.toString());
+    });
+
+  keys
+    .command('revoke')
+    .description('Revoke a key: refused from its next request on')
+    .argument('<id>', 'key id (see keys list)')
+    .action(async (id: string) => {
+      const key = await api().delete<KeyView>(`/v1/keys/${encodeURIComponent(id)}`);
+      if (globals().json) return printJson(key);
+      io.out(`key ${key.id} (${key.name}) revoked at ${key.revokedAt ?? '?'}`);
     });
 
   addFinalModelCommands(program, {

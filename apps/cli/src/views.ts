@@ -10,6 +10,18 @@ import {
 } from '@edgenas/contracts';
 
 /** What the CLI reads of the API's answers (the API's OpenAPI document has them in full). */
+/** A user API key as GET /v1/keys lists it (`key`, the secret, only in the answer to its creation). */
+export interface KeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly source: 'stored' | 'environment';
+  readonly createdAt: string | null;
+  readonly revokedAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly current: boolean;
+  readonly key?: string;
+}
+
 export interface DeviceView {
   readonly id: string;
   readonly name: string;

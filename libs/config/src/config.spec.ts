@@ -21,6 +21,7 @@ describe('runtime configuration', () => {
       dataDir: '.edgenas',
       datasetsDirs: ['.edgenas/datasets'],
       log: { level: 'info', format: 'json' },
+      rateLimitPerMinute: 1200,
     });
     expect(apiConfig({ EDGENAS_LOG_LEVEL: 'debug', EDGENAS_LOG_FORMAT: 'pretty' }).log).toEqual({
       level: 'debug',
@@ -42,8 +43,10 @@ describe('runtime configuration', () => {
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
       EDGENAS_API_KEYS: ' a, b ,',
       EDGENAS_CALIBRATION_REFRESH_MINUTES: '5',
+      EDGENAS_RATE_LIMIT_PER_MINUTE: '30',
     });
     expect(c.port).toBe(8080);
+    expect(c.rateLimitPerMinute).toBe(30);
     expect(c.temporal).toEqual({
       address: 'temporal.internal:7233',
       namespace: 'default',
@@ -69,6 +72,11 @@ describe('runtime configuration', () => {
     expect(messageOf(() => apiConfig({ PORT: 'x', EDGENAS_CALIBRATION_REFRESH_MINUTES: '-1' }))).toMatch(
       /PORT must be a TCP port.*EDGENAS_CALIBRATION_REFRESH_MINUTES must be a positive number/,
     );
+    for (const bad of ['0', '-5', '2.5', 'many']) {
+      expect(messageOf(() => apiConfig({ EDGENAS_RATE_LIMIT_PER_MINUTE: bad }))).toMatch(
+        /EDGENAS_RATE_LIMIT_PER_MINUTE must be a positive integer/,
+      );
+    }
     expect(messageOf(() => agentConfig({ EDGENAS_AGENT_CLOCK: 'gpu' }))).toMatch(
       /EDGENAS_AGENT_CLOCK must be wall or cpu/,
     );

@@ -11,6 +11,8 @@ export const CONFIG_DEFAULTS = {
   temporalAddress: 'localhost:7233',
   temporalNamespace: 'default',
   dataDir: '.edgenas',
+  /** Per API key or device token; far above what an agent's uploads or the dashboard's polling make. */
+  rateLimitPerMinute: 1200,
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -44,6 +46,11 @@ const positiveMinutes = text
   .transform(Number)
   .refine((n) => Number.isFinite(n) && n > 0, { message: 'must be a positive number of minutes' });
 
+const positiveInteger = text
+  .regex(/^\d+$/, { message: 'must be a positive integer', abort: true })
+  .transform(Number)
+  .refine((n) => n >= 1 && Number.isSafeInteger(n), { message: 'must be a positive integer' });
+
 /** Folders separated by the platform's path delimiter (`:`; `;` on Windows); blank entries are errors. */
 const folderList = text.transform((v, ctx) => {
   const folders = v.split(delimiter).map((f) => f.trim());
@@ -72,6 +79,7 @@ export const ENV_SCHEMA = z.object({
   EDGENAS_DATASETS_DIR: folderList.optional(),
   EDGENAS_API_KEYS: keyList.optional(),
   EDGENAS_CALIBRATION_REFRESH_MINUTES: positiveMinutes.optional(),
+  EDGENAS_RATE_LIMIT_PER_MINUTE: positiveInteger.optional(),
   EDGENAS_API_URL: httpUrl.optional(),
   EDGENAS_API_KEY: text.optional(),
   EDGENAS_AGENT_CLOCK: z.enum(['wall', 'cpu'], { message: 'must be wall or cpu' }).optional(),
@@ -147,6 +155,8 @@ export interface ApiConfig {
   /** Dataset roots (EDGENAS_DATASETS_DIR, default `<dataDir>/datasets`); uploads go to the first. */
   readonly datasetsDirs: readonly string[];
   readonly log: LogConfig;
+  /** Requests per minute per API key, device token or (without credentials) client address. */
+  readonly rateLimitPerMinute: number;
 }
 
 export function apiConfig(env: Env): ApiConfig {
@@ -161,6 +171,7 @@ export function apiConfig(env: Env): ApiConfig {
     'EDGENAS_DATASETS_DIR',
     'EDGENAS_LOG_LEVEL',
     'EDGENAS_LOG_FORMAT',
+    'EDGENAS_RATE_LIMIT_PER_MINUTE',
   ]);
   return {
     port: v.PORT ?? CONFIG_DEFAULTS.port,
@@ -171,6 +182,7 @@ export function apiConfig(env: Env): ApiConfig {
     dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
     datasetsDirs: datasetsDirsOf(v),
     log: logOf(v),
+    rateLimitPerMinute: v.EDGENAS_RATE_LIMIT_PER_MINUTE ?? CONFIG_DEFAULTS.rateLimitPerMinute,
   };
 }
 

@@ -209,6 +209,22 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
         await db.schema.createIndex('final_models_job').on('final_models').column('job_id').execute();
       },
     },
+    // User API keys kept in the database (beside EDGENAS_API_KEYS), revocable without a restart.
+    '0007_api_keys': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('last_used_at', 'text')
+          .execute();
+        await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner').execute();
+      },
+    },
   };
 }
 

@@ -156,6 +156,17 @@ export interface FinalModelsTable {
   updated_at: string;
 }
 
+/** A user API key kept in the database: only its hash; `owner` is the owner of the key that created it. */
+export interface ApiKeysTable {
+  id: string;
+  owner: string;
+  name: string;
+  secret_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
 export interface EdgeNasDatabase {
   devices: DevicesTable;
   block_measurements: BlockMeasurementsTable;
@@ -168,4 +179,5 @@ export interface EdgeNasDatabase {
   supernet_files: SupernetFilesTable;
   supernet_claims: SupernetClaimsTable;
   final_models: FinalModelsTable;
+  api_keys: ApiKeysTable;
 }

@@ -128,6 +128,45 @@ describe.each(targets)('storage on %s', (_name, scratch) => {
     expect(await storage.devices.get('missing')).toBeUndefined();
   });
 
+  it('keeps API keys by hash per owner; a revocation keeps its first time and only the owner may revoke', async () => {
+    const created = await storage.apiKeys.create({
+      id: 'key-a',
+      owner: 'owner-1',
+      name: 'ci',
+      secretHash: 'h-a',
+    });
+    await storage.apiKeys.create({ id: 'key-b', owner: 'owner-2', name: 'laptop', secretHash: 'h-b' });
+    expect(created).toMatchObject({
+      id: 'key-a',
+      owner: 'owner-1',
+      name: 'ci',
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    expect((await storage.apiKeys.findBySecretHash('h-a'))?.id).toBe('key-a');
+    expect(await storage.apiKeys.findBySecretHash('nope')).toBeUndefined();
+    expect((await storage.apiKeys.listByOwner('owner-1')).map((k) => k.id)).toEqual(['key-a']);
+    // a second key with the same secret hash is refused by the unique index
+    await expect(
+      storage.apiKeys.create({ id: 'key-c', owner: 'owner-1', name: 'dup', secretHash: 'h-a' }),
+    ).rejects.toThrow();
+
+    expect(await storage.apiKeys.revoke('key-a', 'owner-2')).toBeUndefined();
+    expect((await storage.apiKeys.get('key-a'))?.revokedAt).toBeNull();
+    const revoked = await storage.apiKeys.revoke('key-a', 'owner-1');
+    expect(revoked?.revokedAt).toEqual(expect.any(String));
+    expect((await storage.apiKeys.revoke('key-a', 'owner-1'))?.revokedAt).toBe(revoked?.revokedAt);
+    expect((await storage.apiKeys.findBySecretHash('h-a'))?.revokedAt).toBe(revoked?.revokedAt);
+
+    const t0 = new Date('2026-05-01T00:00:00.000Z');
+    await storage.apiKeys.touch('key-b', t0, 60_000);
+    await storage.apiKeys.touch('key-b', new Date(t0.getTime() + 30_000), 60_000);
+    expect((await storage.apiKeys.get('key-b'))?.lastUsedAt).toBe(t0.toISOString());
+    const later = new Date(t0.getTime() + 61_000);
+    await storage.apiKeys.touch('key-b', later, 60_000);
+    expect((await storage.apiKeys.get('key-b'))?.lastUsedAt).toBe(later.toISOString());
+  });
+
   it('inserts measurements once by id and never overwrites a raw row', async () => {
     const first = await storage.measurements.insertBatch('dev-a', {
       blocks: [block('m1', 1), block('m2', 2)],

@@ -11,6 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Repositories } from '@edgenas/storage';
 import { ApiError } from '../common/api-error';
 import { API_KEYS, REPOSITORIES } from '../tokens';
+import { RateLimitGuard } from './rate-limit';
 
 /**
  * Who may call a route: `user` = a user API key; `device` = the token of the device named by the route's
@@ -20,9 +21,14 @@ export type AuthRequirement = 'user' | 'device' | 'user-or-device' | 'public';
 const AUTH_REQUIREMENT = 'edgenas:auth';
 export const RequireAuth = (requirement: AuthRequirement) => SetMetadata(AUTH_REQUIREMENT, requirement);
 
-/** A user is known by `owner`, a digest of their API key (what is stored beside the devices they register). */
+/**
+ * A user is known by `owner` (what is stored beside the devices they register): for a key from
+ * EDGENAS_API_KEYS a digest of it, for a stored key the owner of the key that created it. `keyId` names the key
+ * used (`env-<n>` for the n-th EDGENAS_API_KEYS entry).
+ */
 export type Caller =
-  { readonly kind: 'user'; readonly owner: string } | { readonly kind: 'device'; readonly deviceId: string };
+  | { readonly kind: 'user'; readonly owner: string; readonly keyId: string }
+  | { readonly kind: 'device'; readonly deviceId: string };
 
 /** The parts of an HTTP request the guard reads (express's request has them). */
 interface HttpRequest {
@@ -49,24 +55,51 @@ export function ownerOf(apiKey: string): string {
   return createHash('sha256').update(`edgenas-owner\n${apiKey}`).digest('hex').slice(0, 32);
 }
 
+/** Every generated user API key starts so (device tokens start with `edt_`). */
+export const API_KEY_PREFIX = 'enk_';
+
 export function generateApiKey(): string {
-  return `enk_${randomBytes(24).toString('base64url')}`;
+  return `${API_KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
 }
 
-/** User API keys, compared by hash in constant time. */
+/** `last_used_at` of a stored key is written at most this often, not on every request. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+/** A key from EDGENAS_API_KEYS, as the API shows it: never the key, nor a digest a weak key could be guessed from. */
+export interface EnvironmentKey {
+  /** `env-<n>`: the key's position in EDGENAS_API_KEYS, from 1. */
+  readonly id: string;
+  readonly owner: string;
+}
+
+/** User API keys from the environment (the bootstrap keys), compared by hash in constant time. */
 export class ApiKeySet {
-  private readonly hashes: Buffer[];
+  private readonly entries: { readonly hash: Buffer; readonly key: EnvironmentKey }[];
   constructor(keys: readonly string[]) {
-    this.hashes = keys.filter((k) => k.length > 0).map((k) => Buffer.from(hashSecret(k), 'hex'));
+    this.entries = keys
+      .filter((k) => k.length > 0)
+      .map((k, i) => ({
+        hash: Buffer.from(hashSecret(k), 'hex'),
+        key: { id: `env-${i + 1}`, owner: ownerOf(k) },
+      }));
   }
   get size(): number {
-    return this.hashes.length;
+    return this.entries.length;
   }
   has(candidate: string): boolean {
+    return this.find(candidate) !== undefined;
+  }
+  /** The environment key equal to `candidate`, if any. */
+  find(candidate: string): EnvironmentKey | undefined {
     const h = Buffer.from(hashSecret(candidate), 'hex');
-    let found = false;
-    for (const known of this.hashes) found = timingSafeEqual(known, h) || found;
+    let found: EnvironmentKey | undefined;
+    // every entry is compared, so the time taken does not tell which one matched
+    for (const e of this.entries) if (timingSafeEqual(e.hash, h)) found = e.key;
     return found;
+  }
+  /** The environment keys acting for `owner` (at most one unless a key is listed twice). */
+  ofOwner(owner: string): EnvironmentKey[] {
+    return this.entries.filter((e) => e.key.owner === owner).map((e) => e.key);
   }
 }
 
@@ -81,16 +114,30 @@ const unauthorized = (reason: string) =>
   new ApiError(401, reason, [{ field: 'headers.authorization', reason }]);
 const forbidden = (reason: string) => new ApiError(403, reason, [{ field: 'headers.authorization', reason }]);
 
-/** Global guard: every route needs a user key unless it declares otherwise with `RequireAuth`. */
+/**
+ * Global guard: every route needs a user key unless it declares otherwise with `RequireAuth`. Runs before
+ * RateLimitGuard, which counts each request against the caller named here.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(API_KEYS) private readonly apiKeys: ApiKeySet,
     @Inject(REPOSITORIES) private readonly repos: Repositories,
+    private readonly rateLimit: RateLimitGuard,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await this.authenticate(context);
+    } catch (err) {
+      // refused credentials count against the client's address, so guessing keys meets the rate limit (429)
+      if (err instanceof ApiError && err.getStatus() === 401) await this.rateLimit.canActivate(context);
+      throw err;
+    }
+  }
+
+  private async authenticate(context: ExecutionContext): Promise<boolean> {
     const requirement =
       this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
         context.getHandler(),
@@ -101,12 +148,12 @@ export class AuthGuard implements CanActivate {
     const token = bearer(req);
     if (!token) throw unauthorized('missing credentials: send "Authorization: Bearer <key or device token>"');
 
-    if (requirement !== 'device' && this.apiKeys.has(token)) {
-      req.caller = { kind: 'user', owner: ownerOf(token) };
+    const user = await this.userOf(token);
+    if (user) {
+      if (requirement === 'device')
+        throw forbidden("this route takes the device's own token, not a user API key");
+      req.caller = { kind: 'user', ...user };
       return true;
-    }
-    if (requirement === 'device' && this.apiKeys.has(token)) {
-      throw forbidden("this route takes the device's own token, not a user API key");
     }
     const deviceId = await this.repos.devices.findIdByTokenHash(hashSecret(token));
     if (!deviceId) {
@@ -122,5 +169,28 @@ export class AuthGuard implements CanActivate {
       throw forbidden(`this device token belongs to another device, not "${routeDevice}"`);
     req.caller = { kind: 'device', deviceId };
     return true;
+  }
+
+  /**
+   * The user a key acts for: an environment key, else a stored key that is not revoked. Stored keys are read
+   * from the database on every request, so a revocation holds from the next request on.
+   */
+  private async userOf(token: string): Promise<{ owner: string; keyId: string } | undefined> {
+    const env = this.apiKeys.find(token);
+    if (env) return { owner: env.owner, keyId: env.id };
+    if (!token.startsWith(API_KEY_PREFIX)) return undefined;
+    const stored = await this.repos.apiKeys.findBySecretHash(hashSecret(token));
+    if (!stored) return undefined;
+    if (stored.revokedAt !== null)
+      throw unauthorized(`this API key (${stored.id}) was revoked at ${stored.revokedAt}`);
+    const now = new Date();
+    // checked here first: most requests then make no write at all (SQLite takes its write lock even for none)
+    if (
+      stored.lastUsedAt === null ||
+      Date.parse(stored.lastUsedAt) < now.getTime() - LAST_USED_GRANULARITY_MS
+    ) {
+      await this.repos.apiKeys.touch(stored.id, now, LAST_USED_GRANULARITY_MS);
+    }
+    return { owner: stored.owner, keyId: stored.id };
   }
 }

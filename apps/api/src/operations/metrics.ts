@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { JobStatus } from '@edgenas/contracts';
@@ -139,6 +140,7 @@ export class ApiMetrics {
 
 @ApiTags('health')
 @Controller('metrics')
+@SkipThrottle()
 export class MetricsController {
   constructor(private readonly metrics: ApiMetrics) {}
 

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { HealthCheckResult } from '@nestjs/terminus';
@@ -11,6 +12,7 @@ import { JOB_WORKFLOWS, REPOSITORIES } from '../tokens';
 /** Liveness and readiness for orchestrators: no credentials. */
 @ApiTags('health')
 @Controller('health')
+@SkipThrottle()
 export class ReadinessController {
   private readonly logger = new Logger('ReadinessController');
 

@@ -1,4 +1,5 @@
 import { Db } from '../database';
+import { ApiKeyRepository } from './api-keys';
 import { CandidateRepository } from './candidates';
 import { DeviceRepository } from './devices';
 import { FinalModelRepository } from './final-models';
@@ -21,6 +22,7 @@ export * from './standalone-trainings';
 export * from './operations';
 export * from './supernets';
 export * from './final-models';
+export * from './api-keys';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -33,6 +35,7 @@ export interface Repositories {
   readonly operations: OperationsRepository;
   readonly supernets: SupernetRepository;
   readonly finalModels: FinalModelRepository;
+  readonly apiKeys: ApiKeyRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -47,5 +50,6 @@ export function createRepositories(db: Db): Repositories {
     operations: new OperationsRepository(db),
     supernets: new SupernetRepository(db),
     finalModels: new FinalModelRepository(db),
+    apiKeys: new ApiKeyRepository(db),
   };
 }
