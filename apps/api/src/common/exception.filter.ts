@@ -12,6 +12,9 @@ interface HttpResponse {
   status(code: number): { json(body: unknown): void };
 }
 
+/** The router's message for a path parameter that is not valid percent-encoded UTF-8. */
+const UNDECODABLE_PARAM = /^Failed to decode param '/;
+
 /**
  * Normalises every error into the standard body. Only errors the API raised on purpose (`ApiError`, Nest's 4xx
  * exceptions, body-parser's exposed 4xx) speak to the client; anything else — a TypeError, an SQL error, a
@@ -58,7 +61,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
         : typeof rawMessage === 'string'
           ? rawMessage
           : exception.message;
-      const field = status === 404 ? 'path' : 'body';
+      // Nest maps the router's URIError for an undecodable path parameter to a 400 with the router's message
+      const field = status === 404 || UNDECODABLE_PARAM.test(message) ? 'path' : 'body';
       return {
         statusCode: status,
         error: reasonPhrase(status),

@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, FieldError } from './api-error';
 
 function flatten(errors: readonly ValidationError[], parent: string, out: FieldError[]): void {
@@ -18,8 +18,49 @@ export function validationErrorsToApiError(errors: ValidationError[]): ApiError 
   return new ApiError(400, `invalid request: ${shown.join('; ')}${more}`, fields);
 }
 
+/** Deeper than any request body nests (blocks.0.signature.op), shallow enough for the recursive transformers. */
+export const MAX_BODY_DEPTH = 32;
+
+/**
+ * The path to the first value nested deeper than `max` levels in `value`, or undefined. Iterative: a body may be
+ * nested thousands deep, which is what recursive walkers must not see (they overflow the stack: a 500).
+ */
+export function pathDeeperThan(value: unknown, max: number): string[] | undefined {
+  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.path.length >= max) return next.path;
+    for (const [key, child] of Object.entries(next.value))
+      stack.push({ value: child, path: [...next.path, key] });
+  }
+  return undefined;
+}
+
+/**
+ * Nest's pipe, except that a JSON body must be an object (an array would be validated as if it were one, its
+ * indices refused as unknown properties, field "0", beside every field reported missing) and not nested deeper
+ * than MAX_BODY_DEPTH.
+ */
+class ApiValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const isObject = typeof value === 'object' && !Array.isArray(value);
+    // absent (undefined) stays the pipe's business: it validates an empty object
+    if (metadata.type === 'body' && value !== undefined && !isObject && this.toValidate(metadata)) {
+      const reason = `must be a JSON object, not ${Array.isArray(value) ? 'a list' : typeof value}`;
+      throw new ApiError(400, `body: ${reason}`, [{ field: 'body', reason }]);
+    }
+    const deep = metadata.type === 'body' ? pathDeeperThan(value, MAX_BODY_DEPTH) : undefined;
+    if (deep) {
+      const field = deep.join('.');
+      const reason = `nested deeper than ${MAX_BODY_DEPTH} levels`;
+      throw new ApiError(400, `${field}: ${reason}`, [{ field, reason }]);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new ApiValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

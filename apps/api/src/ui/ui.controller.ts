@@ -79,7 +79,7 @@ export class UiController {
 
   private serve(name: string): StreamableFile {
     const asset = this.files.get(name);
-    if (!asset) throw notFound(`no dashboard file "${name}"`);
+    if (!asset) throw notFound(`no dashboard file "${name}"`, 'file');
     return new StreamableFile(readFileSync(asset.path), { type: asset.type });
   }
 }
