@@ -26,6 +26,7 @@ import {
   RecordingJobWorkflows,
   auth,
   startApiForTest,
+  UNLIMITED,
   syntheticBlockRow,
 } from './support/api-fixtures';
 import { Json, jsonBody, oddQuery, oddSegment } from './support/json-fuzz';
@@ -75,7 +76,7 @@ interface RouteCase {
 }
 
 interface FuzzRoute {
-  readonly method: 'get' | 'post';
+  readonly method: 'get' | 'post' | 'delete';
   /** As the OpenAPI document spells it. */
   readonly path: string;
   /** Field names a refusal may name besides the keys the request itself sent. */
@@ -181,7 +182,8 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
 
   beforeAll(async () => {
     workflows = new RecordingJobWorkflows();
-    api = await startApiForTest(PORT, { workflows });
+    // Thousands of requests under one key: the rate limit is test/api-keys.e2e-spec.ts's subject, not this one's.
+    api = await startApiForTest(PORT, { workflows, rateLimit: UNLIMITED });
     db = await openStorage(api.databaseUrl);
     datasetsDir = join(api.dir, 'datasets');
     mkdirSync(join(datasetsDir, 'shoes', 'boot'), { recursive: true });
@@ -283,7 +285,7 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
     return state;
   }
 
-  function send(method: 'get' | 'post', c: RouteCase) {
+  function send(method: FuzzRoute['method'], c: RouteCase) {
     const req = api
       .http()
       [method](c.url)
@@ -349,7 +351,7 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
 
   /** A route with only path parameters and a query (no body). */
   function paramsRoute(
-    method: 'get' | 'post',
+    method: FuzzRoute['method'],
     path: string,
     url: (p: Record<string, string>) => string,
     params: () => Record<string, readonly string[]>,
@@ -674,6 +676,26 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
       '/v1/jobs/{id}/final-models/{finalId}/cancel',
       (p) => `/v1/jobs/${p.id}/final-models/${p.finalId}/cancel`,
       () => ({ id: jobIds(), finalId: [finalModelId, 'no-such-model'] }),
+    ),
+    paramsRoute(
+      'get',
+      '/v1/keys',
+      () => '/v1/keys',
+      () => ({}),
+    ),
+    bodyRoute(
+      '/v1/keys',
+      () => '/v1/keys',
+      () => ({}),
+      () => ({ name: 'fuzz-key' }),
+      ['name'],
+    ),
+    // The configured key (env-1) cannot be revoked through the API: a 409 that must change nothing.
+    paramsRoute(
+      'delete',
+      '/v1/keys/{id}',
+      (p) => `/v1/keys/${p.id}`,
+      () => ({ id: ['env-1', 'no-such-key'] }),
     ),
     paramsRoute(
       'get',

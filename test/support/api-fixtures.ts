@@ -82,6 +82,9 @@ export interface ApiTestContext {
   close(): Promise<void>;
 }
 
+/** A rate limit no test reaches, for suites that send many requests under one key. */
+export const UNLIMITED = { limit: 1_000_000_000, windowMs: 60_000 } as const;
+
 /**
  * A real Nest app listening on `port` (this suite's range: 3100–3199), on a SQLite file in a fresh temp dir
  * (or a fresh PostgreSQL database: see createScratchDatabase), with `<dir>/datasets` as its dataset root.
