@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { PNG } from 'pngjs';
-import { CandidateSummary, NasJobInput, NasJobResult } from '@edgenas/contracts';
+import { CandidateSummary, NasJobResult } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { PROXY_28 } from '@edgenas/search-space';
 import { Storage, openStorage } from '@edgenas/storage';
@@ -29,6 +29,7 @@ import {
   UNLIMITED,
   syntheticBlockRow,
 } from './support/api-fixtures';
+import { tinyJobInput } from './support/job-inputs';
 import { Json, jsonBody, oddQuery, oddSegment } from './support/json-fuzz';
 
 const PORT = 3140;
@@ -89,32 +90,6 @@ function png(value: number): Buffer {
   const image = new PNG({ width: 4, height: 4 });
   image.data.fill(value);
   return PNG.sync.write(image);
-}
-
-function jobInput(jobId: string, deviceId: string): NasJobInput {
-  return {
-    jobId,
-    deviceIds: [deviceId],
-    latencyBudgetMs: 5,
-    space: 'proxy-28',
-    input: { height: 28, width: 28, channels: 1 },
-    classes: 10,
-    proxy: {
-      dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
-      epochs: 1,
-      batchSize: 16,
-      resolution: 28,
-    },
-    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
-    strategy: 'nsga2',
-    seed: 7,
-    evaluation: {
-      mode: 'supernet',
-      supernet: { steps: 4, batchSize: 16, sampling: 'uniform', recalibrationBatches: 1, scoreImages: 8 },
-      finalists: { count: 2, seeds: 2, steps: 3, batchSize: 16 },
-      baselines: true,
-    },
-  };
 }
 
 function member(architectureId: string, accuracy: number, deviceId: string): CandidateSummary {
@@ -216,7 +191,7 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
     queuedJobId = job.body.id;
 
     // a completed job with a front, finalists and a baseline: final training can be asked for
-    await db.jobs.create(jobInput('done', covered.id));
+    await db.jobs.create(tinyJobInput('done', [covered.id]));
     const result: NasJobResult = {
       front: [member('f-best', 0.8, covered.id), member('f-other', 0.7, covered.id)],
       searchFront: [member('f-best', 0.6, covered.id)],

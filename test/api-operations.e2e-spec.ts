@@ -10,6 +10,7 @@ import {
   startApiForTest,
   syntheticBlockRow,
 } from './support/api-fixtures';
+import { tinyJobInput } from './support/job-inputs';
 import { TemporalDevServer, startTemporalDevServer } from './support/temporal-server';
 
 const API_PORT = 3103;
@@ -122,23 +123,14 @@ describe('API operations: health, metrics and JSON logs (real Temporal dev serve
     // a job's deployment geometry gets its own coverage series
     const storage = await openStorage(api.databaseUrl);
     try {
-      await storage.jobs.create({
-        jobId: 'geometry-job',
-        deviceIds: [device.body.id],
-        latencyBudgetMs: 5,
-        space: 'fbnet-224',
-        input: { height: 96, width: 96, channels: 3 },
-        classes: 10,
-        proxy: {
-          dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
-          epochs: 1,
-          batchSize: 16,
-          resolution: 28,
-        },
-        budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
-        strategy: 'random',
-        seed: 1,
-      });
+      await storage.jobs.create(
+        tinyJobInput('geometry-job', [device.body.id], 'omitted', {
+          space: 'fbnet-224',
+          input: { height: 96, width: 96, channels: 3 },
+          strategy: 'random',
+          seed: 1,
+        }),
+      );
     } finally {
       await storage.close();
     }
