@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
+import { access, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
+import { DatabaseUnavailableError } from './faults';
 import { migrateToLatest, SqlDialectName } from './migrations';
 import { EdgeNasDatabase } from './schema';
 
@@ -15,8 +17,16 @@ export interface DatabaseHandle {
   readonly dialect: SqlDialectName;
   /** Where the data lives, without credentials (for logs). */
   readonly location: string;
+  /**
+   * Throws a DatabaseUnavailableError when writes cannot succeed although reads do: for a SQLite file, less than
+   * MIN_FREE_BYTES free on its disk, or the file or its folder not writable. Cheap (no write, no lock).
+   */
+  checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Below this much free space on a SQLite file's disk, the database counts as full (a batch needs room). */
+export const MIN_FREE_BYTES = 1024 * 1024;
 
 export interface ParsedDatabaseUrl {
   readonly dialect: SqlDialectName;
@@ -46,6 +56,7 @@ export async function openDatabase(url: string = DEFAULT_DATABASE_URL): Promise<
   const parsed = parseDatabaseUrl(url);
   let db: Db;
   let location: string;
+  let checkWritable = async (): Promise<void> => undefined;
   if (parsed.dialect === 'sqlite') {
     const file = parsed.target === ':memory:' ? ':memory:' : resolve(parsed.target);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -56,6 +67,7 @@ export async function openDatabase(url: string = DEFAULT_DATABASE_URL): Promise<
     sqlite.pragma('foreign_keys = ON');
     db = new Kysely<EdgeNasDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
     location = `sqlite:${file}`;
+    if (file !== ':memory:') checkWritable = () => checkSqliteWritable(file);
   } else {
     db = new Kysely<EdgeNasDatabase>({
       dialect: new PostgresDialect({ pool: new Pool({ connectionString: parsed.target, max: 10 }) }),
@@ -68,5 +80,22 @@ export async function openDatabase(url: string = DEFAULT_DATABASE_URL): Promise<
     await db.destroy();
     throw err;
   }
-  return { db, dialect: parsed.dialect, location, close: () => db.destroy() };
+  return { db, dialect: parsed.dialect, location, checkWritable, close: () => db.destroy() };
+}
+
+async function checkSqliteWritable(file: string): Promise<void> {
+  const folder = dirname(file);
+  const disk = await statfs(folder);
+  const free = disk.bavail * disk.bsize;
+  if (free < MIN_FREE_BYTES) {
+    throw new DatabaseUnavailableError('disk-full', `${free} bytes free on the disk holding ${file}`);
+  }
+  // SQLite writes the file and, beside it, its -wal and -shm files
+  for (const path of [file, folder]) {
+    try {
+      await access(path, constants.W_OK);
+    } catch (err) {
+      throw new DatabaseUnavailableError('read-only', `${path} is not writable (${(err as Error).message})`);
+    }
+  }
 }
