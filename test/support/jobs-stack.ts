@@ -142,7 +142,11 @@ export interface TestAgent {
   close(): void;
 }
 
-export function createTestAgent(stack: JobsStack, name: string, spaces: readonly MacroConfig[]): TestAgent {
+export function createTestAgent(
+  stack: Pick<JobsStack, 'dir' | 'apiUrl'>,
+  name: string,
+  spaces: readonly MacroConfig[],
+): TestAgent {
   const stateDir = join(stack.dir, `agent-${name}`);
   const store = AgentStore.open(stateDir);
   const ctx = {

@@ -74,7 +74,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
   try {
     app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot({
-        repositories: createRepositories(storage.handle.db),
+        repositories: createRepositories(storage.handle.db, storage.handle.checkWritable),
         apiKeys,
         workflows,
         calibrationPolicy: options.calibrationPolicy ?? DEFAULT_CALIBRATION_POLICY,

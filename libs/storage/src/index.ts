@@ -5,6 +5,7 @@ import { createRepositories, Repositories } from './repositories';
 export * from './schema';
 export * from './migrations';
 export * from './database';
+export * from './faults';
 export * from './repositories';
 
 export interface Storage extends Repositories {
@@ -15,6 +16,6 @@ export interface Storage extends Repositories {
 /** Opens and migrates the database named by the URL (default `sqlite:.edgenas/edgenas.db`) with its repositories. */
 export async function openStorage(url?: string): Promise<Storage> {
   const handle = await openDatabase(url);
-  return { ...createRepositories(handle.db), handle, close: () => handle.close() };
+  return { ...createRepositories(handle.db, handle.checkWritable), handle, close: () => handle.close() };
 }
 export * from './device-rows';

@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { databaseFault } from '@edgenas/storage';
 import { ApiError, ErrorBody, reasonPhrase } from './api-error';
 
 /** The parts of an HTTP request and response the filter uses (express's have them). */
@@ -18,7 +19,8 @@ const UNDECODABLE_PARAM = /^Failed to decode param '/;
 /**
  * Normalises every error into the standard body. Only errors the API raised on purpose (`ApiError`, Nest's 4xx
  * exceptions, body-parser's exposed 4xx) speak to the client; anything else — a TypeError, an SQL error, a
- * library's 5xx — becomes a plain 500 carrying the request id, with its details in the server log only.
+ * library's 5xx — becomes a plain 500 carrying the request id, with its details in the server log only. A fault
+ * of the database itself (full disk, read-only file, I/O error, unreachable server) is a 503 that says which.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
@@ -30,7 +32,18 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const res = http.getResponse<HttpResponse>();
     const requestId = typeof req.id === 'string' ? req.id : undefined;
     let body = this.toBody(exception);
-    if (body === undefined) {
+    const fault = body === undefined ? databaseFault(exception) : undefined;
+    if (fault) {
+      const detail = exception instanceof Error ? exception.message : String(exception);
+      this.logger.error(`request ${requestId ?? '?'} ${req.method ?? ''} ${req.url ?? ''} failed: ${detail}`);
+      body = {
+        statusCode: 503,
+        error: reasonPhrase(503),
+        message: `database unavailable: ${fault.reason}; retry later`,
+        errors: [{ field: 'database', reason: fault.reason }],
+        ...(requestId ? { requestId } : {}),
+      };
+    } else if (body === undefined) {
       const detail = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
       this.logger.error(`request ${requestId ?? '?'} ${req.method ?? ''} ${req.url ?? ''} failed: ${detail}`);
       body = {

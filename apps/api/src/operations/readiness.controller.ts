@@ -3,7 +3,7 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { HealthCheckResult } from '@nestjs/terminus';
-import { Repositories } from '@edgenas/storage';
+import { Repositories, databaseFault } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
 import { ApiError } from '../common/api-error';
 import { JobWorkflows } from '../jobs/job-workflows';
@@ -36,13 +36,19 @@ export class ReadinessController {
   @RequireAuth('public')
   @HealthCheck()
   @ApiOperation({
-    summary: 'Readiness: the database and Temporal answer',
-    description: '503 names the component that did not answer (`errors[].field`: database or temporal).',
+    summary: 'Readiness: the database and Temporal answer, and the database can write',
+    description:
+      '503 names the component that is down (`errors[].field`: database or temporal) and, for a fault of the ' +
+      'database itself, what it is (e.g. `the disk holding the database is full`).',
   })
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
-        () => this.probe('database', () => this.repos.operations.ping()),
+        () =>
+          this.probe('database', async () => {
+            await this.repos.operations.ping();
+            await this.repos.operations.checkWritable();
+          }),
         () => this.probe('temporal', () => this.workflows.ping()),
       ]);
     } catch (err) {
@@ -65,7 +71,9 @@ export class ReadinessController {
     } catch (err) {
       // the cause (addresses, driver messages) stays in the log: this route needs no credentials
       this.logger.warn(`readiness: ${key} is down: ${err instanceof Error ? err.message : String(err)}`);
-      return check.down({ message: 'not answering (the server log has the cause)' });
+      // a fault of the database itself is named (no path, no driver text); anything else stays generic
+      const fault = key === 'database' ? databaseFault(err) : undefined;
+      return check.down({ message: fault?.reason ?? 'not answering (the server log has the cause)' });
     }
   }
 }

@@ -38,7 +38,8 @@ export interface Repositories {
   readonly apiKeys: ApiKeyRepository;
 }
 
-export function createRepositories(db: Db): Repositories {
+/** `checkWritable`: the database handle's (see DatabaseHandle), for readiness checks. */
+export function createRepositories(db: Db, checkWritable?: () => Promise<void>): Repositories {
   return {
     devices: new DeviceRepository(db),
     measurements: new MeasurementRepository(db),
@@ -47,7 +48,7 @@ export function createRepositories(db: Db): Repositories {
     models: new ModelRepository(db),
     verifications: new VerificationRepository(db),
     standaloneTrainings: new StandaloneTrainingRepository(db),
-    operations: new OperationsRepository(db),
+    operations: new OperationsRepository(db, checkWritable),
     supernets: new SupernetRepository(db),
     finalModels: new FinalModelRepository(db),
     apiKeys: new ApiKeyRepository(db),

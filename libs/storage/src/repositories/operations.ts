@@ -3,11 +3,19 @@ import { Db } from '../database';
 
 /** Row counts and a round trip, for health checks and metrics (never for business logic). */
 export class OperationsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly writable: () => Promise<void> = async () => undefined,
+  ) {}
 
   /** One round trip to the database; throws when it is unreachable. */
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  /** Throws a DatabaseUnavailableError when writes cannot succeed (a full disk, a read-only file). */
+  async checkWritable(): Promise<void> {
+    await this.writable();
   }
 
   /** Jobs per stored status (statuses with no job are absent). */
