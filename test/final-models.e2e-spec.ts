@@ -14,6 +14,7 @@ import { CandidateSummary, DistillationSpec, ModelCard, NasJobResult } from '@ed
 import { evaluateOnnx } from '@edgenas/quantizer';
 import { loadDataset, splitToNchw } from '@edgenas/proxy-trainer/datasets';
 import { PROXY_28 } from '@edgenas/search-space';
+import { openStorage } from '@edgenas/storage';
 import {
   JobsStack,
   TestAgent,
@@ -283,4 +284,44 @@ test('killing the worker (kill -9) during distilled final training resumes from 
   expect(int8.status).toBe(404);
   const float = await stack.http('GET', done.files.float as string);
   expect(float.bytes.length).toBe(card.files.float.bytes);
+});
+
+test('a final training that moves to another machine (its local files gone) resumes from the checkpoint stored in the database', async () => {
+  const front = job.result?.front as CandidateSummary[];
+  const created = await requestFinalTraining(front[0].architectureId, {
+    steps: 300,
+    batchSize: 16,
+    seed: 11,
+    precisions: ['float32'],
+  });
+  const storage = await openStorage(stack.databaseUrl);
+  try {
+    const key = `final-model/${created.id}`;
+    await waitFor(
+      'a final-training checkpoint stored in the database',
+      async () => ((await storage.trainingCheckpoints.get(key)) ? true : undefined),
+      180_000,
+      200,
+    );
+    const orphans = childPids(stack.worker!.pid);
+    await stack.worker!.kill9();
+    await waitFor(
+      'orphaned trainings to exit',
+      async () => (orphans.some(processAlive) ? undefined : true),
+      15_000,
+    );
+    // What another machine would lack: this model's working files (checkpoint included).
+    fs.rmSync(path.join(stack.dataDir, 'final-models', created.id), { recursive: true, force: true });
+    await stack.startWorker(WORKER);
+    const done = await waitForFinalModel(job.id, created.id, 400_000);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    const card = done.card as ModelCard;
+    expect(card.training.resumedFromStep).toBeGreaterThan(0);
+    expect(card.training.resumedFromStep).toBeLessThan(300);
+    // A finished training leaves no checkpoint behind in the database.
+    expect(await storage.trainingCheckpoints.get(key)).toBeUndefined();
+  } finally {
+    await storage.close();
+  }
 });

@@ -129,10 +129,12 @@ export function createFinalModelActivities(
 
   /**
    * Checkpoint options of a training child: write to `file` every `finalCheckpointIntervalMs`, each checkpoint
-   * named in the heartbeat; resume from the one the previous attempt's heartbeat named (a lost worker), else
-   * from `file` when this worker wrote it.
+   * named in the heartbeat and stored in the database under `key`; resume from the one the previous attempt's
+   * heartbeat named (a lost worker), else from `file` when this worker wrote it, else from the database's copy
+   * (the training moved to another machine) once its digest matches.
    */
-  const checkpointing = (
+  const checkpointing = async (
+    key: string,
     file: string,
     previous: TrainingHeartbeat,
     beat: (p: TrainingHeartbeat) => void,
@@ -140,16 +142,53 @@ export function createFinalModelActivities(
   ) => {
     const ctx = Context.current();
     const fromHeartbeat = previous.checkpoint ? path.join(deps.dataDir, previous.checkpoint.file) : undefined;
-    const resumeFrom = [fromHeartbeat, file].find((f): f is string => !!f && fs.existsSync(f));
-    return {
+    const resumeFrom =
+      [fromHeartbeat, file].find((f): f is string => !!f && fs.existsSync(f)) ??
+      (await restoreCheckpoint(key, file));
+    let storing = Promise.resolve();
+    const options = {
       checkpointPath: file,
       ...(resumeFrom ? { resumeFrom } : {}),
       checkpointIntervalMs: deps.finalCheckpointIntervalMs ?? 20_000,
-      onCheckpoint: (c: { step: number; path: string }) =>
-        beat({ ...current(), checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) } }),
+      onCheckpoint: (c: { step: number; path: string }) => {
+        beat({ ...current(), checkpoint: { step: c.step, file: path.relative(deps.dataDir, c.path) } });
+        // Read now: the child replaces the file (by rename) at its next checkpoint.
+        const bytes = fs.readFileSync(c.path);
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        storing = storing
+          .then(() => repos.trainingCheckpoints.put({ key, step: c.step, sha256, bytes }))
+          .catch((err: unknown) =>
+            ctx.log.warn('checkpoint not stored in the database', { key, reason: String(err) }),
+          );
+      },
       onResumeRefused: (reason: string) =>
         ctx.log.warn('training checkpoint not usable; training from step 0', { reason }),
     };
+    /** Once the training is done: after the last store, the database's copy is of no use. */
+    const discard = async () => {
+      await storing;
+      await repos.trainingCheckpoints.delete(key);
+    };
+    return { options, discard };
+  };
+
+  /** Writes the database's checkpoint of `key` to `file` when there is one and its digest matches. */
+  const restoreCheckpoint = async (key: string, file: string): Promise<string | undefined> => {
+    const stored = await repos.trainingCheckpoints.get(key);
+    if (!stored) return undefined;
+    if (createHash('sha256').update(stored.bytes).digest('hex') !== stored.sha256) {
+      Context.current().log.warn('stored checkpoint damaged; training from step 0', {
+        key,
+        step: stored.step,
+      });
+      return undefined;
+    }
+    writeAtomically(file, [stored.bytes]);
+    Context.current().log.info('resuming from the checkpoint stored in the database', {
+      key,
+      step: stored.step,
+    });
+    return file;
   };
 
   return {
@@ -230,12 +269,19 @@ export function createFinalModelActivities(
           trained = 'stored final model';
         } else {
           const weightsPath = path.join(dir, 'teacher.weights');
+          const checkpoints = await checkpointing(
+            `teacher/${key}`,
+            path.join(dir, 'teacher.ckpt'),
+            current(),
+            beat,
+            current,
+          );
           const result = await trainInChildProcess(
             finalTrainingRequest(input, d.teacherArchitecture, reading),
             {
               signal: ctx.cancellationSignal,
               weightsPath,
-              ...checkpointing(path.join(dir, 'teacher.ckpt'), current(), beat, current),
+              ...checkpoints.options,
               onProgress: (p) => {
                 beat({ ...current(), step: p.step, loss: p.loss });
                 void progress('teacher', p);
@@ -243,6 +289,7 @@ export function createFinalModelActivities(
             },
           );
           warnWithoutNativeTraining(ctx, result.backend, d.teacherArchitectureId);
+          await checkpoints.discard();
           onnx = exportTrainedModel(
             d.teacherArchitecture,
             result.geometry,
@@ -301,10 +348,17 @@ export function createFinalModelActivities(
               }
             : {}),
         };
+        const checkpoints = await checkpointing(
+          `final-model/${input.finalModelId}`,
+          path.join(dir, 'model.ckpt'),
+          current(),
+          beat,
+          current,
+        );
         const result: ProxyTrainingResult = await trainInChildProcess(request, {
           signal: ctx.cancellationSignal,
           weightsPath,
-          ...checkpointing(path.join(dir, 'model.ckpt'), current(), beat, current),
+          ...checkpoints.options,
           onProgress: (p) => {
             beat({ ...current(), step: p.step, loss: p.loss });
             void progress('training', p);
@@ -337,6 +391,7 @@ export function createFinalModelActivities(
           backendReason: result.backend.reason,
         });
         fs.rmSync(weightsPath, { force: true });
+        await checkpoints.discard();
         return trained;
       });
     },

@@ -225,6 +225,20 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
         await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner').execute();
       },
     },
+    // The latest checkpoint of a long training outside the supernets (final models, distillation teachers), so a
+    // worker on another machine resumes it instead of starting again.
+    '0009_training_checkpoints': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('training_checkpoints')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('step', 'integer', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('bytes', binary, (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -130,6 +130,15 @@ export interface SupernetFilesTable {
   updated_at: string;
 }
 
+/** The latest checkpoint of a training by key (`final-model/<id>`, `teacher/<key>`). */
+export interface TrainingCheckpointsTable {
+  key: string;
+  step: number;
+  sha256: string;
+  bytes: ColumnType<Buffer, Buffer | Uint8Array, Buffer | Uint8Array>;
+  updated_at: string;
+}
+
 /** Who trains a supernet now: one job per key at a time, under a lease its heartbeats renew. */
 export interface SupernetClaimsTable {
   key: string;
@@ -180,4 +189,5 @@ export interface EdgeNasDatabase {
   supernet_claims: SupernetClaimsTable;
   final_models: FinalModelsTable;
   api_keys: ApiKeysTable;
+  training_checkpoints: TrainingCheckpointsTable;
 }

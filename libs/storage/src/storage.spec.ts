@@ -473,6 +473,20 @@ describe.each(targets)('storage on %s', (_name, scratch) => {
     expect(await storage.supernets.head('k1', 'artifact')).toBeDefined();
   });
 
+  it('keeps the latest training checkpoint per key: never an earlier step, gone once deleted', async () => {
+    const bytes = (fill: number) => new Uint8Array([fill, fill]);
+    const checkpoints = storage.trainingCheckpoints;
+    await checkpoints.put({ key: 'final-model/m1', step: 40, sha256: 's40', bytes: bytes(4) });
+    await checkpoints.put({ key: 'final-model/m1', step: 20, sha256: 's20', bytes: bytes(2) });
+    await checkpoints.put({ key: 'final-model/m2', step: 10, sha256: 's10', bytes: bytes(1) });
+    expect(await checkpoints.get('final-model/m1')).toMatchObject({ step: 40, sha256: 's40' });
+    await checkpoints.put({ key: 'final-model/m1', step: 60, sha256: 's60', bytes: bytes(6) });
+    expect([...((await checkpoints.get('final-model/m1'))?.bytes ?? [])]).toEqual([6, 6]);
+    await checkpoints.delete('final-model/m1');
+    expect(await checkpoints.get('final-model/m1')).toBeUndefined();
+    expect(await checkpoints.get('final-model/m2')).toMatchObject({ step: 10 });
+  });
+
   it('keeps final models: request, progress, trained float file, then card and INT8 file in one update', async () => {
     await storage.jobs.create(jobInput('job-f', 'dev-a'));
     const request = {

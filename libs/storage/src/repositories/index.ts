@@ -8,6 +8,7 @@ import { MeasurementRepository } from './measurements';
 import { ModelRepository } from './models';
 import { OperationsRepository } from './operations';
 import { StandaloneTrainingRepository } from './standalone-trainings';
+import { TrainingCheckpointRepository } from './training-checkpoints';
 import { SupernetRepository } from './supernets';
 import { VerificationRepository } from './verifications';
 
@@ -23,6 +24,7 @@ export * from './operations';
 export * from './supernets';
 export * from './final-models';
 export * from './api-keys';
+export * from './training-checkpoints';
 
 export interface Repositories {
   readonly devices: DeviceRepository;
@@ -36,6 +38,7 @@ export interface Repositories {
   readonly supernets: SupernetRepository;
   readonly finalModels: FinalModelRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly trainingCheckpoints: TrainingCheckpointRepository;
 }
 
 /** `checkWritable`: the database handle's (see DatabaseHandle), for readiness checks. */
@@ -52,5 +55,6 @@ export function createRepositories(db: Db, checkWritable?: () => Promise<void>):
     supernets: new SupernetRepository(db),
     finalModels: new FinalModelRepository(db),
     apiKeys: new ApiKeyRepository(db),
+    trainingCheckpoints: new TrainingCheckpointRepository(db),
   };
 }
