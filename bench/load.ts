@@ -10,15 +10,15 @@
  *     the same ids, as the device agent does, and must come back as duplicates or new rows, so that in the end
  *     rows == accepted acknowledgements exactly: none lost, none stored twice.
  *  2. Unless --jobs 0: that many tiny NAS jobs (real Temporal dev server, the worker as its own process with
- *     real proxy training) and, while they run, GET /v1/jobs saturated, then GET /v1/health saturated (the
- *     baseline); then every job must complete within --jobs-timeout seconds.
+ *     real proxy training) and, while they run, GET /v1/jobs then GET /v1/health (the baseline), each at an
+ *     offered --read-rate and then saturated; then every job must complete within --jobs-timeout seconds.
  *  3. With --scale: trained candidates per hour with one worker on the training queue, then two (one Temporal,
  *     one database), each for --scale seconds of a steady stream of tiny jobs.
  * The API runs in its own process (bench/load-api-child.ts) on 127.0.0.1 with its production request logging
  * (to a file); its CPU time is reported beside wall time, the worker's (with its training processes) too.
  *
  *   npm run bench:load -- [--duration 60] [--rate 2000] [--batch 100] [--connections 4] [--saturation 20]
- *     [--baseline 10] [--jobs 20] [--jobs-load 30] [--jobs-timeout 900] [--read-connections 10]
+ *     [--baseline 10] [--jobs 20] [--jobs-load 30] [--jobs-timeout 900] [--read-connections 10] [--read-rate 50]
  *     [--database-url sqlite:/tmp/x.db | postgres://…] [--scale 0] [--out .edgenas/bench-load/report.json]
  */
 import { ChildProcess, fork, spawn } from 'node:child_process';
@@ -60,6 +60,7 @@ interface Flags {
   jobsLoad: number;
   jobsTimeout: number;
   readConnections: number;
+  readRate: number;
   trainingConcurrency: number;
   scale: number;
   databaseUrl?: string;
@@ -579,6 +580,8 @@ const countBy = (rows: readonly JobListRow[]) =>
 interface JobsFigures {
   readonly jobs: number;
   readonly trainingConcurrency: number;
+  /** At --read-rate requests/s: GET /v1/jobs, then GET /v1/health (empty with --read-rate 0). */
+  readonly rated: RunFigures[];
   readonly listRun: RunFigures;
   readonly healthRun: RunFigures;
   readonly statusesBeforeList: Record<string, number>;
@@ -608,15 +611,33 @@ async function jobsPart(
     const submitted = Date.now();
     const ids = await submitJobs(api, deviceId, flags.jobs, 1000);
     const statusesBeforeList = countBy(await jobRows(api, ids));
+    const rated: RunFigures[] = [];
+    if (flags.readRate > 0) {
+      for (const [name, route] of [
+        [`jobs list at ${flags.readRate}/s during jobs`, '/v1/jobs'],
+        [`health at ${flags.readRate}/s (baseline)`, '/v1/health'],
+      ]) {
+        rated.push(
+          await run({
+            name,
+            api,
+            route,
+            seconds: route === '/v1/jobs' ? flags.jobsLoad : flags.baseline,
+            connections: flags.readConnections,
+            requestsPerSecond: flags.readRate,
+          }),
+        );
+      }
+    }
     const listRun = await run({
-      name: 'jobs list during jobs',
+      name: 'jobs list saturated during jobs',
       api,
       route: '/v1/jobs',
       seconds: flags.jobsLoad,
       connections: flags.readConnections,
     });
     const healthRun = await run({
-      name: 'health during jobs (baseline)',
+      name: 'health saturated (baseline)',
       api,
       route: '/v1/health',
       seconds: flags.baseline,
@@ -638,6 +659,7 @@ async function jobsPart(
     return {
       jobs: flags.jobs,
       trainingConcurrency: flags.trainingConcurrency,
+      rated,
       listRun,
       healthRun,
       statusesBeforeList,
@@ -720,7 +742,12 @@ async function scalePart(
       if (res.status !== 202) throw new Error(`job submission answered ${res.status}`);
       ids.push(res.body.id);
     }
-    const before = await trainedCandidates(stack.databaseUrl, ids);
+    // the window starts at the first trained candidate: workers started, workflows past their first pricing
+    let before = 0;
+    const warmupDeadline = Date.now() + 300_000;
+    while ((before = await trainedCandidates(stack.databaseUrl, ids)) === 0 && Date.now() < warmupDeadline) {
+      await sleep(250);
+    }
     const started = Date.now();
     await sleep(flags.scale * 1000);
     const trained = (await trainedCandidates(stack.databaseUrl, ids)) - before;
@@ -795,6 +822,12 @@ async function main(): Promise<void> {
       900,
     )
     .option('--read-connections <n>', 'connections for GET /v1/jobs and its baseline', int(1, 1000), 10)
+    .option(
+      '--read-rate <n>',
+      'offered GET requests/s of the rated reads during jobs (0: saturated only)',
+      int(0, 100_000),
+      50,
+    )
     .option(
       '--training-concurrency <n>',
       "worker's trainings at once",
@@ -892,10 +925,14 @@ async function main(): Promise<void> {
         `\n2. ${flags.jobs} tiny jobs (1 generation, 2 candidates trained each), one worker with ${flags.trainingConcurrency} training process(es)`,
       );
       const jobs = await jobsPart(api, stack, flags);
-      table([jobs.listRun, jobs.healthRun]);
+      table([...jobs.rated, jobs.listRun, jobs.healthRun]);
       console.log(
         `  job statuses when GET /v1/jobs started ${JSON.stringify(jobs.statusesBeforeList)}, after the baseline ` +
-          `${JSON.stringify(jobs.statusesAfterHealth)}; p99 jobs list / p99 health ${f1(jobs.listRun.p99Ms / jobs.healthRun.p99Ms)}×`,
+          `${JSON.stringify(jobs.statusesAfterHealth)}; p99 jobs list / p99 health: ` +
+          (jobs.rated.length === 2
+            ? `${f1(jobs.rated[0].p99Ms / jobs.rated[1].p99Ms)}× at ${flags.readRate}/s, `
+            : '') +
+          `${f1(jobs.listRun.p99Ms / jobs.healthRun.p99Ms)}× saturated`,
       );
       console.log(
         `  ${jobs.completed}/${jobs.jobs} completed; submission to last done ${f1(jobs.submitToLastDoneSeconds)} s; ` +
@@ -904,7 +941,14 @@ async function main(): Promise<void> {
           (jobs.failed.length ? `; not completed: ${jobs.failed.join('; ')}` : ''),
       );
       console.log(
-        `  targets: GET /v1/jobs p99 < 100 ms: ${jobs.listRun.p99Ms < 100 ? 'met' : 'NOT met'} (${f2(jobs.listRun.p99Ms)} ms); ` +
+        `  targets: GET /v1/jobs p99 < 100 ms: ` +
+          [...jobs.rated.slice(0, 1), jobs.listRun]
+            .map(
+              (r) =>
+                `${r.p99Ms < 100 ? 'met' : 'NOT met'} ${r.offeredRequestsPerSecond === undefined ? 'saturated' : `at ${r.offeredRequestsPerSecond}/s`} (${f2(r.p99Ms)} ms)`,
+            )
+            .join(', ') +
+          '; ' +
           `all jobs completed: ${jobs.allCompleted ? 'yes' : 'NO'}`,
       );
       report.jobs = jobs;
