@@ -25,6 +25,7 @@ import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   closeSync,
+  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -239,11 +240,10 @@ async function startWorker(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  const log = openSync(logFile, 'a');
-  const write = (d: Buffer) => writeFileSync(log, d);
-  child.stdout?.on('data', write);
-  child.stderr?.on('data', write);
-  child.once('exit', () => closeSync(log));
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('close', () => log.end());
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer) => {
