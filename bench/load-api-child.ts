@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     temporal: { address: opts.temporalAddress, namespace: 'default' },
     dataDir: opts.dataDir,
     logging: { level: opts.logLevel, pretty: false },
+    // capacity is measured here, not the per-credential limit: one bench device sends what a fleet would
+    rateLimit: { limit: 1_000_000_000, windowMs: 60_000 },
   });
   await app.listen(opts.port, '127.0.0.1');
   process.on('message', (request: LoadApiRequest) => {
