@@ -383,7 +383,10 @@ async function run(spec: RunSpec): Promise<RunFigures> {
 
 interface IngestionFigures extends RunFigures {
   readonly batch: number;
+  /** Acknowledged as accepted per second of the run. */
   readonly measurementsPerSecond: number;
+  /** Rows stored per second of the run (acknowledged or not yet when it stopped). */
+  readonly storedPerSecond: number;
   readonly batchesSent: number;
   readonly acceptedAcknowledged: number;
   readonly duplicatesAcknowledged: number;
@@ -494,6 +497,7 @@ async function ingest(
     route: '/v1/devices/:id/measurements',
     batch: flags.batch,
     measurementsPerSecond: accepted / figures.seconds,
+    storedPerSecond: rowsAfterRun / figures.seconds,
     batchesSent: next,
     acceptedAcknowledged: accepted,
     duplicatesAcknowledged: duplicates,
@@ -786,7 +790,8 @@ function table(rows: readonly RunFigures[]): void {
 
 function ingestionLines(r: IngestionFigures): void {
   console.log(
-    `  ${r.name}: ${f1(r.measurementsPerSecond)} measurements/s (${r.batch} per batch), ${r.batchesSent} batches built, ` +
+    `  ${r.name}: ${f1(r.measurementsPerSecond)} measurements/s acknowledged, ${f1(r.storedPerSecond)} stored ` +
+      `(${r.batch} per batch), ${r.batchesSent} batches built, ` +
       `${r.acceptedAcknowledged} rows acknowledged as accepted (${r.duplicatesAcknowledged} duplicates), ` +
       `${r.rowsAfterRun} rows in the database after the run; ${r.batchesUnanswered} batch(es) unanswered at the stop, ` +
       `re-sent: ${r.resent.accepted} accepted + ${r.resent.duplicates} duplicates; final rows ${r.rowsFinal} of ${r.batchesSent * r.batch} ids built ` +
@@ -914,8 +919,10 @@ async function main(): Promise<void> {
             : ''),
       );
       console.log(
-        `  targets: ≥ 2000 measurements/s sustained: ${sustained.measurementsPerSecond >= 2000 ? 'met' : 'NOT met'} ` +
-          `(${f1(sustained.measurementsPerSecond)}); p99 < 50 ms: ${sustained.p99Ms < 50 ? 'met' : 'NOT met'} (${f2(sustained.p99Ms)} ms)`,
+        // stored, not acknowledged: the batches in flight at the stop were taken in and are counted (see above)
+        `  targets: ≥ 2000 measurements/s sustained: ${sustained.storedPerSecond >= 2000 ? 'met' : 'NOT met'} ` +
+          `(${f1(sustained.storedPerSecond)} stored/s at ${flags.rate || 'unlimited'} offered); ` +
+          `p99 < 50 ms: ${sustained.p99Ms < 50 ? 'met' : 'NOT met'} (${f2(sustained.p99Ms)} ms)`,
       );
       report.ingestion = { sustained, sustainedBaseline, saturated, saturatedBaseline };
     }
