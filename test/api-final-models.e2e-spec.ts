@@ -14,6 +14,7 @@ import { openStorage, Storage } from '@edgenas/storage';
 import {
   ApiTestContext,
   RecordingJobWorkflows,
+  PROFILE,
   USER_KEY,
   auth,
   startApiForTest,
@@ -360,5 +361,82 @@ describe('API: final training requests (storage written directly, workflow start
     expect((await get(`/v1/jobs/done/final-models/${queued.id}`)).status).toBe(404);
     expect((await get('/v1/jobs/nope/final-models')).status).toBe(404);
     expect((await post(`/v1/jobs/plain/final-models/${completed.id}/cancel`)).status).toBe(409);
+  });
+
+  it("a device downloads the final model file its verification request names, with its own token only: another device's 403, other requests 404", async () => {
+    const register = async (name: string) => {
+      const res = await post('/v1/devices', { name, profile: PROFILE });
+      expect(res.status).toBe(201);
+      return res.body as { id: string; token: string };
+    };
+    const a = await register('file-verifier-a');
+    const b = await register('file-verifier-b');
+    const created = await post('/v1/jobs/plain/architectures/p1/final-training', SMALL);
+    const finalId = (created.body as FinalModelBody).id;
+    // Files stored, not yet completed: what the devices measure before the card is finished.
+    await storage.finalModels.saveTrained(finalId, new Uint8Array([4, 2, 42]), { steps: 1 });
+    const file = { finalModelId: finalId, file: 'float' as const };
+    const space = 'proxy-28@28x28x1-c4';
+    await storage.verifications.create({
+      id: 'v-file-a',
+      deviceId: a.id,
+      jobId: 'plain',
+      space,
+      architecture: ARCH,
+      modelFile: file,
+    });
+    await storage.verifications.create({
+      id: 'v-file-b',
+      deviceId: b.id,
+      jobId: 'plain',
+      space,
+      architecture: ARCH,
+      modelFile: file,
+    });
+    await storage.verifications.create({
+      id: 'v-arch-a',
+      deviceId: a.id,
+      jobId: 'plain',
+      space,
+      architecture: ARCH,
+    });
+    const asDevice = (token: string, path: string) =>
+      api
+        .http()
+        .get(path)
+        .set(...auth(token))
+        .buffer(true);
+    const pathOf = (deviceId: string, verificationId: string) =>
+      `/v1/devices/${deviceId}/verifications/${verificationId}/model`;
+
+    // The work lists file requests apart from architecture ones (agents that predate them never see them).
+    const work = await asDevice(a.token, `/v1/devices/${a.id}/work`);
+    expect(work.status).toBe(200);
+    expect(work.body.verifications.map((v: { id: string }) => v.id)).toEqual(['v-arch-a']);
+    expect(work.body.modelFiles).toEqual([
+      {
+        id: 'v-file-a',
+        space,
+        architecture: ARCH,
+        finalModelId: finalId,
+        file: 'float',
+        path: pathOf(a.id, 'v-file-a'),
+      },
+    ]);
+
+    const ok = await asDevice(a.token, pathOf(a.id, 'v-file-a'));
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-type']).toBe('application/octet-stream');
+    expect([...(ok.body as Buffer)]).toEqual([4, 2, 42]);
+    // Another device's token on this device's route: refused before anything is looked up.
+    expect((await asDevice(b.token, pathOf(a.id, 'v-file-a'))).status).toBe(403);
+    // Its own route, but another device's request, an unknown one, or one that names no file: 404.
+    expect((await asDevice(b.token, pathOf(b.id, 'v-file-a'))).status).toBe(404);
+    expect((await asDevice(a.token, pathOf(a.id, 'v-unknown'))).status).toBe(404);
+    const noFile = await asDevice(a.token, pathOf(a.id, 'v-arch-a'));
+    expect(noFile.status).toBe(404);
+    expect(noFile.body.errors.map((e: { field: string }) => e.field)).toEqual(['verificationId']);
+    // A user key is not a device token.
+    expect((await get(pathOf(a.id, 'v-file-a'))).status).toBe(403);
   });
 });

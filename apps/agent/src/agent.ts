@@ -388,10 +388,15 @@ async function downloadModelFiles(
   const out: { request: ModelFileVerificationRequest; onnx: Uint8Array }[] = [];
   for (const request of requests) {
     try {
-      out.push({ request, onnx: await withRetry(() => client.modelFile(request.path, device.token), ctx.retry) });
+      out.push({
+        request,
+        onnx: await withRetry(() => client.modelFile(request.path, device.token), ctx.retry),
+      });
     } catch (err) {
       if (err instanceof ApiError && err.credentialsRefused) throw err;
-      ctx.log(`skipping the ${request.file} file of final model ${request.finalModelId}: ${(err as Error).message}`);
+      ctx.log(
+        `skipping the ${request.file} file of final model ${request.finalModelId}: ${(err as Error).message}`,
+      );
     }
   }
   return out;

@@ -69,7 +69,11 @@ export interface FinalModelVerificationRequests {
 }
 
 /** Deterministic per (final model, device, file), so a retried request activity creates nothing new. */
-export function finalModelVerificationId(finalModelId: string, deviceId: string, file: FinalModelFile): string {
+export function finalModelVerificationId(
+  finalModelId: string,
+  deviceId: string,
+  file: FinalModelFile,
+): string {
   const h = createHash('sha256').update(`final-model\n${finalModelId}\n${deviceId}\n${file}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -495,7 +499,10 @@ export function createFinalModelActivities(
       const timeoutMs = deps.finalVerificationTimeoutMs ?? deps.verificationTimeoutMs ?? 120_000;
       const pollMs = deps.verificationPollMs ?? 1000;
       const deadline = Date.now() + timeoutMs;
-      const measured: { float: Record<string, number>; int8: Record<string, number> } = { float: {}, int8: {} };
+      const measured: { float: Record<string, number>; int8: Record<string, number> } = {
+        float: {},
+        int8: {},
+      };
       const notMeasured: FileNotMeasured[] = [];
       const open = new Set(req.requestIds);
       try {

@@ -1,11 +1,6 @@
 /** The model card of a final model: built from what the training, quantization and evaluation measured. */
 import { createHash } from 'node:crypto';
-import {
-  FileNotMeasured,
-  FinalTrainingInput,
-  ModelCard,
-  TeacherSource,
-} from '@edgenas/contracts';
+import { FileNotMeasured, FinalTrainingInput, ModelCard, TeacherSource } from '@edgenas/contracts';
 import type { CalibrationMethod, QuantizationReport } from '@edgenas/quantizer';
 import { resolveSpace } from '@edgenas/search-space';
 
