@@ -10,6 +10,15 @@ import {
   NasJobInput,
   NasJobResult,
 } from '@edgenas/contracts';
+import { randomUUID } from 'node:crypto';
+import {
+  PROXY_28,
+  createRng,
+  formatArchitecture,
+  resolveSpace,
+  sampleArchitecture,
+  stemSignature,
+} from '@edgenas/search-space';
 import { openStorage, Storage } from '@edgenas/storage';
 import {
   ApiTestContext,
@@ -18,6 +27,7 @@ import {
   USER_KEY,
   auth,
   startApiForTest,
+  syntheticBlockRow,
 } from './support/api-fixtures';
 
 const API_PORT = 3130;
@@ -363,7 +373,7 @@ describe('API: final training requests (storage written directly, workflow start
     expect((await post(`/v1/jobs/plain/final-models/${completed.id}/cancel`)).status).toBe(409);
   });
 
-  it("a device downloads the final model file its verification request names, with its own token only: another device's 403, other requests 404", async () => {
+  it("a device downloads the final model file its verification request names, with its own token only (another device's 403, other requests 404), and its answer names that file", async () => {
     const register = async (name: string) => {
       const res = await post('/v1/devices', { name, profile: PROFILE });
       expect(res.status).toBe(201);
@@ -377,12 +387,16 @@ describe('API: final training requests (storage written directly, workflow start
     await storage.finalModels.saveTrained(finalId, new Uint8Array([4, 2, 42]), { steps: 1 });
     const file = { finalModelId: finalId, file: 'float' as const };
     const space = 'proxy-28@28x28x1-c4';
+    const FILE_ARCH = formatArchitecture(
+      sampleArchitecture(resolveSpace(space), createRng(1)),
+      resolveSpace(space),
+    );
     await storage.verifications.create({
       id: 'v-file-a',
       deviceId: a.id,
       jobId: 'plain',
       space,
-      architecture: ARCH,
+      architecture: FILE_ARCH,
       modelFile: file,
     });
     await storage.verifications.create({
@@ -390,7 +404,7 @@ describe('API: final training requests (storage written directly, workflow start
       deviceId: b.id,
       jobId: 'plain',
       space,
-      architecture: ARCH,
+      architecture: FILE_ARCH,
       modelFile: file,
     });
     await storage.verifications.create({
@@ -398,7 +412,7 @@ describe('API: final training requests (storage written directly, workflow start
       deviceId: a.id,
       jobId: 'plain',
       space,
-      architecture: ARCH,
+      architecture: FILE_ARCH,
     });
     const asDevice = (token: string, path: string) =>
       api
@@ -417,7 +431,7 @@ describe('API: final training requests (storage written directly, workflow start
       {
         id: 'v-file-a',
         space,
-        architecture: ARCH,
+        architecture: FILE_ARCH,
         finalModelId: finalId,
         file: 'float',
         path: pathOf(a.id, 'v-file-a'),
@@ -438,5 +452,37 @@ describe('API: final training requests (storage written directly, workflow start
     expect(noFile.body.errors.map((e: { field: string }) => e.field)).toEqual(['verificationId']);
     // A user key is not a device token.
     expect((await get(pathOf(a.id, 'v-file-a'))).status).toBe(403);
+
+    // The answer names the file it measured: the request's, and only with that request.
+    const { signature: _s, overheadMs: _o, ...stats } = syntheticBlockRow(stemSignature(PROXY_28));
+    const upload = (row: Record<string, unknown>) =>
+      api
+        .http()
+        .post(`/v1/devices/${a.id}/measurements`)
+        .set(...auth(a.token))
+        .send({ architectures: [{ ...stats, id: randomUUID(), space, architecture: FILE_ARCH, ...row }] });
+    const refusals = [
+      { verificationId: 'v-file-a' },
+      { verificationId: 'v-file-a', modelFile: 'int8' },
+      { verificationId: 'v-arch-a', modelFile: 'float' },
+      { modelFile: 'float' },
+    ];
+    for (const row of refusals) {
+      const res = await upload(row);
+      expect(res.status).toBe(400);
+      expect(fieldsOf(res.body)).toEqual(['architectures.0.modelFile']);
+    }
+    expect((await storage.verifications.get('v-file-a'))?.status).toBe('pending');
+    const answered = await upload({ verificationId: 'v-file-a', modelFile: 'float' });
+    expect(answered.status).toBe(200);
+    expect(answered.body).toEqual({ accepted: 1, duplicates: 0 });
+    const request = await storage.verifications.get('v-file-a');
+    expect(request?.status).toBe('completed');
+    expect(
+      await storage.measurements.getArchitectureMeasurement(request?.measurementId as string),
+    ).toMatchObject({
+      verificationId: 'v-file-a',
+      modelFile: 'float',
+    });
   });
 });
