@@ -1,9 +1,9 @@
 import {
   CalibrationWorkItem,
   DeviceNameConflict,
-  ModelFileVerificationRequest,
   DeviceProfile,
   DeviceRegistration,
+  ModelFileVerificationRequest,
 } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
@@ -225,9 +225,10 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   let verifications: ArchitectureToMeasure[] = [];
   const measured = ctx.store.measuredSignatureKeys();
   const spaceNames = ctx.spaces.map((s) => s.name);
-  const work = device ? await fetchWork(ctx, client, device, spaceNames) : undefined;
+  const online = device;
+  const work = online ? await fetchWork(ctx, client, online, spaceNames) : undefined;
   if (!work) device = undefined;
-  if (work) {
+  if (work && online) {
     missing = work.missing.filter((s) => !measured.has(signatureKey(s)));
     const answered = ctx.store.answeredVerificationIds();
     const open = work.verifications.filter((v) => !answered.has(v.id));
@@ -239,7 +240,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     );
     // Final models' files, downloaded now: measured beside (interleaved with) the other verifications.
     const files = (work.modelFiles ?? []).filter((v) => !answered.has(v.id));
-    const downloaded = await downloadModelFiles(ctx, client, device as RegisteredDevice, files);
+    const downloaded = await downloadModelFiles(ctx, client, online, files);
     verifications.push(
       ...architecturesToMeasure(
         ctx,

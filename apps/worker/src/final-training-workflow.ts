@@ -1,7 +1,8 @@
 /**
  * The final-training workflow of one architecture of a completed job: the teacher (distillation only), training, latency
- * prediction, INT8 quantization and evaluation, model card, then both files measured on the job's devices. Deterministic orchestration only; the work is in
- * activities on the training queue (CPU-bound, in child processes or ONNX Runtime).
+ * prediction, INT8 quantization and evaluation, model card, then both files measured on the job's devices.
+ * Deterministic orchestration only; the work is in activities on the training queue (CPU-bound, in child processes
+ * or ONNX Runtime) and, for the measurements, on the light queue waiting for the device agents.
  */
 import {
   ActivityCancellationType,
