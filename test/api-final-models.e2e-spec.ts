@@ -10,13 +10,24 @@ import {
   NasJobInput,
   NasJobResult,
 } from '@edgenas/contracts';
+import { randomUUID } from 'node:crypto';
+import {
+  PROXY_28,
+  createRng,
+  formatArchitecture,
+  resolveSpace,
+  sampleArchitecture,
+  stemSignature,
+} from '@edgenas/search-space';
 import { openStorage, Storage } from '@edgenas/storage';
 import {
   ApiTestContext,
   RecordingJobWorkflows,
+  PROFILE,
   USER_KEY,
   auth,
   startApiForTest,
+  syntheticBlockRow,
 } from './support/api-fixtures';
 
 const API_PORT = 3130;
@@ -360,5 +371,118 @@ describe('API: final training requests (storage written directly, workflow start
     expect((await get(`/v1/jobs/done/final-models/${queued.id}`)).status).toBe(404);
     expect((await get('/v1/jobs/nope/final-models')).status).toBe(404);
     expect((await post(`/v1/jobs/plain/final-models/${completed.id}/cancel`)).status).toBe(409);
+  });
+
+  it("a device downloads the final model file its verification request names, with its own token only (another device's 403, other requests 404), and its answer names that file", async () => {
+    const register = async (name: string) => {
+      const res = await post('/v1/devices', { name, profile: PROFILE });
+      expect(res.status).toBe(201);
+      return res.body as { id: string; token: string };
+    };
+    const a = await register('file-verifier-a');
+    const b = await register('file-verifier-b');
+    const created = await post('/v1/jobs/plain/architectures/p1/final-training', SMALL);
+    const finalId = (created.body as FinalModelBody).id;
+    // Files stored, not yet completed: what the devices measure before the card is finished.
+    await storage.finalModels.saveTrained(finalId, new Uint8Array([4, 2, 42]), { steps: 1 });
+    const file = { finalModelId: finalId, file: 'float' as const };
+    const space = 'proxy-28@28x28x1-c4';
+    const FILE_ARCH = formatArchitecture(
+      sampleArchitecture(resolveSpace(space), createRng(1)),
+      resolveSpace(space),
+    );
+    await storage.verifications.create({
+      id: 'v-file-a',
+      deviceId: a.id,
+      jobId: 'plain',
+      space,
+      architecture: FILE_ARCH,
+      modelFile: file,
+    });
+    await storage.verifications.create({
+      id: 'v-file-b',
+      deviceId: b.id,
+      jobId: 'plain',
+      space,
+      architecture: FILE_ARCH,
+      modelFile: file,
+    });
+    await storage.verifications.create({
+      id: 'v-arch-a',
+      deviceId: a.id,
+      jobId: 'plain',
+      space,
+      architecture: FILE_ARCH,
+    });
+    const asDevice = (token: string, path: string) =>
+      api
+        .http()
+        .get(path)
+        .set(...auth(token))
+        .buffer(true);
+    const pathOf = (deviceId: string, verificationId: string) =>
+      `/v1/devices/${deviceId}/verifications/${verificationId}/model`;
+
+    // The work lists file requests apart from architecture ones (agents that predate them never see them).
+    const work = await asDevice(a.token, `/v1/devices/${a.id}/work`);
+    expect(work.status).toBe(200);
+    expect(work.body.verifications.map((v: { id: string }) => v.id)).toEqual(['v-arch-a']);
+    expect(work.body.modelFiles).toEqual([
+      {
+        id: 'v-file-a',
+        space,
+        architecture: FILE_ARCH,
+        finalModelId: finalId,
+        file: 'float',
+        path: pathOf(a.id, 'v-file-a'),
+      },
+    ]);
+
+    const ok = await asDevice(a.token, pathOf(a.id, 'v-file-a'));
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-type']).toBe('application/octet-stream');
+    expect([...(ok.body as Buffer)]).toEqual([4, 2, 42]);
+    // Another device's token on this device's route: refused before anything is looked up.
+    expect((await asDevice(b.token, pathOf(a.id, 'v-file-a'))).status).toBe(403);
+    // Its own route, but another device's request, an unknown one, or one that names no file: 404.
+    expect((await asDevice(b.token, pathOf(b.id, 'v-file-a'))).status).toBe(404);
+    expect((await asDevice(a.token, pathOf(a.id, 'v-unknown'))).status).toBe(404);
+    const noFile = await asDevice(a.token, pathOf(a.id, 'v-arch-a'));
+    expect(noFile.status).toBe(404);
+    expect(noFile.body.errors.map((e: { field: string }) => e.field)).toEqual(['verificationId']);
+    // A user key is not a device token.
+    expect((await get(pathOf(a.id, 'v-file-a'))).status).toBe(403);
+
+    // The answer names the file it measured: the request's, and only with that request.
+    const { signature: _s, overheadMs: _o, ...stats } = syntheticBlockRow(stemSignature(PROXY_28));
+    const upload = (row: Record<string, unknown>) =>
+      api
+        .http()
+        .post(`/v1/devices/${a.id}/measurements`)
+        .set(...auth(a.token))
+        .send({ architectures: [{ ...stats, id: randomUUID(), space, architecture: FILE_ARCH, ...row }] });
+    const refusals = [
+      { verificationId: 'v-file-a' },
+      { verificationId: 'v-file-a', modelFile: 'int8' },
+      { verificationId: 'v-arch-a', modelFile: 'float' },
+      { modelFile: 'float' },
+    ];
+    for (const row of refusals) {
+      const res = await upload(row);
+      expect(res.status).toBe(400);
+      expect(fieldsOf(res.body)).toEqual(['architectures.0.modelFile']);
+    }
+    expect((await storage.verifications.get('v-file-a'))?.status).toBe('pending');
+    const answered = await upload({ verificationId: 'v-file-a', modelFile: 'float' });
+    expect(answered.status).toBe(200);
+    expect(answered.body).toEqual({ accepted: 1, duplicates: 0 });
+    const request = await storage.verifications.get('v-file-a');
+    expect(request?.status).toBe('completed');
+    expect(
+      await storage.measurements.getArchitectureMeasurement(request?.measurementId as string),
+    ).toMatchObject({
+      verificationId: 'v-file-a',
+      modelFile: 'float',
+    });
   });
 });

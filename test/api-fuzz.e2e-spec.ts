@@ -502,6 +502,14 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
     ),
     paramsRoute(
       'get',
+      '/v1/devices/{id}/verifications/{verificationId}/model',
+      (p) => `/v1/devices/${p.id}/verifications/${p.verificationId}/model`,
+      () => ({ id: [covered.id, spare.id], verificationId: ['fuzz-no-such-request'] }),
+      {},
+      deviceToken,
+    ),
+    paramsRoute(
+      'get',
       '/v1/devices/{id}/latency-range',
       (p) => `/v1/devices/${p.id}/latency-range`,
       () => ({ id: deviceIds() }),

@@ -14,7 +14,7 @@ import { CandidateSummary, DistillationSpec, ModelCard, NasJobResult } from '@ed
 import { evaluateOnnx } from '@edgenas/quantizer';
 import { loadDataset, splitToNchw } from '@edgenas/proxy-trainer/datasets';
 import { PROXY_28 } from '@edgenas/search-space';
-import { openStorage } from '@edgenas/storage';
+import { Storage, openStorage } from '@edgenas/storage';
 import {
   JobsStack,
   TestAgent,
@@ -30,7 +30,14 @@ jest.setTimeout(600_000);
 const PORTS = { api: [3340, 3359], temporal: [7340, 7344] } as const;
 const SEED = 5;
 const DATASET = { kind: 'synthetic', trainSize: 64, valSize: 32 } as const;
-const WORKER = { trainingConcurrency: 2, verificationTimeoutSeconds: 2, finalCheckpointSeconds: 1 };
+// The job's front is not verified here (no agent pass during the job); final models' files are, by the agent
+// passes run while waiting for them, well within the final verification timeout.
+const WORKER = {
+  trainingConcurrency: 2,
+  verificationTimeoutSeconds: 2,
+  finalVerificationTimeoutSeconds: 300,
+  finalCheckpointSeconds: 1,
+};
 
 interface JobView {
   readonly id: string;
@@ -50,14 +57,17 @@ interface FinalModelView {
 }
 
 let stack: JobsStack;
+let storage: Storage;
 let agent: TestAgent;
 let deviceId: string;
 let job: JobView;
 
+/** Waits for a final model to finish, the device agent running a pass each time (it measures the files). */
 async function waitForFinalModel(jobId: string, id: string, timeoutMs: number): Promise<FinalModelView> {
   return waitFor(
     `final model ${id} to finish`,
     async () => {
+      await agent.pass();
       const res = await stack.http<FinalModelView>('GET', `/v1/jobs/${jobId}/final-models/${id}`);
       return ['completed', 'failed', 'cancelled'].includes(res.body.status) ? res.body : undefined;
     },
@@ -81,6 +91,7 @@ beforeAll(async () => {
   const first = await agent.pass();
   expect(first.online).toBe(true);
   deviceId = first.deviceId as string;
+  storage = await openStorage(stack.databaseUrl);
   const budgetMs = await medianPredictedLatency(stack, deviceId, PROXY_28, 99);
   await stack.startWorker(WORKER);
   const submitted = await stack.http<{ id: string }>('POST', '/v1/jobs', {
@@ -114,6 +125,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await storage?.close();
   agent?.close();
   if (stack) {
     if (process.env.EDGENAS_SHOW_WORKER_LOG) console.log(stack.worker?.log());
@@ -188,6 +200,28 @@ test('a front member is trained, quantized and evaluated; both files run in onnx
   const drop = card.accuracy.int8DropPoints as number;
   expect(drop).toBeCloseTo(100 * (card.accuracy.float - (card.accuracy.int8 as number)), 9);
   expect(card.warnings.some((w) => w.startsWith('INT8 top-1 is'))).toBe(drop > 2);
+
+  // The device agent measured both files as they are, at their geometry, beside the predicted latency; the card
+  // holds what the measurement rows answering the verification requests say.
+  const measured = card.measuredLatencyMs;
+  expect(measured).toMatchObject({ geometry: 'proxy-28@28x28x1-c4', notMeasured: [] });
+  expect(Object.keys(measured?.float ?? {})).toEqual([deviceId]);
+  expect(Object.keys(measured?.int8 ?? {})).toEqual([deviceId]);
+  expect(measured?.float[deviceId]).toBeGreaterThan(0);
+  expect(measured?.int8?.[deviceId]).toBeGreaterThan(0);
+  const requests = (await storage.verifications.listForJob(job.id)).filter(
+    (v) => v.modelFile?.finalModelId === created.id,
+  );
+  expect(requests.map((v) => [v.deviceId, v.modelFile?.file, v.status, v.space]).sort()).toEqual([
+    [deviceId, 'float', 'completed', 'proxy-28@28x28x1-c4'],
+    [deviceId, 'int8', 'completed', 'proxy-28@28x28x1-c4'],
+  ]);
+  for (const v of requests) {
+    const row = await storage.measurements.getArchitectureMeasurement(v.measurementId as string);
+    expect(row).toMatchObject({ deviceId, verificationId: v.id, modelFile: v.modelFile?.file });
+    const file = v.modelFile?.file as 'float' | 'int8';
+    expect(row?.estimateMs).toBe(file === 'float' ? measured?.float[deviceId] : measured?.int8?.[deviceId]);
+  }
 
   // Both downloads are what the card describes, and ORT reproduces the card's accuracies on the same split.
   const float = await stack.http('GET', done.files.float as string);
@@ -277,6 +311,8 @@ test('killing the worker (kill -9) during distilled final training resumes from 
     weight: 0.5,
   });
   expect(card.files.int8).toBeNull();
+  expect(card.measuredLatencyMs?.int8).toBeNull();
+  expect(card.measuredLatencyMs?.float[deviceId]).toBeGreaterThan(0);
   expect(card.accuracy.int8).toBeNull();
   expect(card.quantization).toBeNull();
   expect(done.files.int8).toBeNull();

@@ -29,6 +29,7 @@ export interface JobsStack {
   startWorker(opts?: {
     trainingConcurrency?: number;
     verificationTimeoutSeconds?: number;
+    finalVerificationTimeoutSeconds?: number;
     supernetCheckpointSeconds?: number;
     finalCheckpointSeconds?: number;
   }): Promise<WorkerProcess>;
@@ -100,6 +101,7 @@ export async function startJobsStack(ranges: {
         logFile: workerLog,
         trainingConcurrency: opts.trainingConcurrency ?? 2,
         verificationTimeoutSeconds: opts.verificationTimeoutSeconds ?? 10,
+        finalVerificationTimeoutSeconds: opts.finalVerificationTimeoutSeconds,
         supernetCheckpointSeconds: opts.supernetCheckpointSeconds,
         finalCheckpointSeconds: opts.finalCheckpointSeconds,
       });

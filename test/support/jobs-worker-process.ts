@@ -11,6 +11,7 @@ export interface WorkerProcessOptions {
   readonly queues?: string;
   readonly trainingConcurrency?: number;
   readonly verificationTimeoutSeconds?: number;
+  readonly finalVerificationTimeoutSeconds?: number;
   readonly supernetCheckpointSeconds?: number;
   readonly finalCheckpointSeconds?: number;
 }
@@ -36,6 +37,9 @@ export function spawnWorkerProcess(opts: WorkerProcessOptions): WorkerProcess {
     String(opts.trainingConcurrency ?? 2),
     '--verification-timeout',
     String(opts.verificationTimeoutSeconds ?? 10),
+    ...(opts.finalVerificationTimeoutSeconds !== undefined
+      ? ['--final-verification-timeout', String(opts.finalVerificationTimeoutSeconds)]
+      : []),
     '--supernet-checkpoint-interval',
     String(opts.supernetCheckpointSeconds ?? 20),
     '--final-checkpoint-interval',

@@ -3,6 +3,7 @@ import {
   DeviceNameConflict,
   DeviceProfile,
   DeviceRegistration,
+  ModelFileVerificationRequest,
 } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
@@ -224,9 +225,10 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   let verifications: ArchitectureToMeasure[] = [];
   const measured = ctx.store.measuredSignatureKeys();
   const spaceNames = ctx.spaces.map((s) => s.name);
-  const work = device ? await fetchWork(ctx, client, device, spaceNames) : undefined;
+  const online = device;
+  const work = online ? await fetchWork(ctx, client, online, spaceNames) : undefined;
   if (!work) device = undefined;
-  if (work) {
+  if (work && online) {
     missing = work.missing.filter((s) => !measured.has(signatureKey(s)));
     const answered = ctx.store.answeredVerificationIds();
     const open = work.verifications.filter((v) => !answered.has(v.id));
@@ -235,6 +237,20 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
       open,
       (i) => ({ verificationId: open[i].id }),
       (i) => `verification ${open[i].id}`,
+    );
+    // Final models' files, downloaded now: measured beside (interleaved with) the other verifications.
+    const files = (work.modelFiles ?? []).filter((v) => !answered.has(v.id));
+    const downloaded = await downloadModelFiles(ctx, client, online, files);
+    verifications.push(
+      ...architecturesToMeasure(
+        ctx,
+        downloaded.map((d) => d.request),
+        (i) => ({
+          verificationId: downloaded[i].request.id,
+          modelFile: { file: downloaded[i].request.file, onnx: downloaded[i].onnx },
+        }),
+        (i) => `${downloaded[i].request.file} file of final model ${downloaded[i].request.finalModelId}`,
+      ),
     );
   } else {
     const byKey = new Map<string, BlockSignature>();
@@ -358,6 +374,33 @@ export function groupBySpace(
   }
   if (left.size > 0) groups.push([...left.values()]);
   return groups;
+}
+
+/**
+ * Downloads the files of final-model verification requests; one that cannot be had now (gone, unreachable) is
+ * logged and left for a later pass.
+ */
+async function downloadModelFiles(
+  ctx: AgentContext,
+  client: ApiClient,
+  device: RegisteredDevice,
+  requests: readonly ModelFileVerificationRequest[],
+): Promise<{ request: ModelFileVerificationRequest; onnx: Uint8Array }[]> {
+  const out: { request: ModelFileVerificationRequest; onnx: Uint8Array }[] = [];
+  for (const request of requests) {
+    try {
+      out.push({
+        request,
+        onnx: await withRetry(() => client.modelFile(request.path, device.token), ctx.retry),
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.credentialsRefused) throw err;
+      ctx.log(
+        `skipping the ${request.file} file of final model ${request.finalModelId}: ${(err as Error).message}`,
+      );
+    }
+  }
+  return out;
 }
 
 async function fetchWork(ctx: AgentContext, client: ApiClient, device: RegisteredDevice, spaces: string[]) {

@@ -112,6 +112,31 @@ export class ApiClient {
     );
   }
 
+  /** A final model's ONNX file a verification request asks this device to measure (`path` from the work). */
+  async modelFile(path: string, token: string): Promise<Uint8Array> {
+    const what = 'downloading a model file to measure';
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw unreachable(what, this.base, err);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text for the error message
+      }
+      throw new ApiError(res.status, parsed, what);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
   lut(deviceId: string, token: string, space: string): Promise<unknown> {
     return this.request(
       'GET',
@@ -141,8 +166,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-      throw new ApiUnreachableError(`${what}: cannot reach ${this.base} (${cause})`);
+      throw unreachable(what, this.base, err);
     }
     const text = await res.text();
     let parsed: unknown = text;
@@ -154,6 +178,11 @@ export class ApiClient {
     if (!res.ok) throw new ApiError(res.status, parsed, what);
     return parsed as T;
   }
+}
+
+function unreachable(what: string, base: string, err: unknown): ApiUnreachableError {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+  return new ApiUnreachableError(`${what}: cannot reach ${base} (${cause})`);
 }
 
 export interface RetryOptions {

@@ -93,6 +93,17 @@ export function describeCard(card: ModelCard): string[] {
     lines.push(
       `  predicted float latency at ${card.geometry.deployment}: ${latency.map(([d, ms]) => `${ms.toFixed(3)} ms on ${d}`).join(', ')}`,
     );
+  const measured = card.measuredLatencyMs;
+  if (measured) {
+    const devices = [...new Set([...Object.keys(measured.float), ...Object.keys(measured.int8 ?? {})])];
+    const ms = (x: number | undefined) => (x === undefined ? 'not measured' : `${x.toFixed(3)} ms`);
+    for (const d of devices)
+      lines.push(
+        `  measured on ${d} at ${measured.geometry}: float ${ms(measured.float[d])}` +
+          (measured.int8 ? `, INT8 ${ms(measured.int8[d])}` : ''),
+      );
+    if (devices.length === 0) lines.push('  not measured on any device (see the warnings)');
+  }
   if (card.distillation)
     lines.push(
       `  distilled from ${card.distillation.teacherArchitectureId} (${card.distillation.teacherSource}, ` +

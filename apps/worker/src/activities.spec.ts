@@ -6,9 +6,11 @@ import { buildLut, chooseCalibrationSet } from '@edgenas/latency-predictor';
 import { PROFILE, archRow, lutRows } from '@edgenas/latency-predictor/test-rows.fixture';
 import { PROXY_28, formatArchitecture } from '@edgenas/search-space';
 import { Storage, SupernetRepository, openStorage } from '@edgenas/storage';
+import { FinalTrainingInput, FinalTrainingSpec, ModelCard, NasJobInput } from '@edgenas/contracts';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { SupernetTrainRequest, createActivities } from './activities';
+import type { FileMeasurements } from './model-card';
 
 describe('predictLatency activity', () => {
   let dir: string;
@@ -161,5 +163,101 @@ describe('trainSupernet activity, following another job that trains the same sup
     });
     // job-b gave its claim back: nobody holds the key.
     expect(await storage.handle.db.selectFrom('supernet_claims').selectAll().execute()).toEqual([]);
+  });
+});
+
+describe('final model verification activities: one device measures both files, the other never answers', () => {
+  let dir: string;
+  let storage: Storage;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgenas-final-verify-'));
+    storage = await openStorage(`sqlite:${join(dir, 'db.sqlite')}`);
+    for (const id of ['dev-a', 'dev-b'])
+      await storage.devices.create({ id, name: id, profile: PROFILE, tokenHash: `h-${id}` });
+  });
+  afterAll(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records the answered files per device and, after the timeout, the unanswered ones with the reason', async () => {
+    const arch = chooseCalibrationSet(PROXY_28, buildLut(lutRows(PROXY_28)))[0].architecture;
+    const architecture = formatArchitecture(arch, PROXY_28);
+    await storage.jobs.create(
+      { jobId: 'job-v', deviceIds: ['dev-a', 'dev-b'] } as unknown as NasJobInput,
+      'completed',
+    );
+    await storage.finalModels.create({
+      id: 'fm',
+      jobId: 'job-v',
+      architectureId: 'a1',
+      architecture,
+      request: {} as FinalTrainingSpec,
+    });
+    await storage.finalModels.saveTrained('fm', new Uint8Array([1]), { steps: 1 });
+    const card = {
+      architecture,
+      files: { float: { bytes: 1, sha256: 'f' }, int8: { bytes: 1, sha256: 'i' } },
+      geometry: { trained: 'proxy-28', deployment: 'proxy-28' },
+      training: { steps: 1 },
+      warnings: [],
+    } as unknown as ModelCard;
+    await storage.finalModels.saveQuantized('fm', card, new Uint8Array([2]));
+    expect((await storage.finalModels.get('fm'))?.progress?.phase).toBe('verifying');
+
+    const activities = createActivities({
+      db: storage.handle.db,
+      dataDir: dir,
+      finalVerificationTimeoutMs: 1000,
+      verificationPollMs: 20,
+    });
+    const input = {
+      finalModelId: 'fm',
+      jobId: 'job-v',
+      deployment: { deviceIds: ['dev-a', 'dev-b'] },
+    } as unknown as FinalTrainingInput;
+    const { requestIds } = await activities.requestFinalModelVerification({ input });
+    expect(requestIds).toHaveLength(4);
+    // A retried request activity creates nothing new.
+    expect((await activities.requestFinalModelVerification({ input })).requestIds).toEqual(requestIds);
+    const work = await storage.verifications.listPending('dev-a');
+    expect(work.map((v) => v.modelFile?.file).sort()).toEqual(['float', 'int8']);
+    await storage.measurements.insertBatch('dev-a', {
+      architectures: work.map((v, i) => ({
+        ...archRow(PROXY_28, arch, v.modelFile?.file === 'float' ? 2 : 1.5, {
+          id: `m${i}`,
+          verificationId: v.id,
+        }),
+        modelFile: v.modelFile?.file,
+      })),
+    });
+
+    const measured = (await new MockActivityEnvironment().run(activities.awaitFinalModelVerification, {
+      requestIds,
+    })) as FileMeasurements;
+    const reason = "no measurement from the device's agent within 1 s (agent not running, offline, or busy)";
+    expect(measured).toEqual({
+      float: { 'dev-a': 2 },
+      int8: { 'dev-a': 1.5 },
+      notMeasured: [
+        { device: 'dev-b', file: 'float', reason },
+        { device: 'dev-b', file: 'int8', reason },
+      ],
+    });
+    // Given up on: dev-b's agent is no longer asked.
+    expect(await storage.verifications.listPending('dev-b')).toEqual([]);
+
+    await activities.completeFinalModel({ finalModelId: 'fm', measured });
+    const done = await storage.finalModels.get('fm');
+    expect(done?.status).toBe('completed');
+    expect(done?.card?.measuredLatencyMs).toEqual({
+      float: { 'dev-a': 2 },
+      int8: { 'dev-a': 1.5 },
+      geometry: 'proxy-28',
+      notMeasured: measured.notMeasured,
+    });
+    expect(done?.card?.warnings).toContain(`the int8 file was not measured on device dev-b: ${reason}`);
+    // The INT8 file stored before stays.
+    expect(done?.int8Bytes).toBe(1);
   });
 });

@@ -76,6 +76,8 @@ export interface ActivityDeps {
   readonly datasetRoots?: readonly string[];
   /** How long `awaitVerification` waits for device agents; default 120 s. */
   readonly verificationTimeoutMs?: number;
+  /** How long a final training waits for agents to measure its files; default `verificationTimeoutMs`. */
+  readonly finalVerificationTimeoutMs?: number;
   /** Poll interval of `awaitVerification`; default 1 s. */
   readonly verificationPollMs?: number;
   /** How often supernet training writes a checkpoint; default 20 s. */

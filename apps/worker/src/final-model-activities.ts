@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
+  FileNotMeasured,
+  FinalModelFile,
   FinalModelProgress,
   FinalModelStatus,
   FinalTrainingInput,
@@ -33,7 +35,13 @@ import {
 import { QuantizedModel, evaluateOnnx, quantizeModel, runOnnxModel } from '@edgenas/quantizer';
 import { JsonValue, Repositories, createRepositories } from '@edgenas/storage';
 import type { ActivityDeps } from './activities';
-import { TeacherSummary, TrainedFinalModel, buildModelCard } from './model-card';
+import {
+  FileMeasurements,
+  TeacherSummary,
+  TrainedFinalModel,
+  buildModelCard,
+  withMeasuredLatency,
+} from './model-card';
 import {
   DatasetReading,
   TrainingProgress as TrainingHeartbeat,
@@ -54,6 +62,20 @@ export interface QuantizeFinalModelRequest {
   readonly teacher?: TeacherSummary;
   readonly predictedLatencyMs: Readonly<Record<string, number>>;
   readonly latencyWarning?: string;
+}
+
+export interface FinalModelVerificationRequests {
+  readonly requestIds: readonly string[];
+}
+
+/** Deterministic per (final model, device, file), so a retried request activity creates nothing new. */
+export function finalModelVerificationId(
+  finalModelId: string,
+  deviceId: string,
+  file: FinalModelFile,
+): string {
+  const h = createHash('sha256').update(`final-model\n${finalModelId}\n${deviceId}\n${file}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Where a final model's working files live (weights, checkpoints), relative to the data dir. */
@@ -398,7 +420,8 @@ export function createFinalModelActivities(
 
     /**
      * Quantizes the stored float model to INT8 (calibrated on the first training images), evaluates both files
-     * in ONNX Runtime on the validation split, then stores the INT8 file and the card and completes the model.
+     * in ONNX Runtime on the validation split, then stores the INT8 file and the card (the files are measured on
+     * the devices next; `completeFinalModel` completes the model).
      */
     async quantizeFinalModel(
       req: QuantizeFinalModelRequest,
@@ -406,7 +429,8 @@ export function createFinalModelActivities(
       const { input } = req;
       const id = input.finalModelId;
       const stored = await repos.finalModels.get(id);
-      if (stored?.status === 'completed' && stored.card) {
+      // The card is stored with the INT8 file (then the files are measured): a retry has nothing left to do.
+      if (stored?.card) {
         return { float: stored.card.accuracy.float, int8: stored.card.accuracy.int8 };
       }
       const float = await repos.finalModels.file(id, 'float');
@@ -481,10 +505,122 @@ export function createFinalModelActivities(
           ...(req.latencyWarning ? { latencyWarning: req.latencyWarning } : {}),
           createdAt: new Date().toISOString(),
         });
-        await repos.finalModels.complete(id, card, int8?.model.int8Onnx ?? null);
+        await repos.finalModels.saveQuantized(id, card, int8?.model.int8Onnx ?? null);
         fs.rmSync(path.join(deps.dataDir, finalModelDir(id)), { recursive: true, force: true });
         return { float: floatTop1.top1, int8: int8?.top1 ?? null };
       }
+    },
+
+    /**
+     * Asks the agent of every device of the job to measure each stored file (float, and INT8 when made) as it
+     * is, at the files' geometry. Returns the request ids.
+     */
+    async requestFinalModelVerification(req: {
+      input: FinalTrainingInput;
+    }): Promise<FinalModelVerificationRequests> {
+      const { input } = req;
+      const stored = await repos.finalModels.get(input.finalModelId);
+      if (!stored?.card) {
+        throw ApplicationFailure.nonRetryable(
+          `final model ${input.finalModelId} has no card: its files are not stored`,
+          'FinalModelMissing',
+        );
+      }
+      const files: FinalModelFile[] = stored.int8Bytes !== null ? ['float', 'int8'] : ['float'];
+      const requestIds: string[] = [];
+      for (const deviceId of input.deployment.deviceIds) {
+        for (const file of files) {
+          const id = finalModelVerificationId(input.finalModelId, deviceId, file);
+          await repos.verifications.create({
+            id,
+            deviceId,
+            jobId: input.jobId,
+            space: stored.card.geometry.trained,
+            architecture: stored.card.architecture,
+            modelFile: { finalModelId: input.finalModelId, file },
+          });
+          requestIds.push(id);
+        }
+      }
+      return { requestIds };
+    },
+
+    /**
+     * Waits (heartbeating) until the agents measured the files or the timeout passed; unanswered requests expire
+     * and are reported with the reason: a missing agent never fails the final training.
+     */
+    async awaitFinalModelVerification(req: { requestIds: readonly string[] }): Promise<FileMeasurements> {
+      const ctx = Context.current();
+      const timeoutMs = deps.finalVerificationTimeoutMs ?? deps.verificationTimeoutMs ?? 120_000;
+      const pollMs = deps.verificationPollMs ?? 1000;
+      const deadline = Date.now() + timeoutMs;
+      const measured: { float: Record<string, number>; int8: Record<string, number> } = {
+        float: {},
+        int8: {},
+      };
+      const notMeasured: FileNotMeasured[] = [];
+      const open = new Set(req.requestIds);
+      try {
+        while (open.size > 0) {
+          for (const id of [...open]) {
+            const request = await repos.verifications.get(id);
+            if (!request?.modelFile) {
+              open.delete(id);
+              continue;
+            }
+            const file = request.modelFile.file;
+            if (request.status === 'expired') {
+              open.delete(id);
+              notMeasured.push({ device: request.deviceId, file, reason: 'the request expired' });
+              continue;
+            }
+            if (request.status !== 'completed' || !request.measurementId) continue;
+            open.delete(id);
+            const m = await repos.measurements.getArchitectureMeasurement(request.measurementId);
+            if (m) measured[file][request.deviceId] = m.estimateMs;
+            else notMeasured.push({ device: request.deviceId, file, reason: 'its measurement is gone' });
+          }
+          if (open.size === 0 || Date.now() >= deadline) break;
+          ctx.heartbeat({ waiting: open.size });
+          await ctx.sleep(pollMs);
+        }
+      } finally {
+        // Given up (timeout or cancellation): agents stop being asked.
+        for (const id of open) await repos.verifications.expire(id);
+      }
+      for (const id of open) {
+        const request = await repos.verifications.get(id);
+        if (!request?.modelFile) continue;
+        // answered while it was being given up on
+        const late = request.measurementId
+          ? await repos.measurements.getArchitectureMeasurement(request.measurementId)
+          : undefined;
+        if (late) {
+          measured[request.modelFile.file][request.deviceId] = late.estimateMs;
+          continue;
+        }
+        notMeasured.push({
+          device: request.deviceId,
+          file: request.modelFile.file,
+          reason:
+            `no measurement from the device's agent within ${Math.round(timeoutMs / 1000)} s ` +
+            '(agent not running, offline, or busy)',
+        });
+      }
+      return { ...measured, notMeasured };
+    },
+
+    /** Records the files' measured latency in the card and completes the model. */
+    async completeFinalModel(req: { finalModelId: string; measured: FileMeasurements }): Promise<void> {
+      const stored = await repos.finalModels.get(req.finalModelId);
+      if (!stored?.card) {
+        throw ApplicationFailure.nonRetryable(
+          `final model ${req.finalModelId} has no card to complete`,
+          'FinalModelMissing',
+        );
+      }
+      if (stored.status === 'completed') return;
+      await repos.finalModels.complete(req.finalModelId, withMeasuredLatency(stored.card, req.measured));
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The final-training workflow of one architecture of a completed job: the teacher (distillation only), training, latency
- * prediction, INT8 quantization and evaluation, model card. Deterministic orchestration only; the work is in
- * activities on the training queue (CPU-bound, in child processes or ONNX Runtime).
+ * prediction, INT8 quantization and evaluation, model card, then both files measured on the job's devices.
+ * Deterministic orchestration only; the work is in activities on the training queue (CPU-bound, in child processes
+ * or ONNX Runtime) and, for the measurements, on the light queue waiting for the device agents.
  */
 import {
   ActivityCancellationType,
@@ -13,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { FinalTrainingInput, TASK_QUEUES } from '@edgenas/contracts';
 import type { Activities } from './activities';
+import type { FileMeasurements } from './model-card';
 import { failureMessage } from './workflow-errors';
 
 const light = proxyActivities<Activities>({
@@ -29,6 +31,14 @@ const finalTrainingActivities = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumAttempts: 4 },
   // Cancellation waits until the activity has stopped its training process.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/** Waits for device agents, heartbeating; bounded by the worker's final verification timeout. */
+const verification = proxyActivities<Activities>({
+  taskQueue: TASK_QUEUES.light,
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
 });
 
 export interface FinalTrainingOutcome {
@@ -68,6 +78,29 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
       predictedLatencyMs,
       ...(latencyWarning ? { latencyWarning } : {}),
     });
+
+    // Both files stored: the job's devices measure them as they are. Whatever goes wrong here leaves the model
+    // completed, with the devices that did not measure (and why) in its card.
+    let measured: FileMeasurements;
+    try {
+      const requests = await light.requestFinalModelVerification({ input });
+      measured = await verification.awaitFinalModelVerification({ requestIds: requests.requestIds });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reason = `on-device measurement failed: ${failureMessage(err)}`;
+      measured = {
+        float: {},
+        int8: {},
+        notMeasured: input.deployment.deviceIds.flatMap((device) =>
+          (accuracy.int8 !== null ? (['float', 'int8'] as const) : (['float'] as const)).map((file) => ({
+            device,
+            file,
+            reason,
+          })),
+        ),
+      };
+    }
+    await light.completeFinalModel({ finalModelId: id, measured });
     return { finalModelId: id, floatAccuracy: accuracy.float, int8Accuracy: accuracy.int8 };
   } catch (err) {
     if (isCancellation(err)) {

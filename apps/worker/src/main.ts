@@ -43,6 +43,7 @@ interface WorkerFlags {
   readonly queues: QueueName[];
   readonly trainingConcurrency: number;
   readonly verificationTimeout: number;
+  readonly finalVerificationTimeout?: number;
   readonly supernetCheckpointInterval: number;
   readonly finalCheckpointInterval: number;
 }
@@ -69,6 +70,12 @@ async function main(argv: readonly string[]): Promise<number> {
       )
         .argParser(parsePositiveInt('--verification-timeout'))
         .default(120),
+    )
+    .addOption(
+      new Option(
+        '--final-verification-timeout <seconds>',
+        "how long a final training waits for agents to measure its files (default: --verification-timeout's)",
+      ).argParser(parsePositiveInt('--final-verification-timeout')),
     )
     .addOption(
       new Option(
@@ -136,6 +143,9 @@ async function serve(opts: WorkerFlags, config: WorkerConfig, logger: Logger): P
         dataDir,
         datasetRoots,
         verificationTimeoutMs: opts.verificationTimeout * 1000,
+        ...(opts.finalVerificationTimeout !== undefined
+          ? { finalVerificationTimeoutMs: opts.finalVerificationTimeout * 1000 }
+          : {}),
         supernetCheckpointIntervalMs: opts.supernetCheckpointInterval * 1000,
         finalCheckpointIntervalMs: opts.finalCheckpointInterval * 1000,
         calibrationPolicy,

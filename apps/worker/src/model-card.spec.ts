@@ -1,6 +1,6 @@
 import { FinalTrainingInput } from '@edgenas/contracts';
 import type { QuantizationReport } from '@edgenas/quantizer';
-import { ModelCardInput, TrainedFinalModel, buildModelCard } from './model-card';
+import { ModelCardInput, TrainedFinalModel, buildModelCard, withMeasuredLatency } from './model-card';
 
 const INPUT: FinalTrainingInput = {
   finalModelId: 'f1',
@@ -162,5 +162,46 @@ describe('buildModelCard', () => {
     expect(c.accuracy.int8DropPoints).toBeNull();
     expect(c.quantization).toBeNull();
     expect(c.warnings).toContain('latency could not be predicted: x');
+  });
+});
+
+describe('withMeasuredLatency', () => {
+  it('records float and INT8 latency per device at the files geometry and keeps every other field', () => {
+    const before = card();
+    const c = withMeasuredLatency(before, { float: { d1: 2.5 }, int8: { d1: 1.75 }, notMeasured: [] });
+    expect(c.measuredLatencyMs).toEqual({
+      float: { d1: 2.5 },
+      int8: { d1: 1.75 },
+      geometry: 'proxy-28@28x28x1-c10',
+      notMeasured: [],
+    });
+    const { measuredLatencyMs: _m, warnings, ...rest } = c;
+    const { warnings: warningsBefore, ...restBefore } = before;
+    expect(rest).toEqual(restBefore);
+    // Measured at the proxy geometry, predicted at the deployment one: said.
+    expect(warnings).toEqual([
+      ...warningsBefore,
+      'the measured latencies are of the files at proxy-28@28x28x1-c10, the predicted ones of the deployment ' +
+        'network at fbnet-224@96x96x3-c10: they differ by geometry, not only by error',
+    ]);
+  });
+
+  it('a device that did not measure a file is a warning with its reason; no INT8 file: int8 is null', () => {
+    const c = withMeasuredLatency(card({ int8: undefined }), {
+      float: {},
+      int8: {},
+      notMeasured: [{ device: 'd1', file: 'float', reason: 'no measurement from the agent within 120 s' }],
+    });
+    expect(c.measuredLatencyMs).toEqual({
+      float: {},
+      int8: null,
+      geometry: 'proxy-28@28x28x1-c10',
+      notMeasured: [{ device: 'd1', file: 'float', reason: 'no measurement from the agent within 120 s' }],
+    });
+    expect(c.warnings).toContain(
+      'the float file was not measured on device d1: no measurement from the agent within 120 s',
+    );
+    // Nothing measured: no geometry note.
+    expect(c.warnings.some((w) => w.startsWith('the measured latencies'))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /** The model card of a final model: built from what the training, quantization and evaluation measured. */
 import { createHash } from 'node:crypto';
-import { FinalTrainingInput, ModelCard, TeacherSource } from '@edgenas/contracts';
+import { FileNotMeasured, FinalTrainingInput, ModelCard, TeacherSource } from '@edgenas/contracts';
 import type { CalibrationMethod, QuantizationReport } from '@edgenas/quantizer';
 import { resolveSpace } from '@edgenas/search-space';
 
@@ -183,5 +183,40 @@ export function buildModelCard(c: ModelCardInput): ModelCard {
         : null,
     warnings,
     createdAt: c.createdAt,
+  };
+}
+
+/** What the device agents measured of a final model's files: device → ms per file, and what was not measured. */
+export interface FileMeasurements {
+  readonly float: Readonly<Record<string, number>>;
+  readonly int8: Readonly<Record<string, number>>;
+  readonly notMeasured: readonly FileNotMeasured[];
+}
+
+/**
+ * The card with the files' measured latency per device (float and INT8) beside the prediction; every file a
+ * device did not measure is a warning with its reason. The card's other fields stay as they are.
+ */
+export function withMeasuredLatency(card: ModelCard, m: FileMeasurements): ModelCard {
+  const warnings = [...card.warnings];
+  for (const n of m.notMeasured) {
+    warnings.push(`the ${n.file} file was not measured on device ${n.device}: ${n.reason}`);
+  }
+  const measured = Object.keys(m.float).length + Object.keys(m.int8).length > 0;
+  if (measured && card.geometry.trained !== card.geometry.deployment) {
+    warnings.push(
+      `the measured latencies are of the files at ${card.geometry.trained}, the predicted ones of the deployment ` +
+        `network at ${card.geometry.deployment}: they differ by geometry, not only by error`,
+    );
+  }
+  return {
+    ...card,
+    measuredLatencyMs: {
+      float: { ...m.float },
+      int8: card.files.int8 ? { ...m.int8 } : null,
+      geometry: card.geometry.trained,
+      notMeasured: [...m.notMeasured],
+    },
+    warnings,
   };
 }

@@ -32,7 +32,7 @@ import {
 import { paretoFront } from '@edgenas/search';
 import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
 import type { QuantizeFinalModelRequest } from './final-model-activities';
-import type { TeacherSummary, TrainedFinalModel } from './model-card';
+import type { FileMeasurements, TeacherSummary, TrainedFinalModel } from './model-card';
 import type { NasJobRunOptions } from './workflows';
 import { addLibraryAliases } from './workflow-bundle';
 
@@ -86,6 +86,8 @@ interface Calls {
   finalStatuses: { status: string; error?: string }[];
   final: string[];
   quantized: QuantizeFinalModelRequest[];
+  /** What the model was completed with: the files' measurements. */
+  completedWith: FileMeasurements[];
 }
 
 type Stubs = Partial<{ [K in keyof Activities]: Activities[K] }>;
@@ -175,6 +177,20 @@ function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
       calls.quantized.push(req);
       return { float: 0.8, int8: 0.79 };
     },
+    async requestFinalModelVerification(req) {
+      calls.final.push('requestFinalModelVerification');
+      return { requestIds: req.input.deployment.deviceIds.flatMap((d) => [`${d}:float`, `${d}:int8`]) };
+    },
+    async awaitFinalModelVerification(req) {
+      calls.final.push('awaitFinalModelVerification');
+      const ms = (file: string) =>
+        Object.fromEntries(req.requestIds.filter((r) => r.endsWith(file)).map((r) => [r.split(':')[0], 1.5]));
+      return { float: ms(':float'), int8: ms(':int8'), notMeasured: [] };
+    },
+    async completeFinalModel(req) {
+      calls.final.push('completeFinalModel');
+      calls.completedWith.push(req.measured);
+    },
     ...overrides,
   } as Activities;
   return stubs;
@@ -192,6 +208,7 @@ function newCalls(): Calls {
     finalStatuses: [],
     final: [],
     quantized: [],
+    completedWith: [],
   };
 }
 
@@ -547,6 +564,12 @@ describe('finalTraining (time-skipping test server, stub activities)', () => {
       'prepareTeacher',
       'trainFinalModel taught by teacher-1',
       'quantizeFinalModel',
+      'requestFinalModelVerification',
+      'awaitFinalModelVerification',
+      'completeFinalModel',
+    ]);
+    expect(calls.completedWith).toEqual([
+      { float: { [DEVICE]: 1.5 }, int8: { [DEVICE]: 1.5 }, notMeasured: [] },
     ]);
     expect(calls.quantized[0]).toMatchObject({
       trained: TRAINED,
@@ -554,7 +577,30 @@ describe('finalTraining (time-skipping test server, stub activities)', () => {
       predictedLatencyMs: { [DEVICE]: latencyOf(ARCH) },
     });
     expect(calls.quantized[0].latencyWarning).toBeUndefined();
-    // Quantization stores the card and completes the model itself; the workflow only marked it running.
+    // Quantization stores the card, the measured files complete the model; the workflow only marked it running.
+    expect(calls.finalStatuses).toEqual([{ status: 'running' }]);
+  });
+
+  it('an on-device measurement that fails still completes the model, saying why the files were not measured', async () => {
+    const calls = newCalls();
+    const activities = stubActivities(calls, {
+      async awaitFinalModelVerification() {
+        throw ApplicationFailure.nonRetryable('database is locked', 'Unexpected');
+      },
+    });
+    const { error } = await runFinal(activities, finalInput(false));
+    expect(error).toBeUndefined();
+    expect(calls.final.slice(-1)).toEqual(['completeFinalModel']);
+    expect(calls.completedWith).toEqual([
+      {
+        float: {},
+        int8: {},
+        notMeasured: [
+          { device: DEVICE, file: 'float', reason: 'on-device measurement failed: database is locked' },
+          { device: DEVICE, file: 'int8', reason: 'on-device measurement failed: database is locked' },
+        ],
+      },
+    ]);
     expect(calls.finalStatuses).toEqual([{ status: 'running' }]);
   });
 
@@ -567,7 +613,7 @@ describe('finalTraining (time-skipping test server, stub activities)', () => {
     });
     const { error } = await runFinal(activities, finalInput(false));
     expect(error).toBeUndefined();
-    expect(calls.final).toEqual(['trainFinalModel', 'quantizeFinalModel']);
+    expect(calls.final.slice(0, 2)).toEqual(['trainFinalModel', 'quantizeFinalModel']);
     expect(calls.quantized[0].predictedLatencyMs).toEqual({});
     expect(calls.quantized[0].latencyWarning).toBe(
       'latency could not be predicted: missing signatures: ir_k3_e1 …',

@@ -4,7 +4,12 @@
  * agent's client reads them, so a change shows on both sides at compile time.
  */
 import type { BlockSignature } from '@edgenas/search-space';
-import type { ArchitectureMeasurementPurpose, ArchitectureUpload, BlockMeasurement } from './measurements';
+import type {
+  ArchitectureMeasurementPurpose,
+  ArchitectureUpload,
+  BlockMeasurement,
+  FinalModelFile,
+} from './measurements';
 
 /** `POST /v1/devices` answer: the device's id and its token (shown once). */
 export interface DeviceRegistration {
@@ -20,12 +25,24 @@ export interface DeviceNameConflict {
   readonly existingDeviceId: string;
 }
 
-/** A whole network the server asks the agent to measure end to end for a job's front or final model. */
+/** A whole network the server asks the agent to measure end to end for a job's front. */
 export interface VerificationRequest {
   readonly id: string;
   /** Canonical geometry name. */
   readonly space: string;
   readonly architecture: string;
+}
+
+/**
+ * A final model's ONNX file the server asks the agent to measure end to end: the agent downloads it from
+ * `path` (with its device token) and answers with an architecture measurement naming `id` as its
+ * verificationId and `file` as its modelFile.
+ */
+export interface ModelFileVerificationRequest extends VerificationRequest {
+  readonly finalModelId: string;
+  readonly file: FinalModelFile;
+  /** API path of the file, e.g. `/v1/devices/<id>/verifications/<id>/model`. */
+  readonly path: string;
 }
 
 /** A whole network the server asks the agent to measure for the device's calibration. */
@@ -47,7 +64,14 @@ export interface AgentWork {
   /** Their keys, in the same order. */
   readonly keys: readonly string[];
   readonly verifications: readonly VerificationRequest[];
+  /** Final models' files to measure (a separate list: agents that predate it never see them). */
+  readonly modelFiles: readonly ModelFileVerificationRequest[];
   readonly calibration: readonly CalibrationWorkItem[];
+}
+
+/** The API path a device agent downloads a final model's file of a verification request from. */
+export function verificationModelPath(deviceId: string, verificationId: string): string {
+  return `/v1/devices/${encodeURIComponent(deviceId)}/verifications/${encodeURIComponent(verificationId)}/model`;
 }
 
 /** `POST /v1/devices/:id/measurements` body: block rows, whole-network rows, or both. */

@@ -86,7 +86,14 @@ export interface FinalTrainingInput {
   readonly spec: FinalTrainingSpec;
 }
 
-export type FinalTrainingPhase = 'queued' | 'teacher' | 'training' | 'quantizing' | 'completed';
+export type FinalTrainingPhase =
+  | 'queued'
+  | 'teacher'
+  | 'training'
+  | 'quantizing'
+  /** Both files stored; the device agents of the job's devices measure them. */
+  | 'verifying'
+  | 'completed';
 
 export interface FinalModelProgress {
   readonly phase: FinalTrainingPhase;
@@ -123,6 +130,26 @@ export interface ModelCardQuantization {
   readonly candidates: readonly QuantizationMethodSummary[];
   readonly sizeRatio: number;
   readonly quantizedNodes: Readonly<Record<string, number>>;
+}
+
+/** A device that did not measure one of the files, and why (an offline agent never fails the training). */
+export interface FileNotMeasured {
+  readonly device: string;
+  readonly file: 'float' | 'int8';
+  readonly reason: string;
+}
+
+/**
+ * Latency of the final model's files on the job's devices, measured by each device's agent in ONNX Runtime end to
+ * end (both files interleaved in the same rounds; estimate of the rounds' medians), per device id, in ms.
+ */
+export interface MeasuredFileLatency {
+  readonly float: Readonly<Record<string, number>>;
+  /** null: no INT8 file was made. */
+  readonly int8: Readonly<Record<string, number>> | null;
+  /** The geometry of the files, which they were measured at (see `geometry.trained`). */
+  readonly geometry: string;
+  readonly notMeasured: readonly FileNotMeasured[];
 }
 
 /** What a deployable model is, how it was made and how well it does: stored and served as JSON. */
@@ -163,6 +190,8 @@ export interface ModelCard {
   readonly quantization: ModelCardQuantization | null;
   /** Per device of the job: float latency of the architecture at the deployment geometry (LUT prediction). */
   readonly predictedLatencyMs: Readonly<Record<string, number>>;
+  /** The files themselves measured on the job's devices; absent on cards made before devices measured them. */
+  readonly measuredLatencyMs?: MeasuredFileLatency;
   readonly training: {
     readonly steps: number;
     readonly epochs: number;

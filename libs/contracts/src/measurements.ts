@@ -79,7 +79,16 @@ export interface ArchitectureMeasurement extends LatencyStats {
   readonly measuredAt: string;
   readonly driftFlagged: boolean;
   readonly purpose?: ArchitectureMeasurementPurpose;
+  /**
+   * Set when a final model's ONNX file was measured (downloaded from the server, trained weights, float or INT8)
+   * rather than the architecture built by the agent; such rows never calibrate the latency predictor.
+   */
+  readonly modelFile?: FinalModelFile;
 }
+
+/** A final model's two ONNX files. */
+export type FinalModelFile = 'float' | 'int8';
+export const FINAL_MODEL_FILES: readonly FinalModelFile[] = ['float', 'int8'];
 
 /** An end-to-end row as an agent uploads it: a verification answer names the request. */
 export type ArchitectureUpload = ArchitectureMeasurement & { readonly verificationId?: string };

@@ -52,6 +52,20 @@ export function architectureModel(label: string, arch: Architecture, config: Mac
 }
 
 /**
+ * A given ONNX file of the architecture (a final model's trained float or INT8 file), measured as it is: the
+ * architecture only tells its input shape. Its first input must take float32 NCHW at the config's input size.
+ */
+export function modelFileModel(
+  label: string,
+  onnx: Uint8Array,
+  arch: Architecture,
+  config: MacroConfig,
+): BenchmarkModel {
+  const graph = lowerArchitecture(arch, config);
+  return { label, model: onnx, inputShape: nchw(graph.inputShape), ioKey: ioKey(graph), graph };
+}
+
+/**
  * A model of the same input and output sizes as `of` that computes (almost) nothing: what an isolated model
  * pays per run for binding and copying its input and output.
  */

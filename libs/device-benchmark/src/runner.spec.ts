@@ -10,6 +10,9 @@ import {
   withGeometry,
 } from '@edgenas/search-space';
 import { spaceSignatures } from '@edgenas/latency-predictor';
+import { lowerArchitecture } from '@edgenas/search-space/graph';
+import { buildOnnxModel } from '@edgenas/search-space/onnx';
+import { initWeights } from '@edgenas/search-space/weights';
 import { DEFAULT_BENCHMARK_OPTIONS, benchmarkArchitectures, benchmarkSignatures } from './runner';
 
 // Real ONNX Runtime on a tiny geometry: numbers are real, not precise.
@@ -80,5 +83,24 @@ describe('benchmarkArchitectures (real ONNX Runtime)', () => {
     expect(rows[0].verificationId).toBeUndefined();
     expect(rows[1].verificationId).toBe('v-1');
     for (const r of rows) expect(r.estimateMs).toBeGreaterThan(0);
+  });
+
+  it('measures a given model file as it is (not the network built here) and says which file it was', async () => {
+    const architecture = sampleArchitecture(TINY, createRng(4));
+    const graph = lowerArchitecture(architecture, TINY);
+    const onnx = buildOnnxModel(graph, initWeights(graph, 7));
+    const [row] = await benchmarkArchitectures(
+      [{ architecture, config: TINY, verificationId: 'v-f', modelFile: { file: 'int8', onnx } }],
+      QUICK,
+    );
+    expect(row).toMatchObject({ space: TINY.name, verificationId: 'v-f', modelFile: 'int8' });
+    expect(row.estimateMs).toBeGreaterThan(0);
+    // The bytes given are what ONNX Runtime loads: bytes that are no model fail.
+    await expect(
+      benchmarkArchitectures(
+        [{ architecture, config: TINY, modelFile: { file: 'float', onnx: new Uint8Array([1, 2, 3]) } }],
+        QUICK,
+      ),
+    ).rejects.toThrow();
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ArchitectureUpload } from '@edgenas/contracts';
+import { ArchitectureUpload, FinalModelFile } from '@edgenas/contracts';
 import { ArchitectureMeasurementPurpose, BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
@@ -12,7 +12,14 @@ import {
   InterleavedResult,
   measureInterleaved,
 } from './interleaved';
-import { BenchmarkModel, architectureModel, nullModelFor, signatureMacs, signatureModel } from './models';
+import {
+  BenchmarkModel,
+  architectureModel,
+  modelFileModel,
+  nullModelFor,
+  signatureMacs,
+  signatureModel,
+} from './models';
 import { BoundSession, createBoundSession } from './ort-session';
 import { DRIFT_TOLERANCE, DriftMonitor } from './statistics';
 
@@ -228,6 +235,8 @@ export interface ArchitectureToMeasure {
   readonly verificationId?: string;
   /** Set when the server asked for it as calibration work. */
   readonly purpose?: ArchitectureMeasurementPurpose;
+  /** A final model's file to measure as it is (instead of the architecture built here), and which file it is. */
+  readonly modelFile?: { readonly file: FinalModelFile; readonly onnx: Uint8Array };
 }
 
 /** Whole networks per chunk by default: fbnet-224 models are tens of MB each. */
@@ -244,8 +253,12 @@ export async function benchmarkArchitectures(
 ): Promise<ArchitectureUpload[]> {
   checkBenchmarkOptions(opts);
   if (archs.length === 0) return [];
-  const label = (a: ArchitectureToMeasure) => `${a.config.name}:${formatArchitecture(a.architecture)}`;
-  const model = (a: ArchitectureToMeasure) => architectureModel(label(a), a.architecture, a.config);
+  const label = (a: ArchitectureToMeasure) =>
+    `${a.modelFile ? `${a.modelFile.file} file ` : ''}${a.config.name}:${formatArchitecture(a.architecture)}`;
+  const model = (a: ArchitectureToMeasure) =>
+    a.modelFile
+      ? modelFileModel(label(a), a.modelFile.onnx, a.architecture, a.config)
+      : architectureModel(label(a), a.architecture, a.config);
   const plan = {
     label,
     model,
@@ -263,6 +276,7 @@ export async function benchmarkArchitectures(
       ...stamp,
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
       ...(a.purpose ? { purpose: a.purpose } : {}),
+      ...(a.modelFile ? { modelFile: a.modelFile.file } : {}),
     }),
   };
   return measureInChunks(archs, model(archs[0]), plan, opts, hooks);

@@ -12,5 +12,11 @@ export async function loadDeviceRows(
     repos.measurements.listBlockMeasurements(deviceId),
     repos.measurements.listArchitectureMeasurements(deviceId),
   ]);
-  return { deviceId, profile: device.profile, blocks, architectures };
+  // A final model's file (trained weights, or INT8) is not the float network the predictor prices: not calibrated on.
+  return {
+    deviceId,
+    profile: device.profile,
+    blocks,
+    architectures: architectures.filter((m) => m.modelFile === undefined),
+  };
 }

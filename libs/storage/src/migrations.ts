@@ -225,6 +225,15 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
         await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner').execute();
       },
     },
+    // Final models' files measured on devices: a verification request may name a final model and one of its files
+    // ('float' | 'int8'), and the measurement that answers it says which file it measured. Null: an architecture.
+    '0008_final_model_verifications': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('verification_requests').addColumn('final_model_id', 'text').execute();
+        await db.schema.alterTable('verification_requests').addColumn('model_file', 'text').execute();
+        await db.schema.alterTable('architecture_measurements').addColumn('model_file', 'text').execute();
+      },
+    },
     // The latest checkpoint of a long training outside the supernets (final models, distillation teachers), so a
     // worker on another machine resumes it instead of starting again.
     '0009_training_checkpoints': {

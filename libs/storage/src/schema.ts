@@ -54,6 +54,8 @@ export interface ArchitectureMeasurementsTable extends StatsColumns {
   verification_id: string | null;
   /** 'calibration' | 'reference' (calibration work the server handed out), else null. */
   purpose: string | null;
+  /** 'float' | 'int8': a final model's file was measured; null: the architecture as the agent built it. */
+  model_file: string | null;
   agent_version: string;
   measured_at: string;
   drift_flagged: number;
@@ -70,6 +72,10 @@ export interface VerificationRequestsTable {
   measurement_id: string | null;
   created_at: string;
   completed_at: string | null;
+  /** Set (with model_file) when the request is for a final model's file rather than the architecture. */
+  final_model_id: string | null;
+  /** 'float' | 'int8' */
+  model_file: string | null;
 }
 
 export interface JobsTable {

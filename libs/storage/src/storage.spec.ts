@@ -703,4 +703,31 @@ describe('loadDeviceRows', () => {
     ]);
     expect(await loadDeviceRows(storage, 'ghost')).toBeUndefined();
   });
+
+  it("a final model file's measurement answers its request, keeps which file it was, and never calibrates", async () => {
+    const { signature: _s, overheadMs: _o, id: _i, ...stats } = block('x', 1);
+    await storage.jobs.create(jobInput('job-fv', 'dev'));
+    const request = await storage.verifications.create({
+      id: 'vf',
+      deviceId: 'dev',
+      jobId: 'job-fv',
+      space: 'proxy-28',
+      architecture: 'x',
+      modelFile: { finalModelId: 'fm', file: 'int8' },
+    });
+    expect(request).toMatchObject({ status: 'pending', modelFile: { finalModelId: 'fm', file: 'int8' } });
+    await storage.measurements.insertBatch('dev', {
+      architectures: [
+        { ...stats, id: 'af', space: 'proxy-28', architecture: 'x', verificationId: 'vf', modelFile: 'int8' },
+      ],
+    });
+    expect(await storage.verifications.get('vf')).toMatchObject({ status: 'completed', measurementId: 'af' });
+    expect(await storage.measurements.getArchitectureMeasurement('af')).toMatchObject({
+      verificationId: 'vf',
+      modelFile: 'int8',
+    });
+    const rows = await loadDeviceRows(storage, 'dev');
+    expect(rows?.architectures.map((r) => r.id)).not.toContain('af');
+    expect(rows?.architectures.length).toBeGreaterThan(0);
+  });
 });

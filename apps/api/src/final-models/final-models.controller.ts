@@ -25,15 +25,17 @@ class FinalModelResponse {
   @ApiProperty({ enum: STATUSES }) status!: FinalModelStatus;
   @ApiPropertyOptional({
     nullable: true,
-    description: 'phase (teacher, training, quantizing, completed), step, totalSteps, loss',
+    description: 'phase (teacher, training, quantizing, verifying, completed), step, totalSteps, loss',
   })
   progress!: object | null;
   @ApiProperty({ description: 'The request with every default filled in' }) request!: object;
   @ApiPropertyOptional({
     nullable: true,
     description:
-      'Model card once completed: architecture, MACs, params, file sizes, dataset, geometry, accuracy ' +
-      'float / INT8 in ONNX Runtime, quantization, predicted latency per device, training, distillation, warnings',
+      'Model card once both files are stored: architecture, MACs, params, file sizes, dataset, geometry, ' +
+      'accuracy float / INT8 in ONNX Runtime, quantization, predicted latency per device, training, ' +
+      'distillation, warnings; once completed, the latency of both files measured on each device ' +
+      '(measuredLatencyMs)',
   })
   card!: object | null;
   @ApiPropertyOptional({ nullable: true, type: String }) error!: string | null;

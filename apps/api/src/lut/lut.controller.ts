@@ -1,8 +1,14 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Param, Query, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { AgentWork, CalibrationWorkItem } from '@edgenas/contracts';
+import {
+  AgentWork,
+  CalibrationWorkItem,
+  ModelFileVerificationRequest,
+  VerificationRequest,
+  verificationModelPath,
+} from '@edgenas/contracts';
 import {
   LutEntry,
   buildLut,
@@ -20,6 +26,7 @@ import {
 } from '@edgenas/search-space';
 import { Repositories } from '@edgenas/storage';
 import { RequireAuth } from '../auth/auth';
+import { ApiError } from '../common/api-error';
 import { parseInputShapeOrBadRequest, resolveSpaceOrBadRequest } from '../common/geometry';
 import { calibrationResponse } from '../common/responses';
 import { DevicePredictors } from '../latency/device-predictors';
@@ -172,18 +179,60 @@ export class LutController {
     const calibration: CalibrationWorkItem[] = [...configs.values()].flatMap((config) =>
       calibrationWork(this.predictors.build(rows, config, now), now, this.predictors.policy),
     );
-    const verifications = (await this.repos.verifications.listPending(deviceId)).map((v) => ({
-      id: v.id,
-      space: v.space,
-      architecture: v.architecture,
-    }));
+    const verifications: VerificationRequest[] = [];
+    const modelFiles: ModelFileVerificationRequest[] = [];
+    for (const v of await this.repos.verifications.listPending(deviceId)) {
+      const request = { id: v.id, space: v.space, architecture: v.architecture };
+      if (!v.modelFile) verifications.push(request);
+      else
+        modelFiles.push({
+          ...request,
+          finalModelId: v.modelFile.finalModelId,
+          file: v.modelFile.file,
+          path: verificationModelPath(deviceId, v.id),
+        });
+    }
     return {
       deviceId,
       spaces: [...configs.keys()],
       missing,
       keys: missing.map(signatureKey),
       verifications,
+      modelFiles,
       calibration,
     };
+  }
+
+  @Get('verifications/:verificationId/model')
+  @RequireAuth('device')
+  @ApiProduces('application/octet-stream')
+  @ApiOperation({
+    summary: "The final model's ONNX file a verification request asks this device to measure",
+    description:
+      'Only for a request of this device that names a final model file (see `modelFiles` in the work); the ' +
+      'device token of another device is refused (403).',
+  })
+  @ApiResponse({ status: 200, description: 'The ONNX file (float or INT8)' })
+  @ApiResponse({
+    status: 404,
+    type: ErrorResponse,
+    description: 'No such request for this device, or it names no stored model file',
+  })
+  async verificationModel(
+    @Param('id') deviceId: string,
+    @Param('verificationId') verificationId: string,
+  ): Promise<StreamableFile> {
+    const request = await this.repos.verifications.get(verificationId);
+    const ref = request?.deviceId === deviceId ? request.modelFile : null;
+    const bytes = ref ? await this.repos.finalModels.file(ref.finalModelId, ref.file) : undefined;
+    if (!ref || !bytes) {
+      throw new ApiError(404, `no model file to measure for verification request "${verificationId}"`, [
+        { field: 'verificationId', reason: 'no request of this device for a stored final model file' },
+      ]);
+    }
+    return new StreamableFile(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      type: 'application/octet-stream',
+      length: bytes.byteLength,
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ARCHITECTURE_MEASUREMENT_PURPOSES } from '@edgenas/contracts';
+import { ARCHITECTURE_MEASUREMENT_PURPOSES, FINAL_MODEL_FILES } from '@edgenas/contracts';
 import { CalibrationSummaryResponse } from '../common/responses';
 import { BlockSignatureDto } from '../measurements/measurements.dto';
 
@@ -63,6 +63,12 @@ export class VerificationRequestResponse {
   @ApiProperty() architecture!: string;
 }
 
+export class ModelFileVerificationRequestResponse extends VerificationRequestResponse {
+  @ApiProperty() finalModelId!: string;
+  @ApiProperty({ enum: FINAL_MODEL_FILES }) file!: string;
+  @ApiProperty({ description: 'API path to download the file from, with the device token' }) path!: string;
+}
+
 export class CalibrationWorkItemResponse {
   @ApiProperty({ example: 'proxy-28' }) space!: string;
   @ApiProperty() architecture!: string;
@@ -80,5 +86,12 @@ export class AgentWorkResponse {
   missing!: BlockSignatureDto[];
   @ApiProperty({ type: [String], description: 'Keys of `missing`, in the same order' }) keys!: string[];
   @ApiProperty({ type: [VerificationRequestResponse] }) verifications!: VerificationRequestResponse[];
+  @ApiProperty({
+    type: [ModelFileVerificationRequestResponse],
+    description:
+      "Final models' files to measure: download each from `path`, measure it end to end and upload an " +
+      'architecture measurement with `verificationId` = `id` and `modelFile` = `file`',
+  })
+  modelFiles!: ModelFileVerificationRequestResponse[];
   @ApiProperty({ type: [CalibrationWorkItemResponse] }) calibration!: CalibrationWorkItemResponse[];
 }

@@ -95,7 +95,20 @@ export class MeasurementsController {
             field: `architectures.${i}.verificationId`,
             reason: `verification request "${m.verificationId}" asks for another architecture or space`,
           });
+        } else if ((request.modelFile?.file ?? undefined) !== m.modelFile) {
+          errors.push({
+            field: `architectures.${i}.modelFile`,
+            reason: request.modelFile
+              ? `verification request "${m.verificationId}" asks for the ${request.modelFile.file} file of ` +
+                `final model ${request.modelFile.finalModelId}: modelFile must be "${request.modelFile.file}"`
+              : `verification request "${m.verificationId}" asks for the architecture, not a model file`,
+          });
         }
+      } else if (m.modelFile !== undefined) {
+        errors.push({
+          field: `architectures.${i}.modelFile`,
+          reason: 'a model file is measured only to answer the verification request that names it',
+        });
       }
     }
     if (errors.length > 0) {

@@ -18,7 +18,12 @@ import {
   ValidationOptions,
   registerDecorator,
 } from 'class-validator';
-import { ARCHITECTURE_MEASUREMENT_PURPOSES, ArchitectureMeasurementPurpose } from '@edgenas/contracts';
+import {
+  ARCHITECTURE_MEASUREMENT_PURPOSES,
+  ArchitectureMeasurementPurpose,
+  FINAL_MODEL_FILES,
+  FinalModelFile,
+} from '@edgenas/contracts';
 import { BLOCKS, BLOCK_TYPES, BlockType, SignatureOp } from '@edgenas/search-space';
 import { NestedObject, NestedObjects } from '../common/nested';
 import { NotInFuture } from '../common/timestamps';
@@ -281,6 +286,16 @@ export class ArchitectureMeasurementDto extends LatencyStatsDto {
     message: `purpose must be one of ${ARCHITECTURE_MEASUREMENT_PURPOSES.join(', ')}`,
   })
   purpose?: ArchitectureMeasurementPurpose;
+
+  @ApiPropertyOptional({
+    enum: FINAL_MODEL_FILES,
+    description:
+      "A final model's file was measured (downloaded for a verification request that names it), not the " +
+      'architecture built by the agent. Only with the verificationId of such a request, and its file.',
+  })
+  @IsOptional()
+  @IsIn(FINAL_MODEL_FILES, { message: `modelFile must be one of ${FINAL_MODEL_FILES.join(', ')}` })
+  modelFile?: FinalModelFile;
 }
 
 export class MeasurementBatchDto {

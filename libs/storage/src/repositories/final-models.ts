@@ -1,4 +1,5 @@
 import {
+  FinalModelFile,
   FinalModelProgress,
   FinalModelStatus,
   FinalTrainingSpec,
@@ -27,7 +28,7 @@ export interface FinalModelRecord {
   readonly updatedAt: string;
 }
 
-export type FinalModelFile = 'float' | 'int8';
+export type { FinalModelFile };
 
 export interface FinalModelCreate {
   readonly id: string;
@@ -168,8 +169,35 @@ export class FinalModelRepository {
       .execute();
   }
 
-  /** Stores the card and the INT8 file and marks the model completed, in one update. */
-  async complete(id: string, card: ModelCard, int8Onnx: Uint8Array | null): Promise<void> {
+  /**
+   * Stores the card and the INT8 file (null: none was made) without completing the model: its files are measured
+   * on the devices next (phase `verifying`).
+   */
+  async saveQuantized(id: string, card: ModelCard, int8Onnx: Uint8Array | null): Promise<void> {
+    const progress: FinalModelProgress = {
+      phase: 'verifying',
+      step: card.training.steps,
+      totalSteps: card.training.steps,
+      updatedAt: nowIso(),
+    };
+    await this.db
+      .updateTable('final_models')
+      .set({
+        card_json: toJson(card),
+        int8_onnx: int8Onnx ? toBuffer(int8Onnx) : null,
+        progress_json: toJson(progress),
+        updated_at: nowIso(),
+      })
+      .where('id', '=', id)
+      .where('status', 'not in', TERMINAL_FINAL_MODEL_STATUSES)
+      .execute();
+  }
+
+  /**
+   * Stores the card and marks the model completed, in one update; with `int8Onnx` (null: none) the INT8 file too,
+   * else the one `saveQuantized` stored stays.
+   */
+  async complete(id: string, card: ModelCard, int8Onnx?: Uint8Array | null): Promise<void> {
     const progress: FinalModelProgress = {
       phase: 'completed',
       step: card.training.steps,
@@ -181,7 +209,7 @@ export class FinalModelRepository {
       .set({
         status: 'completed',
         card_json: toJson(card),
-        int8_onnx: int8Onnx ? toBuffer(int8Onnx) : null,
+        ...(int8Onnx !== undefined ? { int8_onnx: int8Onnx ? toBuffer(int8Onnx) : null } : {}),
         progress_json: toJson(progress),
         error: null,
         updated_at: nowIso(),

@@ -3,6 +3,7 @@ import {
   ArchitectureMeasurement,
   ArchitectureMeasurementPurpose,
   BlockMeasurement,
+  FinalModelFile,
   LatencyStats,
 } from '@edgenas/contracts';
 import { Db } from '../database';
@@ -155,6 +156,7 @@ function architectureRow(
     architecture: m.architecture,
     verification_id: m.verificationId ?? null,
     purpose: m.purpose ?? null,
+    model_file: m.modelFile ?? null,
     ...statsColumns(m),
     ...provenanceColumns(m, receivedAt),
   };
@@ -168,6 +170,7 @@ function fromArchitectureRow(r: ArchitectureMeasurementsTable): StoredArchitectu
     architecture: r.architecture,
     verificationId: r.verification_id,
     ...(r.purpose ? { purpose: r.purpose as ArchitectureMeasurementPurpose } : {}),
+    ...(r.model_file ? { modelFile: r.model_file as FinalModelFile } : {}),
     ...statsFields(r),
     ...provenanceFields(r),
   };
@@ -210,6 +213,7 @@ const FIELD_OF_COLUMN: Readonly<Record<string, string>> = {
   architecture: 'architecture',
   verification_id: 'verificationId',
   purpose: 'purpose',
+  model_file: 'modelFile',
 };
 const IGNORED_COLUMNS = new Set(['id', 'device_id', 'received_at']);
 

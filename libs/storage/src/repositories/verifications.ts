@@ -1,3 +1,4 @@
+import { FinalModelFile } from '@edgenas/contracts';
 import { Db } from '../database';
 import { VerificationRequestsTable } from '../schema';
 import { nowIso } from './json';
@@ -16,6 +17,14 @@ export interface VerificationRequestRecord {
   readonly measurementId: string | null;
   readonly createdAt: string;
   readonly completedAt: string | null;
+  /** Set when a final model's file is to be measured (the agent downloads it) rather than the architecture. */
+  readonly modelFile: FinalModelFileRef | null;
+}
+
+/** A final model's file. */
+export interface FinalModelFileRef {
+  readonly finalModelId: string;
+  readonly file: FinalModelFile;
 }
 
 export interface NewVerificationRequest {
@@ -24,6 +33,7 @@ export interface NewVerificationRequest {
   readonly jobId: string;
   readonly space: string;
   readonly architecture: string;
+  readonly modelFile?: FinalModelFileRef;
 }
 
 function toRecord(r: VerificationRequestsTable): VerificationRequestRecord {
@@ -37,6 +47,10 @@ function toRecord(r: VerificationRequestsTable): VerificationRequestRecord {
     measurementId: r.measurement_id,
     createdAt: r.created_at,
     completedAt: r.completed_at,
+    modelFile:
+      r.final_model_id !== null && r.model_file !== null
+        ? { finalModelId: r.final_model_id, file: r.model_file as FinalModelFile }
+        : null,
   };
 }
 
@@ -61,6 +75,8 @@ export class VerificationRepository {
         measurement_id: null,
         created_at: nowIso(),
         completed_at: null,
+        final_model_id: req.modelFile?.finalModelId ?? null,
+        model_file: req.modelFile?.file ?? null,
       })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
