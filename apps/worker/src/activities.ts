@@ -29,7 +29,6 @@ import { lowerArchitecture } from '@edgenas/search-space/graph';
 import { initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import {
-  CalibrationPolicy,
   DevicePredictor,
   PricedWith,
   buildDevicePredictor,
@@ -51,6 +50,7 @@ import {
 } from '@edgenas/proxy-trainer/supernet/artifact';
 import { DatasetPathError, resolveDatasetFolder } from '@edgenas/proxy-trainer/datasets/dataset-roots';
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
+import type { ActivityDeps } from './activity-deps';
 import { createFinalModelActivities } from './final-model-activities';
 import {
   DatasetReading,
@@ -61,36 +61,13 @@ import {
 } from './training-context';
 import {
   CandidateStatus,
-  Db,
   JsonValue,
   Repositories,
   createRepositories,
   loadDeviceRows,
 } from '@edgenas/storage';
 
-export interface ActivityDeps {
-  readonly db: Db;
-  /** Datasets cache and temp files. */
-  readonly dataDir: string;
-  /** Image-folder datasets must lie under these (EDGENAS_DATASETS_DIR); default `<dataDir>/datasets`. */
-  readonly datasetRoots?: readonly string[];
-  /** How long `awaitVerification` waits for device agents; default 120 s. */
-  readonly verificationTimeoutMs?: number;
-  /** How long a final training waits for agents to measure its files; default `verificationTimeoutMs`. */
-  readonly finalVerificationTimeoutMs?: number;
-  /** Poll interval of `awaitVerification`; default 1 s. */
-  readonly verificationPollMs?: number;
-  /** How often supernet training writes a checkpoint; default 20 s. */
-  readonly supernetCheckpointIntervalMs?: number;
-  /** How often final training (and a teacher's training) writes a checkpoint; default 20 s. */
-  readonly finalCheckpointIntervalMs?: number;
-  /** How long a job's claim on a supernet key lasts unless renewed; default 120 s. */
-  readonly supernetClaimLeaseMs?: number;
-  /** How often a job waiting for another's supernet looks again; default 2 s. */
-  readonly supernetClaimPollMs?: number;
-  /** When calibrations are stale (default: the latency predictor's). */
-  readonly calibrationPolicy?: CalibrationPolicy;
-}
+export type { ActivityDeps } from './activity-deps';
 
 export interface DevicesGeometry extends Geometry {
   readonly deviceIds: readonly string[];

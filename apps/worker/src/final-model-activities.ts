@@ -34,7 +34,7 @@ import {
 } from '@edgenas/proxy-trainer/tensor-file';
 import { QuantizedModel, evaluateOnnx, quantizeModel, runOnnxModel } from '@edgenas/quantizer';
 import { JsonValue, Repositories, createRepositories } from '@edgenas/storage';
-import type { ActivityDeps } from './activities';
+import type { ActivityDeps } from './activity-deps';
 import {
   FileMeasurements,
   TeacherSummary,

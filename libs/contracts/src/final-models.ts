@@ -2,7 +2,7 @@
  * Deployable models: the final training of one architecture of a completed job (optionally distilled from a
  * teacher), its INT8 quantization and the model card. What the API, the worker and the CLI agree on.
  */
-import type { Geometry, ProxyDatasetSpec } from './index';
+import type { Geometry, ProxyDatasetSpec } from './geometry';
 
 export const FINAL_TRAINING_WORKFLOW = 'finalTraining';
 

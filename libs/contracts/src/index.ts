@@ -3,6 +3,10 @@
  * signals. Types and constants only — the API imports this, never workflow code.
  */
 
+import type { Geometry, ProxyDatasetSpec } from './geometry';
+
+export type { Geometry, ProxyDatasetSpec } from './geometry';
+
 export const TASK_QUEUES = {
   /** Workflows and light activities (latency prediction, recording, ONNX export, verification requests). */
   light: 'edgenas-light',
@@ -15,11 +19,6 @@ export const NAS_JOB_WORKFLOW = 'nasJob';
 export const PROGRESS_QUERY = 'progress';
 
 export type SearchStrategy = 'nsga2' | 'evolution' | 'random';
-
-export type ProxyDatasetSpec =
-  | { readonly kind: 'fashion-mnist'; readonly trainSize: number; readonly valSize: number }
-  | { readonly kind: 'image-folder'; readonly path: string; readonly valFraction: number }
-  | { readonly kind: 'synthetic'; readonly trainSize: number; readonly valSize: number };
 
 export interface ProxyTrainingSpec {
   readonly dataset: ProxyDatasetSpec;
@@ -150,16 +149,6 @@ export const JOB_PRESETS: Readonly<Record<PresetName, JobPreset>> = {
     valSize: 10000,
   },
 };
-
-/**
- * A deployment geometry on the wire: a macro config name plus the input shape and classes laid onto it
- * (resolved to a config by `resolveSpace` in @edgenas/search-space).
- */
-export interface Geometry {
-  readonly space: string;
-  readonly input: { readonly height: number; readonly width: number; readonly channels: number };
-  readonly classes: number;
-}
 
 export interface NasJobInput extends Geometry {
   readonly jobId: string;

@@ -11,6 +11,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Repositories } from '@edgenas/storage';
 import { ApiError } from '../common/api-error';
 import { API_KEYS, REPOSITORIES } from '../tokens';
+import type { Caller } from './caller';
+
+export type { Caller } from './caller';
 import { RateLimitGuard } from './rate-limit';
 
 /**
@@ -20,15 +23,6 @@ import { RateLimitGuard } from './rate-limit';
 export type AuthRequirement = 'user' | 'device' | 'user-or-device' | 'public';
 const AUTH_REQUIREMENT = 'edgenas:auth';
 export const RequireAuth = (requirement: AuthRequirement) => SetMetadata(AUTH_REQUIREMENT, requirement);
-
-/**
- * A user is known by `owner` (what is stored beside the devices they register): for a key from
- * EDGENAS_API_KEYS a digest of it, for a stored key the owner of the key that created it. `keyId` names the key
- * used (`env-<n>` for the n-th EDGENAS_API_KEYS entry).
- */
-export type Caller =
-  | { readonly kind: 'user'; readonly owner: string; readonly keyId: string }
-  | { readonly kind: 'device'; readonly deviceId: string };
 
 /** The parts of an HTTP request the guard reads (express's request has them). */
 interface HttpRequest {

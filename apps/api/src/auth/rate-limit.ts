@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { ThrottlerGuard, ThrottlerLimitDetail, ThrottlerModule } from '@nestjs/throttler';
 import { ApiError } from '../common/api-error';
-import type { Caller } from './auth';
+import type { Caller } from './caller';
 
 /** How many requests one credential may make per window (one budget across all routes). */
 export interface RateLimit {
