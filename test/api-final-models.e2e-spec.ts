@@ -3,13 +3,7 @@
  * written through storage, and the workflow gateway only records what it was asked to start (no Temporal here:
  * the real-stack path is in final-models.e2e-spec.ts).
  */
-import {
-  CandidateSummary,
-  FinalTrainingInput,
-  ModelCard,
-  NasJobInput,
-  NasJobResult,
-} from '@edgenas/contracts';
+import { CandidateSummary, FinalTrainingInput, ModelCard, NasJobResult } from '@edgenas/contracts';
 import { randomUUID } from 'node:crypto';
 import {
   PROXY_28,
@@ -29,6 +23,7 @@ import {
   startApiForTest,
   syntheticBlockRow,
 } from './support/api-fixtures';
+import { tinyJobInput } from './support/job-inputs';
 
 const API_PORT = 3130;
 const ARCH = 'ir_k3_e1-ir_k3_e1-skip-skip';
@@ -41,41 +36,6 @@ interface FinalModelBody {
   request: Record<string, unknown>;
   files: { float: string | null; int8: string | null };
   card: ModelCard | null;
-}
-
-function jobInput(jobId: string, mode: 'supernet' | 'standalone'): NasJobInput {
-  return {
-    jobId,
-    deviceIds: ['dev'],
-    latencyBudgetMs: 5,
-    space: 'proxy-28',
-    input: { height: 28, width: 28, channels: 1 },
-    classes: 10,
-    proxy: {
-      dataset: { kind: 'synthetic', trainSize: 64, valSize: 32 },
-      epochs: 1,
-      batchSize: 16,
-      resolution: 28,
-    },
-    budget: { generations: 1, population: 2, maxTrainedCandidates: 2, wallClockSeconds: 60 },
-    strategy: 'nsga2',
-    seed: 7,
-    evaluation:
-      mode === 'supernet'
-        ? {
-            mode,
-            supernet: {
-              steps: 4,
-              batchSize: 16,
-              sampling: 'uniform',
-              recalibrationBatches: 1,
-              scoreImages: 8,
-            },
-            finalists: { count: 2, seeds: 2, steps: 3, batchSize: 16 },
-            baselines: true,
-          }
-        : { mode, baselines: false },
-  };
 }
 
 function member(architectureId: string, accuracy: number): CandidateSummary {
@@ -124,7 +84,7 @@ describe('API: final training requests (storage written directly, workflow start
     });
 
     // A completed supernet job: a scored candidate, two finalists (f-best has the higher mean), a baseline.
-    await storage.jobs.create(jobInput('done', 'supernet'));
+    await storage.jobs.create(tinyJobInput('done', ['dev']));
     const result: NasJobResult = {
       front: [member('f-best', 0.8), member('f-other', 0.7)],
       searchFront: [member('f-best', 0.6)],
@@ -168,7 +128,7 @@ describe('API: final training requests (storage written directly, workflow start
     });
 
     // A running job and a completed standalone job without finalists.
-    await storage.jobs.create(jobInput('running', 'supernet'));
+    await storage.jobs.create(tinyJobInput('running', ['dev']));
     await storage.jobs.setStatus('running', 'running');
     await storage.candidates.upsert({
       jobId: 'running',
@@ -177,7 +137,7 @@ describe('API: final training requests (storage written directly, workflow start
       generation: 0,
       status: 'proposed',
     });
-    await storage.jobs.create(jobInput('plain', 'standalone'));
+    await storage.jobs.create(tinyJobInput('plain', ['dev'], 'standalone'));
     await storage.jobs.setStatus('plain', 'completed', {
       result: { front: [member('p1', 0.6)], trained: 1, hypervolume: 0.1, stoppedBy: 'budget' },
     });
