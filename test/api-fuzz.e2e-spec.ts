@@ -748,6 +748,23 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
       expect(await snapshot()).toEqual(before);
     });
 
+    it('a NUL character in a path, query or body value is a 400 naming it (PostgreSQL text cannot hold one); nothing stored', async () => {
+      const before = await snapshot();
+      const byPath = await api
+        .http()
+        .get(`/v1/devices/${covered.id}%00`)
+        .set(...auth(USER_KEY));
+      expect([byPath.status, fieldsOf(byPath.body)]).toEqual([400, ['id']]);
+      const jobPath = await api
+        .http()
+        .get('/v1/jobs/done%00/final-models')
+        .set(...auth(USER_KEY));
+      expect([jobPath.status, fieldsOf(jobPath.body)]).toEqual([400, ['id']]);
+      const body = await post('/v1/devices', JSON.stringify({ name: 'nul\u0000name', profile: PROFILE }));
+      expect([body.status, fieldsOf(body.body)]).toEqual([400, ['name']]);
+      expect(await snapshot()).toEqual(before);
+    });
+
     it('a body nested thousands deep is a 400 naming where it goes too deep, not a 500 (stack overflow)', async () => {
       const nested = (depth: number, leaf: string) => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
       const before = await snapshot();

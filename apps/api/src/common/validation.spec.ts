@@ -1,4 +1,4 @@
-import { MAX_BODY_DEPTH, pathDeeperThan } from './validation';
+import { MAX_BODY_DEPTH, pathDeeperThan, pathToNulString } from './validation';
 
 describe('pathDeeperThan', () => {
   it('finds the path where a value nests deeper than the limit, without recursing', () => {
@@ -16,5 +16,15 @@ describe('pathDeeperThan', () => {
     expect(pathDeeperThan([atLimit], MAX_BODY_DEPTH)).toEqual(['0', ...Array(MAX_BODY_DEPTH - 1).fill('0')]);
     expect(pathDeeperThan(null, MAX_BODY_DEPTH)).toBeUndefined();
     expect(pathDeeperThan('text', 0)).toBeUndefined();
+  });
+});
+
+describe('pathToNulString', () => {
+  it('finds the first string value or key holding a NUL character, and passes everything else', () => {
+    expect(pathToNulString('id\u0000')).toEqual([]);
+    expect(pathToNulString({ a: [1, 'ok', { b: 'x\u0000y' }] })).toEqual(['a', '2', 'b']);
+    expect(pathToNulString({ ['k\u0000']: 1 })).toEqual(['k\u0000']);
+    expect(pathToNulString({ a: 'ok', b: [null, 2, true] })).toBeUndefined();
+    expect(pathToNulString(undefined)).toBeUndefined();
   });
 });

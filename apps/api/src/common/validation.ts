@@ -37,9 +37,29 @@ export function pathDeeperThan(value: unknown, max: number): string[] | undefine
 }
 
 /**
+ * The path to the first string (value or key) in `value` that holds a NUL character, or undefined; `[]` when
+ * `value` itself is such a string. PostgreSQL's text cannot hold one, so it would fail there as a 500.
+ */
+export function pathToNulString(value: unknown): string[] | undefined {
+  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (typeof next.value === 'string') {
+      if (next.value.includes('\u0000')) return next.path;
+      continue;
+    }
+    if (next.value === null || typeof next.value !== 'object') continue;
+    for (const [key, child] of Object.entries(next.value)) {
+      if (key.includes('\u0000')) return [...next.path, key];
+      stack.push({ value: child, path: [...next.path, key] });
+    }
+  }
+  return undefined;
+}
+
+/**
  * Nest's pipe, except that a JSON body must be an object (an array would be validated as if it were one, its
  * indices refused as unknown properties, field "0", beside every field reported missing) and not nested deeper
- * than MAX_BODY_DEPTH.
+ * than MAX_BODY_DEPTH, and no body, query or path value holds a NUL character.
  */
 class ApiValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
@@ -53,6 +73,18 @@ class ApiValidationPipe extends ValidationPipe {
     if (deep) {
       const field = deep.join('.');
       const reason = `nested deeper than ${MAX_BODY_DEPTH} levels`;
+      throw new ApiError(400, `${field}: ${reason}`, [{ field, reason }]);
+    }
+    const nul = deep ? undefined : pathToNulString(value);
+    if (nul) {
+      const field =
+        [
+          ...(metadata.type === 'body' ? [] : [metadata.data ?? (metadata.type === 'param' ? 'path' : '')]),
+          ...nul,
+        ]
+          .filter(Boolean)
+          .join('.') || metadata.type;
+      const reason = 'must not contain the NUL character (U+0000)';
       throw new ApiError(400, `${field}: ${reason}`, [{ field, reason }]);
     }
     return super.transform(value, metadata);
