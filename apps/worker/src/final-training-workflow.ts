@@ -4,42 +4,11 @@
  * Deterministic orchestration only; the work is in activities on the training queue (CPU-bound, in child processes
  * or ONNX Runtime) and, for the measurements, on the light queue waiting for the device agents.
  */
-import {
-  ActivityCancellationType,
-  ApplicationFailure,
-  CancellationScope,
-  TemporalFailure,
-  isCancellation,
-  proxyActivities,
-} from '@temporalio/workflow';
-import { FinalTrainingInput, TASK_QUEUES } from '@edgenas/contracts';
-import type { Activities } from './activities';
+import { ApplicationFailure, CancellationScope, TemporalFailure, isCancellation } from '@temporalio/workflow';
+import { FinalTrainingInput } from '@edgenas/contracts';
 import type { FileMeasurements } from './model-card';
+import { light, longTraining, verification } from './activity-proxies';
 import { failureMessage } from './workflow-errors';
-
-const light = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.light,
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['MissingSignatures'] },
-});
-
-/** Long trainings that heartbeat; a lost worker is noticed after the heartbeat timeout and the try retried. */
-const finalTrainingActivities = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.training,
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 4 },
-  // Cancellation waits until the activity has stopped its training process.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
-/** Waits for device agents, heartbeating; bounded by the worker's final verification timeout. */
-const verification = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.light,
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
 
 export interface FinalTrainingOutcome {
   readonly finalModelId: string;
@@ -51,8 +20,8 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
   const id = input.finalModelId;
   try {
     await light.setFinalModelStatus({ finalModelId: id, status: 'running' });
-    const teacher = input.spec.distillation ? await finalTrainingActivities.prepareTeacher(input) : undefined;
-    const trained = await finalTrainingActivities.trainFinalModel({ input, ...(teacher ? { teacher } : {}) });
+    const teacher = input.spec.distillation ? await longTraining.prepareTeacher(input) : undefined;
+    const trained = await longTraining.trainFinalModel({ input, ...(teacher ? { teacher } : {}) });
 
     // The deployment network's float latency on the job's devices; a LUT that cannot price it is a warning.
     let predictedLatencyMs: Record<string, number> = {};
@@ -71,7 +40,7 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
       latencyWarning = `latency could not be predicted: ${failureMessage(err)}`;
     }
 
-    const accuracy = await finalTrainingActivities.quantizeFinalModel({
+    const accuracy = await longTraining.quantizeFinalModel({
       input,
       trained,
       ...(teacher ? { teacher } : {}),

@@ -4,7 +4,6 @@
  * carried across continue-as-new.
  */
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   TemporalFailure,
   CancellationScope,
@@ -13,7 +12,6 @@ import {
   defineQuery,
   isCancellation,
   log,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -28,7 +26,6 @@ import {
   PROGRESS_QUERY,
   SupernetArtifactSummary,
   SupernetSpec,
-  TASK_QUEUES,
 } from '@edgenas/contracts';
 import {
   MacroConfig,
@@ -51,7 +48,8 @@ import {
   summarizeSeeds,
   tell,
 } from '@edgenas/search';
-import type { Activities, PricedArchitecture, SupernetArtifact } from './activities';
+import type { PricedArchitecture, SupernetArtifact } from './activities';
+import { light, longTraining, training, verification } from './activity-proxies';
 import { failureMessage } from './workflow-errors';
 
 export const progressQuery = defineQuery<NasJobProgress>(PROGRESS_QUERY);
@@ -66,38 +64,6 @@ const SUPERNET_SEGMENT_MIN_STEPS = 250;
 
 /** Continue-as-new at least this often (generations per run), even when the server does not suggest it yet. */
 export const GENERATIONS_PER_RUN = 10;
-
-const light = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.light,
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['MissingSignatures'] },
-});
-
-const training = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.training,
-  startToCloseTimeout: '1 hour',
-  // Training heartbeats every couple of seconds; a lost worker is noticed after this and the try is retried.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 4 },
-  // Cancellation waits until the activity has stopped its training process.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
-/** Supernet training: long, checkpointed; a retry resumes from the checkpoint its heartbeat names. */
-const supernetTraining = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.training,
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 4 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
-const verification = proxyActivities<Activities>({
-  taskQueue: TASK_QUEUES.light,
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
 
 /** Options of a run besides the job input (the API starts jobs without them). */
 export interface NasJobRunOptions {
@@ -184,7 +150,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
         activity =
           `supernet training ${Math.floor((100 * done) / supernetSpec.steps)} % (${done}/${supernetSpec.steps} steps)` +
           (supernet?.sharedWith ? `, shared with job ${supernet.sharedWith}` : '');
-        supernet = await supernetTraining.trainSupernet({
+        supernet = await longTraining.trainSupernet({
           jobId: input.jobId,
           space: input.space,
           proxy: input.proxy,
