@@ -52,6 +52,7 @@ import { DatasetPathError, resolveDatasetFolder } from '@edgenas/proxy-trainer/d
 import type { ProxyTrainingRequest } from '@edgenas/proxy-trainer/request';
 import type { ActivityDeps } from './activity-deps';
 import { createFinalModelActivities } from './final-model-activities';
+import { pollVerifications } from './verification-polling';
 import {
   DatasetReading,
   TrainingProgress,
@@ -653,22 +654,14 @@ export function createActivities(deps: ActivityDeps) {
       jobId: string;
       requestIds: readonly string[];
     }): Promise<Record<string, Record<string, number>>> {
-      const ctx = Context.current();
-      const deadline = Date.now() + verificationTimeoutMs;
       const measured: Record<string, Record<string, number>> = {};
       const open = new Set(req.requestIds);
-      while (open.size > 0) {
-        for (const id of [...open]) {
-          const request = await repos.verifications.get(id);
-          if (!request) {
-            open.delete(id);
-            continue;
-          }
-          if (request.status === 'expired') open.delete(id);
-          if (request.status !== 'completed' || !request.measurementId) continue;
-          const m = await repos.measurements.getArchitectureMeasurement(request.measurementId);
-          open.delete(id);
-          if (!m) continue;
+      await pollVerifications(repos, open, {
+        deadline: Date.now() + verificationTimeoutMs,
+        pollMs: verificationPollMs,
+        relevant: () => true,
+        answered: async (request, m) => {
+          if (!m) return;
           (measured[request.architecture] ??= {})[request.deviceId] = m.estimateMs;
           const arch = parseArchitecture(request.architecture);
           await repos.candidates.recordMeasuredLatency(
@@ -677,11 +670,8 @@ export function createActivities(deps: ActivityDeps) {
             request.deviceId,
             m.estimateMs,
           );
-        }
-        if (open.size === 0 || Date.now() >= deadline) break;
-        ctx.heartbeat({ waiting: open.size });
-        await ctx.sleep(verificationPollMs);
-      }
+        },
+      });
       for (const id of open) await repos.verifications.expire(id);
       return measured;
     },

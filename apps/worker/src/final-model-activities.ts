@@ -33,8 +33,15 @@ import {
   writeTeacherLogits,
 } from '@edgenas/proxy-trainer/tensor-file';
 import { QuantizedModel, evaluateOnnx, quantizeModel, runOnnxModel } from '@edgenas/quantizer';
-import { JsonValue, Repositories, createRepositories } from '@edgenas/storage';
+import {
+  FinalModelFileRef,
+  JsonValue,
+  Repositories,
+  VerificationRequestRecord,
+  createRepositories,
+} from '@edgenas/storage';
 import type { ActivityDeps } from './activity-deps';
+import { pollVerifications } from './verification-polling';
 import {
   FileMeasurements,
   TeacherSummary,
@@ -550,40 +557,36 @@ export function createFinalModelActivities(
      * and are reported with the reason: a missing agent never fails the final training.
      */
     async awaitFinalModelVerification(req: { requestIds: readonly string[] }): Promise<FileMeasurements> {
-      const ctx = Context.current();
       const timeoutMs = deps.finalVerificationTimeoutMs ?? deps.verificationTimeoutMs ?? 120_000;
-      const pollMs = deps.verificationPollMs ?? 1000;
-      const deadline = Date.now() + timeoutMs;
       const measured: { float: Record<string, number>; int8: Record<string, number> } = {
         float: {},
         int8: {},
       };
       const notMeasured: FileNotMeasured[] = [];
       const open = new Set(req.requestIds);
+      // only requests with a file are polled (`relevant`)
+      const fileOf = (request: VerificationRequestRecord) => (request.modelFile as FinalModelFileRef).file;
       try {
-        while (open.size > 0) {
-          for (const id of [...open]) {
-            const request = await repos.verifications.get(id);
-            if (!request?.modelFile) {
-              open.delete(id);
-              continue;
-            }
-            const file = request.modelFile.file;
-            if (request.status === 'expired') {
-              open.delete(id);
-              notMeasured.push({ device: request.deviceId, file, reason: 'the request expired' });
-              continue;
-            }
-            if (request.status !== 'completed' || !request.measurementId) continue;
-            open.delete(id);
-            const m = await repos.measurements.getArchitectureMeasurement(request.measurementId);
-            if (m) measured[file][request.deviceId] = m.estimateMs;
-            else notMeasured.push({ device: request.deviceId, file, reason: 'its measurement is gone' });
-          }
-          if (open.size === 0 || Date.now() >= deadline) break;
-          ctx.heartbeat({ waiting: open.size });
-          await ctx.sleep(pollMs);
-        }
+        await pollVerifications(repos, open, {
+          deadline: Date.now() + timeoutMs,
+          pollMs: deps.verificationPollMs ?? 1000,
+          relevant: (request) => !!request.modelFile,
+          expired: (request) =>
+            notMeasured.push({
+              device: request.deviceId,
+              file: fileOf(request),
+              reason: 'the request expired',
+            }),
+          answered: (request, m) => {
+            if (m) measured[fileOf(request)][request.deviceId] = m.estimateMs;
+            else
+              notMeasured.push({
+                device: request.deviceId,
+                file: fileOf(request),
+                reason: 'its measurement is gone',
+              });
+          },
+        });
       } finally {
         // Given up (timeout or cancellation): agents stop being asked.
         for (const id of open) await repos.verifications.expire(id);
