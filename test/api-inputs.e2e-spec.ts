@@ -22,6 +22,7 @@ import {
   UNLIMITED,
   syntheticBlockRow,
 } from './support/api-fixtures';
+import { validJobRequest } from './support/job-inputs';
 import { Json, jsonBody } from './support/json-fuzz';
 
 const PORT = 3121;
@@ -437,35 +438,7 @@ describe('API: strict inputs (real Nest app over HTTP, real SQLite file)', () =>
     it('POST /v1/jobs: never a 5xx, refusals name a field and change no row', async () => {
       const statuses = await fuzz(
         '/v1/jobs',
-        {
-          space: 'proxy-28',
-          deviceIds: [covered.id],
-          latencyBudgetMs: 1000,
-          input: { height: 28, width: 28, channels: 1 },
-          classes: 10,
-          preset: 'quick',
-          proxy: {
-            dataset: { kind: 'fashion-mnist', trainSize: 512, valSize: 256 },
-            epochs: 1,
-            batchSize: 32,
-            resolution: 28,
-          },
-          budget: { generations: 2, population: 4, maxTrainedCandidates: 8, wallClockSeconds: 60 },
-          strategy: 'nsga2',
-          evaluation: {
-            mode: 'supernet',
-            supernet: {
-              steps: 10,
-              batchSize: 32,
-              sampling: 'uniform',
-              recalibrationBatches: 2,
-              scoreImages: 64,
-            },
-            finalists: { count: 2, seeds: 2, steps: 10, batchSize: 32 },
-            baselines: false,
-          },
-          seed: 7,
-        },
+        validJobRequest(covered.id),
         FUZZ_SEED + 1,
         250,
         ({ input }) =>

@@ -48,3 +48,30 @@ export function tinyJobInput(
     ...overrides,
   };
 }
+
+/** A `POST /v1/jobs` body every field of which is valid (on a device whose proxy-28 LUT is complete): fuzzers start here. */
+export function validJobRequest(deviceId: string) {
+  return {
+    space: 'proxy-28',
+    deviceIds: [deviceId],
+    latencyBudgetMs: 1000,
+    input: { height: 28, width: 28, channels: 1 },
+    classes: 10,
+    preset: 'quick',
+    proxy: {
+      dataset: { kind: 'fashion-mnist', trainSize: 512, valSize: 256 },
+      epochs: 1,
+      batchSize: 32,
+      resolution: 28,
+    },
+    budget: { generations: 2, population: 4, maxTrainedCandidates: 8, wallClockSeconds: 60 },
+    strategy: 'nsga2',
+    evaluation: {
+      mode: 'supernet',
+      supernet: { steps: 10, batchSize: 32, sampling: 'uniform', recalibrationBatches: 2, scoreImages: 64 },
+      finalists: { count: 2, seeds: 2, steps: 10, batchSize: 32 },
+      baselines: false,
+    },
+    seed: 7,
+  };
+}
