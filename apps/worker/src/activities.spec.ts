@@ -246,6 +246,13 @@ describe('final model verification activities: one device measures both files, t
     });
     // Given up on: dev-b's agent is no longer asked.
     expect(await storage.verifications.listPending('dev-b')).toEqual([]);
+    // Collected without waiting (a cancelled wait): the same answers, the rest listed with the reason given.
+    expect(
+      await activities.collectFinalModelMeasurements({ requestIds, reason: 'the measurement was cancelled' }),
+    ).toEqual({
+      ...measured,
+      notMeasured: measured.notMeasured.map((n) => ({ ...n, reason: 'the measurement was cancelled' })),
+    });
 
     await activities.completeFinalModel({ finalModelId: 'fm', measured });
     const done = await storage.finalModels.get('fm');

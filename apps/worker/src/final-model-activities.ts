@@ -138,6 +138,26 @@ export function createFinalModelActivities(
   repos: Repositories = createRepositories(deps.db),
 ) {
   const reading = datasetReadingOf(deps);
+  /**
+   * Requests still open after a wait: a measurement that arrived anyway is kept, the others are listed with
+   * `reason`.
+   */
+  async function settleUnanswered(
+    open: ReadonlySet<string>,
+    measured: { float: Record<string, number>; int8: Record<string, number> },
+    notMeasured: FileNotMeasured[],
+    reason: string,
+  ): Promise<void> {
+    for (const id of open) {
+      const request = await repos.verifications.get(id);
+      if (!request?.modelFile) continue;
+      const late = request.measurementId
+        ? await repos.measurements.getArchitectureMeasurement(request.measurementId)
+        : undefined;
+      if (late) measured[request.modelFile.file][request.deviceId] = late.estimateMs;
+      else notMeasured.push({ device: request.deviceId, file: request.modelFile.file, reason });
+    }
+  }
   /** Progress rows written in order, never failing the activity (the row is informative only). */
   const progressWriter = (finalModelId: string, ctx: Context) => {
     let writing = Promise.resolve();
@@ -591,25 +611,32 @@ export function createFinalModelActivities(
         // Given up (timeout or cancellation): agents stop being asked.
         for (const id of open) await repos.verifications.expire(id);
       }
-      for (const id of open) {
-        const request = await repos.verifications.get(id);
-        if (!request?.modelFile) continue;
-        // answered while it was being given up on
-        const late = request.measurementId
-          ? await repos.measurements.getArchitectureMeasurement(request.measurementId)
-          : undefined;
-        if (late) {
-          measured[request.modelFile.file][request.deviceId] = late.estimateMs;
-          continue;
-        }
-        notMeasured.push({
-          device: request.deviceId,
-          file: request.modelFile.file,
-          reason:
-            `no measurement from the device's agent within ${Math.round(timeoutMs / 1000)} s ` +
-            '(agent not running, offline, or busy)',
-        });
-      }
+      await settleUnanswered(
+        open,
+        measured,
+        notMeasured,
+        `no measurement from the device's agent within ${Math.round(timeoutMs / 1000)} s ` +
+          '(agent not running, offline, or busy)',
+      );
+      return { ...measured, notMeasured };
+    },
+
+    /**
+     * The measurements answered so far, without waiting: the rest expire and are listed with `reason`. Used when
+     * the wait is cancelled after the files were stored, so the model completes with what the devices measured.
+     */
+    async collectFinalModelMeasurements(req: {
+      requestIds: readonly string[];
+      reason: string;
+    }): Promise<FileMeasurements> {
+      const measured: { float: Record<string, number>; int8: Record<string, number> } = {
+        float: {},
+        int8: {},
+      };
+      const notMeasured: FileNotMeasured[] = [];
+      const open = new Set(req.requestIds);
+      for (const id of open) await repos.verifications.expire(id);
+      await settleUnanswered(open, measured, notMeasured, req.reason);
       return { ...measured, notMeasured };
     },
 

@@ -49,27 +49,38 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
     });
 
     // Both files stored: the job's devices measure them as they are. Whatever goes wrong here leaves the model
-    // completed, with the devices that did not measure (and why) in its card.
+    // completed, with the devices that did not measure (and why) in its card. A cancel now stops only the
+    // measuring: the model completes with what was measured so far.
+    const noneMeasured = (reason: string): FileMeasurements => ({
+      float: {},
+      int8: {},
+      notMeasured: input.deployment.deviceIds.flatMap((device) =>
+        (accuracy.int8 !== null ? (['float', 'int8'] as const) : (['float'] as const)).map((file) => ({
+          device,
+          file,
+          reason,
+        })),
+      ),
+    });
     let measured: FileMeasurements;
+    let requestIds: readonly string[] | undefined;
     try {
-      const requests = await light.requestFinalModelVerification({ input });
-      measured = await verification.awaitFinalModelVerification({ requestIds: requests.requestIds });
+      requestIds = (await light.requestFinalModelVerification({ input })).requestIds;
+      measured = await verification.awaitFinalModelVerification({ requestIds });
     } catch (err) {
-      if (isCancellation(err)) throw err;
-      const reason = `on-device measurement failed: ${failureMessage(err)}`;
-      measured = {
-        float: {},
-        int8: {},
-        notMeasured: input.deployment.deviceIds.flatMap((device) =>
-          (accuracy.int8 !== null ? (['float', 'int8'] as const) : (['float'] as const)).map((file) => ({
-            device,
-            file,
-            reason,
-          })),
-        ),
-      };
+      if (!isCancellation(err)) {
+        measured = noneMeasured(`on-device measurement failed: ${failureMessage(err)}`);
+      } else {
+        const reason = 'the on-device measurement was cancelled before this device measured the file';
+        const ids = requestIds;
+        measured = ids
+          ? await CancellationScope.nonCancellable(() =>
+              light.collectFinalModelMeasurements({ requestIds: ids, reason }),
+            )
+          : noneMeasured(reason);
+      }
     }
-    await light.completeFinalModel({ finalModelId: id, measured });
+    await CancellationScope.nonCancellable(() => light.completeFinalModel({ finalModelId: id, measured }));
     return { finalModelId: id, floatAccuracy: accuracy.float, int8Accuracy: accuracy.int8 };
   } catch (err) {
     if (isCancellation(err)) {

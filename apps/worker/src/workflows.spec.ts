@@ -187,6 +187,20 @@ function stubActivities(calls: Calls, overrides: Stubs = {}): Activities {
         Object.fromEntries(req.requestIds.filter((r) => r.endsWith(file)).map((r) => [r.split(':')[0], 1.5]));
       return { float: ms(':float'), int8: ms(':int8'), notMeasured: [] };
     },
+    async collectFinalModelMeasurements(req) {
+      calls.final.push('collectFinalModelMeasurements');
+      // the first device answered its float request before the cancel; the rest are listed with the reason
+      const [answered, ...rest] = req.requestIds;
+      return {
+        float: { [answered.split(':')[0]]: 1.25 },
+        int8: {},
+        notMeasured: rest.map((r) => ({
+          device: r.split(':')[0],
+          file: r.split(':')[1] as 'float' | 'int8',
+          reason: req.reason,
+        })),
+      };
+    },
     async completeFinalModel(req) {
       calls.final.push('completeFinalModel');
       calls.completedWith.push(req.measured);
@@ -637,6 +651,57 @@ describe('finalTraining (time-skipping test server, stub activities)', () => {
       { status: 'running' },
       { status: 'failed', error: 'TrainingRequestError: batchSize must be a positive integer' },
     ]);
+  });
+
+  it('a cancel once the files are stored stops only the measuring: the model completes with what was measured', async () => {
+    const calls = newCalls();
+    let waiting!: () => void;
+    const measuring = new Promise<void>((r) => (waiting = r));
+    let activityCancelled!: (cancelled: boolean) => void;
+    const activityEnded = new Promise<boolean>((r) => (activityCancelled = r));
+    const activities = stubActivities(calls, {
+      async awaitFinalModelVerification() {
+        const ctx = Context.current();
+        waiting();
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(50);
+          }
+        } catch (err) {
+          activityCancelled(err instanceof CancelledFailure);
+          throw err;
+        }
+      },
+    });
+    const { result, error } = await runFinal(activities, finalInput(false), async (handle) => {
+      await measuring;
+      await handle.cancel();
+    });
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ floatAccuracy: 0.8, int8Accuracy: 0.79 });
+    // the wait itself is cancelled too (with its next heartbeat), which expires the requests still open
+    expect(await activityEnded).toBe(true);
+    expect(calls.final.slice(-3)).toEqual([
+      'requestFinalModelVerification',
+      'collectFinalModelMeasurements',
+      'completeFinalModel',
+    ]);
+    expect(calls.completedWith).toEqual([
+      {
+        float: { [DEVICE]: 1.25 },
+        int8: {},
+        notMeasured: [
+          {
+            device: DEVICE,
+            file: 'int8',
+            reason: 'the on-device measurement was cancelled before this device measured the file',
+          },
+        ],
+      },
+    ]);
+    // never marked cancelled: its files are stored and downloadable
+    expect(calls.finalStatuses).toEqual([{ status: 'running' }]);
   });
 
   it('cancelling stops the training activity and marks the final model cancelled', async () => {

@@ -92,7 +92,12 @@ export class FinalModelsController {
 
   @Post(':id/final-models/:finalId/cancel')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Request cancellation; the training process stops, the status becomes cancelled' })
+  @ApiOperation({
+    summary: 'Request cancellation; the training process stops, the status becomes cancelled',
+    description:
+      'Once both files are stored (phase verifying), only the on-device measurement stops: the model completes ' +
+      'with the measurements already answered and the rest listed as not measured, with the reason.',
+  })
   cancel(@Param('id') id: string, @Param('finalId') finalId: string) {
     return this.finalModels.cancel(id, finalId);
   }
