@@ -13,6 +13,7 @@
 import * as os from 'node:os';
 import { Command } from 'commander';
 import { int } from './options';
+import { floatOverInt8, measureFloatVsInt8 } from './float-int8-latency';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   FBNET_224,
@@ -27,14 +28,7 @@ import { NetworkGraph, lowerArchitecture } from '@edgenas/search-space/graph';
 import { NetworkWeights, initWeights } from '@edgenas/search-space/weights';
 import { buildOnnxModel } from '@edgenas/search-space/onnx';
 import { buildTfjsNetwork } from '@edgenas/search-space/tfjs';
-import {
-  BenchmarkClock,
-  InterleavedResult,
-  createBoundSession,
-  describeDevice,
-  measureInterleaved,
-  ortVersion,
-} from '@edgenas/device-benchmark';
+import { describeDevice, ortVersion } from '@edgenas/device-benchmark';
 import {
   CALIBRATION_METHODS,
   QuantizedModel,
@@ -105,38 +99,21 @@ function printReport(q: QuantizedModel, note: string): void {
 }
 
 async function latency(float: Uint8Array, int8: Uint8Array, dims: number[], flags: Flags): Promise<void> {
-  const sessions = [
-    await createBoundSession(float, dims, { threads: flags.threads }),
-    await createBoundSession(int8, dims, { threads: flags.threads }),
-  ];
-  try {
-    const results: Record<BenchmarkClock, InterleavedResult[]> = { wall: [], cpu: [] };
-    for (const clock of ['wall', 'cpu'] as const) {
-      results[clock] = await measureInterleaved(sessions, {
-        clock,
-        warmupRuns: 3,
-        rounds: flags.rounds,
-        minRepeats: flags.repeats,
-        maxRepeats: flags.repeats,
-        minRoundMs: 0,
-      });
-    }
+  const results = await measureFloatVsInt8(float, int8, dims, flags);
+  console.log(
+    `\n  latency, ${flags.threads} thread(s), ${flags.rounds} interleaved rounds × ${flags.repeats} runs:`,
+  );
+  console.log('                 wall estimate   wall median    CPU estimate    CPU median');
+  (['float', 'INT8'] as const).forEach((label, i) => {
+    const w = results.wall[i];
+    const c = results.cpu[i];
     console.log(
-      `\n  latency, ${flags.threads} thread(s), ${flags.rounds} interleaved rounds × ${flags.repeats} runs:`,
+      `  ${label.padEnd(6)}    ${ms(w.estimateMs)}    ${ms(w.medianMs)}    ${ms(c.estimateMs)}    ${ms(c.medianMs)}`,
     );
-    console.log('                 wall estimate   wall median    CPU estimate    CPU median');
-    (['float', 'INT8'] as const).forEach((label, i) => {
-      const w = results.wall[i];
-      const c = results.cpu[i];
-      console.log(
-        `  ${label.padEnd(6)}    ${ms(w.estimateMs)}    ${ms(w.medianMs)}    ${ms(c.estimateMs)}    ${ms(c.medianMs)}`,
-      );
-    });
-    const ratio = (clock: BenchmarkClock) => results[clock][0].estimateMs / results[clock][1].estimateMs;
-    console.log(`  float / INT8: ${ratio('wall').toFixed(2)}× (wall), ${ratio('cpu').toFixed(2)}× (CPU)`);
-  } finally {
-    for (const s of sessions) await s.release();
-  }
+  });
+  console.log(
+    `  float / INT8: ${floatOverInt8(results, 'wall').toFixed(2)}× (wall), ${floatOverInt8(results, 'cpu').toFixed(2)}× (CPU)`,
+  );
 }
 
 async function deploymentPart(flags: Flags): Promise<void> {
