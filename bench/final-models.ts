@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   if (o.steps !== undefined && o.epochs !== undefined) throw new Error('give --steps or --epochs, not both');
   const budget =
     o.steps === undefined && o.epochs === undefined
-      ? { steps: 300 }
+      ? { steps: 200 }
       : o.steps !== undefined
         ? { steps: o.steps }
         : { epochs: o.epochs! };
