@@ -14,7 +14,7 @@
  * model is cached (database and per-run record in --cache, keyed by architecture, seed, budget and
  * distillation): an interrupted run resumes; trainings themselves resume from their checkpoints.
  *
- *   npm run bench:final -- [--archs a,b,c] [--steps 300 | --epochs N] [--train 8000 --val 2000] [--seeds 1,2] …
+ *   npm run bench:final -- [--archs a,b,c] [--steps 200 | --epochs N] [--train 8000 --val 2000] [--seeds 1,2] …
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
