@@ -132,7 +132,12 @@ describe.each(targets)('storage on %s', (_name, scratch) => {
 
   it('keeps an int8 profile as its own precision', async () => {
     const int8 = { ...PROFILE, precision: 'int8' as const };
-    await storage.devices.create({ id: 'dev-i8', name: 'bench box int8', profile: int8, tokenHash: 'hash-i8' });
+    await storage.devices.create({
+      id: 'dev-i8',
+      name: 'bench box int8',
+      profile: int8,
+      tokenHash: 'hash-i8',
+    });
     const stored = await storage.devices.get('dev-i8');
     expect(stored?.precision).toBe('int8');
     expect(stored?.profile).toEqual(int8);

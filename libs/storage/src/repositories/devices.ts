@@ -32,7 +32,8 @@ export class DeviceNameTakenError extends Error {
 
 function storedPrecision(value: string): DevicePrecision {
   const known = DEVICE_PRECISIONS.find((p) => p === value);
-  if (!known) throw new Error(`stored device precision "${value}" is not one of ${DEVICE_PRECISIONS.join(', ')}`);
+  if (!known)
+    throw new Error(`stored device precision "${value}" is not one of ${DEVICE_PRECISIONS.join(', ')}`);
   return known;
 }
 
