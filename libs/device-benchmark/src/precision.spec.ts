@@ -82,14 +82,18 @@ describe('benchmark runner at a precision (real ONNX Runtime)', () => {
     // warm-up reference + (reference + 4 blocks) in the chunk, all quantized; the rest are null models
     expect(quantized).toHaveLength(6);
     expect(timed.length).toBeGreaterThan(quantized.length);
-    for (const r of rows) expect(r.estimateMs).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(r.estimateMs).toBeGreaterThan(0);
+      expect(r.agentVersion).toMatch(/\+int8$/);
+    }
   });
 
   it('times float blocks on an fp32 profile (the default)', async () => {
     const timed = recordTimedModels();
-    await benchmarkSignatures(spaceSignatures(TINY).slice(0, 2), QUICK);
+    const rows = await benchmarkSignatures(spaceSignatures(TINY).slice(0, 2), QUICK);
     expect(timed.length).toBeGreaterThan(0);
     expect(timed.filter((m) => opTypes(m).has('QuantizeLinear'))).toEqual([]);
+    expect(rows.map((r) => r.agentVersion)).toEqual(rows.map(() => 'edgenas-agent/0.1.0'));
   });
 
   it('times whole networks quantized on an int8 profile, but a given model file as it is', async () => {
@@ -106,6 +110,7 @@ describe('benchmark runner at a precision (real ONNX Runtime)', () => {
     );
     expect(rows).toHaveLength(2);
     expect(timed.some((m) => m === fileModel)).toBe(true);
+    expect(rows.map((r) => r.agentVersion)).toEqual(['edgenas-agent/0.1.0+int8', 'edgenas-agent/0.1.0']);
     const quantized = timed.filter((m) => opTypes(m).has('QuantizeLinear'));
     // warm-up reference and in-chunk reference (network a) and network a itself
     expect(quantized).toHaveLength(3);

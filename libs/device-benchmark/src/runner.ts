@@ -180,7 +180,7 @@ async function measureInChunks<I, R>(
     for (const item of chunk) models.push(await plan.model(item));
     const res = await measureChunk(referenceModel, models, plan.withNullModels, opts);
     const stamp: ChunkStamp = {
-      agentVersion: measurementAgentVersion(opts.clock),
+      agentVersion: measurementAgentVersion(opts.clock, opts.precision),
       measuredAt: new Date().toISOString(),
       driftFlagged: drift.observe(res.reference.estimateMs),
     };
@@ -285,6 +285,8 @@ export async function benchmarkArchitectures(
       architecture: formatArchitecture(a.architecture),
       ...latencyStats(stats),
       ...stamp,
+      // a given file is timed as it is, whatever the precision
+      ...(a.modelFile ? { agentVersion: measurementAgentVersion(opts.clock) } : {}),
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
       ...(a.purpose ? { purpose: a.purpose } : {}),
       ...(a.modelFile ? { modelFile: a.modelFile.file } : {}),
