@@ -248,6 +248,8 @@ export interface ArchitectureToMeasure {
   readonly purpose?: ArchitectureMeasurementPurpose;
   /** A final model's file to measure as it is (instead of the architecture built here), and which file it is. */
   readonly modelFile?: { readonly file: FinalModelFile; readonly onnx: Uint8Array };
+  /** The precision to build it at instead of the options' (a bench interleaves both in the same rounds). */
+  readonly precision?: DevicePrecision;
 }
 
 /** Whole networks per chunk by default: fbnet-224 models are tens of MB each. */
@@ -269,7 +271,10 @@ export async function benchmarkArchitectures(
   const model = async (a: ArchitectureToMeasure) =>
     a.modelFile
       ? modelFileModel(label(a), a.modelFile.onnx, a.architecture, a.config)
-      : modelAtPrecision(architectureModel(label(a), a.architecture, a.config), opts.precision);
+      : modelAtPrecision(
+          architectureModel(label(a), a.architecture, a.config),
+          a.precision ?? opts.precision,
+        );
   const plan = {
     label,
     model,
@@ -286,7 +291,10 @@ export async function benchmarkArchitectures(
       ...latencyStats(stats),
       ...stamp,
       // a given file is timed as it is, whatever the precision
-      ...(a.modelFile ? { agentVersion: measurementAgentVersion(opts.clock) } : {}),
+      agentVersion: measurementAgentVersion(
+        opts.clock,
+        a.modelFile ? 'fp32' : (a.precision ?? opts.precision),
+      ),
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
       ...(a.purpose ? { purpose: a.purpose } : {}),
       ...(a.modelFile ? { modelFile: a.modelFile.file } : {}),
