@@ -25,7 +25,8 @@ export function describeDevice(
       executionProvider: 'cpu',
       threads,
     },
-    precision,
+    // fp32 is said by leaving it out, so an fp32 agent registers exactly as agents did before precisions existed
+    ...(precision === DEFAULT_PRECISION ? {} : { precision }),
   };
 }
 
