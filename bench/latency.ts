@@ -7,13 +7,19 @@
  * re-measures the stratified set's reference networks first, and that calibration times their drift scale is
  * scored on it (the refit agents do periodically and on drift).
  *
+ * With `--precisions fp32,int8` each precision gets its own LUT (int8: every block quantized before timing, as an
+ * int8 agent measures it) and calibration, and the networks of both are measured in the same interleaved rounds.
+ *
  *   npm run build && node dist/bench/latency.js [--spaces proxy-28,fbnet-224] [--calibration 40] [--heldout 100]
+ *     [--precisions fp32,int8]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { int } from './options';
+import { ArchitectureUpload, DEVICE_PRECISIONS, DevicePrecision } from '@edgenas/contracts';
 import * as os from 'node:os';
 import {
   CalibrationSample,
+  LatencyLut,
   PredictionQuality,
   buildLut,
   chooseCalibrationSet,
@@ -33,7 +39,7 @@ import {
   architectureId,
   createRng,
   formatArchitecture,
-  getMacroConfig,
+  resolveSpace,
   sampleArchitecture,
 } from '@edgenas/search-space';
 import {
@@ -58,6 +64,7 @@ interface Flags {
   archRepeats: number;
   seed: number;
   clock: BenchmarkClock;
+  precisions: DevicePrecision[];
 }
 
 const pct = (x: number) => (Number.isNaN(x) ? '   n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
@@ -81,20 +88,46 @@ function row(name: string, q: PredictionQuality): string {
   return `  ${name.padEnd(28)} ${pct(q.within10)}   ${pct(q.within5)}   ${pct(q.rmspe)}   ${num(q.kendallTau)}`;
 }
 
-async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOptions): Promise<void> {
+/** What one precision's predictor is built from: its LUT and its stratified calibration set. */
+interface PrecisionRun {
+  readonly precision: DevicePrecision;
+  readonly lut: LatencyLut;
+  readonly blocks: number;
+  readonly flaggedBlocks: number;
+  readonly lutSeconds: number;
+  readonly stratified: Architecture[];
+}
+
+async function benchSpace(
+  config: MacroConfig,
+  f: Flags,
+  blockOpts: BenchmarkOptions,
+  precisions: readonly DevicePrecision[],
+): Promise<void> {
   const t0 = Date.now();
   const log = (s: string) => process.stdout.write(`[${config.name} ${elapsed(t0)}] ${s}\n`);
   const sigs = spaceSignatures(config);
-  log(`measuring ${sigs.length} LUT entries`);
-  const rows = await benchmarkSignatures(sigs, blockOpts);
-  const lut = buildLut(rows);
-  log(`LUT built (${rows.filter((r) => r.driftFlagged).length} drift-flagged rows)`);
+  const runs: PrecisionRun[] = [];
+  for (const precision of precisions) {
+    log(`measuring ${sigs.length} LUT entries at ${precision}`);
+    const t = Date.now();
+    const rows = await benchmarkSignatures(sigs, { ...blockOpts, precision });
+    const lut = buildLut(rows);
+    runs.push({
+      precision,
+      lut,
+      blocks: rows.length,
+      flaggedBlocks: rows.filter((r) => r.driftFlagged).length,
+      lutSeconds: (Date.now() - t) / 1000,
+      stratified: chooseCalibrationSet(config, lut, { size: f.calibration, seed: f.seed }).map(
+        (m) => m.architecture,
+      ),
+    });
+    log(`${precision} LUT built (${runs[runs.length - 1].flaggedBlocks} drift-flagged rows)`);
+  }
 
   const seen = new Set<string>();
-  const stratified = chooseCalibrationSet(config, lut, { size: f.calibration, seed: f.seed }).map(
-    (m) => m.architecture,
-  );
-  for (const a of stratified) seen.add(architectureId(a));
+  for (const run of runs) for (const a of run.stratified) seen.add(architectureId(a));
   const random = sampleDistinct(config, f.calibration, f.seed, seen);
   const heldout = sampleDistinct(config, f.heldout, f.seed + 1, seen);
   const archOpts: BenchmarkOptions = {
@@ -104,94 +137,153 @@ async function benchSpace(config: MacroConfig, f: Flags, blockOpts: BenchmarkOpt
     maxRepeats: Math.max(f.archRepeats, 50),
     chunkSize: ARCHITECTURE_CHUNK,
   };
-  const items = (archs: Architecture[]): ArchitectureToMeasure[] =>
-    archs.map((architecture) => ({ architecture, config }));
-  log(
-    `measuring ${stratified.length} stratified + ${random.length} random calibration architectures end to end`,
-  );
-  // alternated, so both sets see the same machine states
-  const calib = stratified.flatMap((a, i) => (i < random.length ? [a, random[i]] : [a]));
-  const calibMeasured = await benchmarkArchitectures(items(calib), archOpts);
-  const measuredOf = new Map(calib.map((a, i) => [architectureId(a), calibMeasured[i].estimateMs]));
-  const samplesOf = (archs: Architecture[]): CalibrationSample[] =>
-    archs.map((a) => ({
-      features: predictLatency(a, config, lut).features,
-      measuredMs: measuredOf.get(architectureId(a)) as number,
-    }));
-  const samples = samplesOf(stratified);
-  const calibration = fitCalibration(samples);
-  const randomCalibration = fitCalibration(samplesOf(random));
-  log(
-    `calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)}); ` +
-      `on the random set ${randomCalibration.model} (${pct(randomCalibration.residualSigmaRel)})`,
-  );
+  /** Items of every precision, alternated (A@fp32 A@int8 B@fp32 …), so all see the same machine states. */
+  const interleave = (perPrecision: (run: PrecisionRun) => Architecture[]): ArchitectureToMeasure[] => {
+    const lists = runs.map((run) => perPrecision(run).map((architecture) => ({ run, architecture })));
+    const out: ArchitectureToMeasure[] = [];
+    for (let i = 0; i < Math.max(...lists.map((l) => l.length)); i++)
+      for (const l of lists)
+        if (i < l.length)
+          out.push({ architecture: l[i].architecture, config, precision: l[i].run.precision });
+    return out;
+  };
+  const keyOf = (precision: DevicePrecision, arch: Architecture) => `${precision}:${architectureId(arch)}`;
+  const measure = async (items: ArchitectureToMeasure[]): Promise<Map<string, ArchitectureUpload>> => {
+    const rows = await benchmarkArchitectures(items, archOpts);
+    return new Map(items.map((it, i) => [keyOf(it.precision ?? 'fp32', it.architecture), rows[i]]));
+  };
 
-  log(`measuring ${heldout.length} held-out architectures end to end, pass A`);
-  const passA = await benchmarkArchitectures(items(heldout), archOpts);
-  // the reference networks, as the agent re-measures them, lead pass B: a drift scale for pass B's predictions
-  const references = chooseReferenceNetworks(
-    stratified.map((arch, i) => ({
-      arch,
-      architecture: formatArchitecture(arch, config),
-      measuredMs: samples[i].measuredMs,
-    })),
+  log(
+    `measuring ${runs.map((r) => `${r.stratified.length} stratified`).join(' / ')} + ${random.length} random ` +
+      `calibration architectures end to end at ${precisions.join(' / ')}`,
   );
-  log(`pass B (after ${references.length} reference networks)`);
+  // stratified and random alternated, so both sets see the same machine states
+  const calib = await measure(
+    interleave((run) => run.stratified.flatMap((a, i) => (i < random.length ? [a, random[i]] : [a]))),
+  );
+  const fitted = runs.map((run) => {
+    const samplesOf = (archs: Architecture[]): CalibrationSample[] =>
+      archs.map((a) => ({
+        features: predictLatency(a, config, run.lut).features,
+        measuredMs: calib.get(keyOf(run.precision, a))!.estimateMs,
+      }));
+    const samples = samplesOf(run.stratified);
+    const calibration = fitCalibration(samples);
+    const randomCalibration = fitCalibration(samplesOf(random));
+    log(
+      `${run.precision} calibration: ${calibration.model} (cross-validated RMSPE ${pct(calibration.residualSigmaRel)}); ` +
+        `on the random set ${randomCalibration.model} (${pct(randomCalibration.residualSigmaRel)})`,
+    );
+    // the reference networks, as the agent re-measures them, lead pass B: a drift scale for pass B's predictions
+    const references = chooseReferenceNetworks(
+      run.stratified.map((arch, i) => ({
+        arch,
+        architecture: formatArchitecture(arch, config),
+        measuredMs: samples[i].measuredMs,
+      })),
+    );
+    return { run, samples, calibration, randomCalibration, references };
+  });
+
+  log(`measuring ${heldout.length} held-out architectures end to end at ${precisions.join(' / ')}, pass A`);
+  const passA = await measure(interleave(() => heldout));
+  log(`pass B (after the reference networks)`);
   const refsAndB = await benchmarkArchitectures(
-    items([...references.map((r) => r.arch), ...heldout]),
+    [
+      ...interleave((run) => fitted.find((x) => x.run === run)!.references.map((r) => r.arch)),
+      ...interleave(() => heldout),
+    ],
     archOpts,
   );
-  const driftScale = median(references.map((r, i) => refsAndB[i].estimateMs / r.measuredMs));
-  const passB = refsAndB.slice(references.length);
-  const a = passA.map((m) => m.estimateMs);
-  const b = passB.map((m) => m.estimateMs);
-  const testFeatures = heldout.map((arch) => predictLatency(arch, config, lut).features);
-  const calibrated = heldout.map((arch) => predictLatency(arch, config, lut, calibration).latencyMs);
-  const randomCalibrated = heldout.map(
-    (arch) => predictLatency(arch, config, lut, randomCalibration).latencyMs,
+  const refCount = fitted.reduce((n, x) => n + x.references.length, 0);
+  const passB = new Map(
+    interleave(() => heldout).map((it, i) => [
+      keyOf(it.precision ?? 'fp32', it.architecture),
+      refsAndB[refCount + i],
+    ]),
   );
-  const mac = macProportionalBaseline(samples, testFeatures);
-  const raw = rawLutSumBaseline(testFeatures);
-  const corrected = testFeatures.map((t) => t.correctedSumMs);
-  const rescaled = calibrated.map((ms) => ms * driftScale);
-  const floor = noiseFloor(a, b);
-  const flagged = [...calibMeasured, ...passA, ...passB].filter((m) => m.driftFlagged).length;
+  const refRows = refsAndB.slice(0, refCount);
+  const refItems = interleave((run) => fitted.find((x) => x.run === run)!.references.map((r) => r.arch));
 
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  process.stdout.write(
-    `\n${config.name}: ${sigs.length} LUT entries, ${stratified.length} + ${random.length} calibration + ` +
-      `${heldout.length} held-out ` +
-      `architectures (mean ${mean(a).toFixed(2)} ms), ${flagged} drift-flagged architecture measurements, ` +
-      `drift scale before pass B ${driftScale.toFixed(3)}, ${elapsed(t0)}\n`,
-  );
-  for (const [label, measured] of [
-    ['pass A', a],
-    ['pass B', b],
-  ] as const) {
-    process.stdout.write(`  vs held-out ${label}         ±10 %     ±5 %     RMSPE   Kendall τ\n`);
-    process.stdout.write(row('MAC-proportional', evaluatePredictions(mac, measured)) + '\n');
-    process.stdout.write(row('raw LUT sum', evaluatePredictions(raw, measured)) + '\n');
-    process.stdout.write(
-      row('corrected sum (uncalibrated)', evaluatePredictions(corrected, measured)) + '\n',
+  const meanByPrecision = new Map<DevicePrecision, number>();
+  for (const { run, samples, calibration, randomCalibration, references } of fitted) {
+    const { precision, lut } = run;
+    const remeasured = new Map(
+      refItems
+        .map((it, i) => [it, refRows[i]] as const)
+        .filter(([it]) => it.precision === precision)
+        .map(([it, row]) => [architectureId(it.architecture), row.estimateMs]),
     );
-    process.stdout.write(
-      row(`stratified set (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+    const driftScale = median(
+      references.map((r) => (remeasured.get(architectureId(r.arch)) as number) / r.measuredMs),
     );
-    process.stdout.write(
-      row(`random set (${randomCalibration.model})`, evaluatePredictions(randomCalibrated, measured)) + '\n',
+    const a = heldout.map((h) => passA.get(keyOf(precision, h))!.estimateMs);
+    const b = heldout.map((h) => passB.get(keyOf(precision, h))!.estimateMs);
+    meanByPrecision.set(precision, mean(a));
+    const testFeatures = heldout.map((arch) => predictLatency(arch, config, lut).features);
+    const calibrated = heldout.map((arch) => predictLatency(arch, config, lut, calibration).latencyMs);
+    const randomCalibrated = heldout.map(
+      (arch) => predictLatency(arch, config, lut, randomCalibration).latencyMs,
     );
-    if (label === 'pass B')
-      process.stdout.write(row('stratified × drift scale', evaluatePredictions(rescaled, measured)) + '\n');
+    const mac = macProportionalBaseline(samples, testFeatures);
+    const raw = rawLutSumBaseline(testFeatures);
+    const corrected = testFeatures.map((t) => t.correctedSumMs);
+    const rescaled = calibrated.map((ms) => ms * driftScale);
+    const floor = noiseFloor(a, b);
+    const flagged = [...calib, ...passA, ...passB].filter(
+      ([key, m]) => key.startsWith(`${precision}:`) && m.driftFlagged,
+    ).length;
+
+    process.stdout.write(
+      `\n${config.name} at ${precision}: ${run.blocks} LUT entries in ${run.lutSeconds.toFixed(0)} s ` +
+        `(${run.flaggedBlocks} drift-flagged), ${run.stratified.length} + ${random.length} calibration + ` +
+        `${heldout.length} held-out architectures (mean ${mean(a).toFixed(3)} ms), ${flagged} drift-flagged ` +
+        `architecture measurements, drift scale before pass B ${driftScale.toFixed(3)}, ${elapsed(t0)}\n`,
+    );
+    for (const [label, measured] of [
+      ['pass A', a],
+      ['pass B', b],
+    ] as const) {
+      process.stdout.write(`  vs held-out ${label}         ±10 %     ±5 %     RMSPE   Kendall τ\n`);
+      process.stdout.write(row('MAC-proportional', evaluatePredictions(mac, measured)) + '\n');
+      process.stdout.write(row('raw LUT sum', evaluatePredictions(raw, measured)) + '\n');
+      process.stdout.write(
+        row('corrected sum (uncalibrated)', evaluatePredictions(corrected, measured)) + '\n',
+      );
+      process.stdout.write(
+        row(`stratified set (${calibration.model})`, evaluatePredictions(calibrated, measured)) + '\n',
+      );
+      process.stdout.write(
+        row(`random set (${randomCalibration.model})`, evaluatePredictions(randomCalibrated, measured)) +
+          '\n',
+      );
+      if (label === 'pass B')
+        process.stdout.write(row('stratified × drift scale', evaluatePredictions(rescaled, measured)) + '\n');
+    }
+    process.stdout.write(
+      row('noise floor (A vs B)', evaluatePredictions(a, b)) +
+        `\n  noise floor within ±10 %: ${pct(floor)}\n` +
+        `  held-out within ±10 % of pass A (stratified calibration): ` +
+        `${Math.round(evaluatePredictions(calibrated, a).within10 * heldout.length)} of ${heldout.length}\n\n`,
+    );
   }
-  process.stdout.write(
-    row('noise floor (A vs B)', evaluatePredictions(a, b)) +
-      `\n  noise floor within ±10 %: ${pct(floor)}\n\n`,
-  );
+  const fp32 = meanByPrecision.get('fp32');
+  const int8 = meanByPrecision.get('int8');
+  if (fp32 !== undefined && int8 !== undefined)
+    process.stdout.write(
+      `${config.name}: held-out mean latency, pass A: fp32 ${fp32.toFixed(3)} ms, int8 ${int8.toFixed(3)} ms ` +
+        `(int8 / fp32 = ${(int8 / fp32).toFixed(2)})\n\n`,
+    );
 }
 
 async function main(): Promise<void> {
   const program = new Command('latency-bench')
-    .option('--spaces <list>', 'spaces to benchmark', 'proxy-28,fbnet-224')
+    .option(
+      '--spaces <list>',
+      'spaces to benchmark (with a geometry: fbnet-224@96x96x3-c10)',
+      'proxy-28,fbnet-224',
+    )
     .option(
       '--calibration <n>',
       'architectures per calibration set (stratified and random)',
@@ -200,6 +292,17 @@ async function main(): Promise<void> {
     )
     .option('--heldout <n>', 'held-out architectures measured twice', int(2, 1000), 100)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int(1, 64), 1)
+    .option(
+      '--precisions <list>',
+      'fp32 and/or int8: one LUT and calibration per precision, the networks of all measured interleaved',
+      (v: string) =>
+        v.split(',').map((p) => {
+          const known = DEVICE_PRECISIONS.find((d) => d === p.trim());
+          if (!known) throw new InvalidArgumentError(`must list ${DEVICE_PRECISIONS.join(' and/or ')}`);
+          return known;
+        }),
+      ['fp32'],
+    )
     .option('--rounds <n>', 'interleaved rounds per LUT entry', int(1, 100), DEFAULT_BENCHMARK_OPTIONS.rounds)
     .option(
       '--repeats <n>',
@@ -221,11 +324,12 @@ async function main(): Promise<void> {
     )
     .parse();
   const f = program.opts<Flags>();
-  const configs = f.spaces.split(',').map((s) => getMacroConfig(s.trim()));
+  // a space may carry a deployment geometry, e.g. fbnet-224@96x96x3-c10
+  const configs = f.spaces.split(',').map((s) => resolveSpace(s.trim()));
   const profile = describeDevice(os.hostname(), f.threads);
   process.stdout.write(
     `device: ${profile.hardware.cpuModel}, ${profile.hardware.cores} cores, ORT ${profile.runtime.engineVersion}, ` +
-      `${f.threads} thread(s), ${f.clock} clock; load average ${os
+      `${f.threads} thread(s), ${f.clock} clock, ${f.precisions.join(' + ')}; load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}\n`,
@@ -237,7 +341,13 @@ async function main(): Promise<void> {
     rounds: f.rounds,
     minRepeats: f.repeats,
   };
-  for (const config of configs) await benchSpace(config, f, blockOpts);
+  const cpu0 = process.cpuUsage();
+  const wall0 = Date.now();
+  for (const config of configs) await benchSpace(config, f, blockOpts, [...new Set(f.precisions)]);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(
+    `wall ${((Date.now() - wall0) / 1000).toFixed(0)} s, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s\n`,
+  );
   process.stdout.write(
     `load average at the end: ${os
       .loadavg()

@@ -466,6 +466,8 @@ describe('API: device profiles validated whole, names unique per API key, lost a
       [{ ...PROFILE, hardware: { ...PROFILE.hardware, cores: '2' } }, 'profile.hardware.cores'],
       [{ ...PROFILE, name: '' }, 'profile.name'],
       [{ ...PROFILE, extra: 1 }, 'profile.extra'],
+      [{ ...PROFILE, precision: 'int4' }, 'profile.precision'],
+      [{ ...PROFILE, precision: 'FP32' }, 'profile.precision'],
       ['x', 'profile'],
     ];
     for (const [profile, field] of cases) {
@@ -477,6 +479,25 @@ describe('API: device profiles validated whole, names unique per API key, lost a
       ]);
     }
     expect(await deviceCount()).toBe(before);
+  });
+
+  it("keeps the profile's precision: fp32 unless it names int8; views and lists show it", async () => {
+    const fp32 = await register({ name: 'precision-default', profile: PROFILE });
+    const int8 = await register({ name: 'precision-int8', profile: { ...PROFILE, precision: 'int8' } });
+    expect([fp32.status, int8.status]).toEqual([201, 201]);
+    expect(fp32.body).toMatchObject({ precision: 'fp32', profile: { ...PROFILE, precision: 'fp32' } });
+    expect(int8.body).toMatchObject({ precision: 'int8', profile: { ...PROFILE, precision: 'int8' } });
+    const one = await api
+      .http()
+      .get(`/v1/devices/${int8.body.id}`)
+      .set(...auth(USER_KEY));
+    expect(one.body).toMatchObject({ id: int8.body.id, precision: 'int8' });
+    const list = await api
+      .http()
+      .get('/v1/devices')
+      .set(...auth(USER_KEY));
+    const byId = new Map(list.body.map((d: { id: string; precision: string }) => [d.id, d.precision]));
+    expect([byId.get(fp32.body.id), byId.get(int8.body.id)]).toEqual(['fp32', 'int8']);
   });
 
   it('answers 409 naming the existing device for a second device of the same name under one API key', async () => {

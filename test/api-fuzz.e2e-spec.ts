@@ -541,6 +541,7 @@ describe(`API fuzz of every route (fast-check, seed ${SEED}; real Nest app over 
         'proxy',
         'budget',
         'strategy',
+        'precision',
         'preset',
         'evaluation',
         'seed',

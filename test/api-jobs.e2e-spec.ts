@@ -237,6 +237,7 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
       budget: SYNTHETIC_JOB.budget,
       strategy: 'random',
       seed: 42,
+      precision: 'fp32',
       evaluation: { mode: 'standalone', baselines: false },
     };
     expect(res.body.input).toEqual(expectedInput);

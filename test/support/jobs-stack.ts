@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
+import { DevicePrecision } from '@edgenas/contracts';
 import { MacroConfig, createRng, formatArchitecture, sampleArchitecture } from '@edgenas/search-space';
 import { createApiApp } from '../../apps/api/src/app';
 import { runPass, PassSummary } from '../../apps/agent/src/agent';
@@ -148,12 +149,13 @@ export function createTestAgent(
   stack: Pick<JobsStack, 'dir' | 'apiUrl'>,
   name: string,
   spaces: readonly MacroConfig[],
+  opts: { readonly precision?: DevicePrecision; readonly stateDir?: string } = {},
 ): TestAgent {
-  const stateDir = join(stack.dir, `agent-${name}`);
+  const stateDir = opts.stateDir ?? join(stack.dir, `agent-${name}`);
   const store = AgentStore.open(stateDir);
   const ctx = {
     store,
-    profile: describeDevice(name, 1),
+    profile: describeDevice(name, 1, opts.precision),
     apiUrl: stack.apiUrl,
     apiKey: API_KEY,
     spaces,

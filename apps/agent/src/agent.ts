@@ -4,6 +4,7 @@ import {
   DeviceProfile,
   DeviceRegistration,
   ModelFileVerificationRequest,
+  precisionOf,
 } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import {
@@ -65,10 +66,17 @@ export interface PassSummary {
   readonly pending: number;
 }
 
+/** Same hardware, runtime and precision: the same profile (a profile stored without a precision is fp32). */
 function sameRuntime(a: DeviceProfile, b: DeviceProfile): boolean {
   return (
-    JSON.stringify(a.runtime) === JSON.stringify(b.runtime) && a.hardware.cpuModel === b.hardware.cpuModel
+    JSON.stringify(a.runtime) === JSON.stringify(b.runtime) &&
+    a.hardware.cpuModel === b.hardware.cpuModel &&
+    precisionOf(a) === precisionOf(b)
   );
+}
+
+function describeRuntime(p: DeviceProfile): string {
+  return `${p.runtime.threads} thread(s) at ${precisionOf(p)} on ${p.hardware.cpuModel}`;
 }
 
 /**
@@ -89,8 +97,8 @@ export async function ensureDevice(
     }
     if (!sameRuntime(known.profile, ctx.profile)) {
       throw new AgentUsageError(
-        `device ${known.name} was registered with ${known.profile.runtime.threads} thread(s) on ` +
-          `${known.profile.hardware.cpuModel}; a different runtime is a different device: use another --name`,
+        `device ${known.name} was registered with ${describeRuntime(known.profile)}; ` +
+          'a different runtime or precision is a different device: use another --name',
       );
     }
     return known;
@@ -153,8 +161,8 @@ async function takeOver(
   if (!sameRuntime(existing.profile, ctx.profile)) {
     throw new AgentUsageError(
       `a device named ${ctx.profile.name} (${deviceId}) is already registered with ` +
-        `${existing.profile.runtime.threads} thread(s) on ${existing.profile.hardware.cpuModel}; ` +
-        'a different runtime is a different device: use another --name',
+        `${describeRuntime(existing.profile)}; ` +
+        'a different runtime or precision is a different device: use another --name',
     );
   }
   const reg = await withRetry(() => client.newDeviceToken(apiKey, deviceId), ctx.retry);
@@ -204,6 +212,8 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   }
   let uploaded = 0;
   let duplicates = 0;
+  // The profile's precision decides what is timed (int8: every model built here is quantized first).
+  const benchmark: BenchmarkOptions = { ...ctx.benchmark, precision: precisionOf(ctx.profile) };
 
   const sync = async (): Promise<void> => {
     if (!device) return;
@@ -269,7 +279,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
   const measureBlocks = async (sigs: BlockSignature[]): Promise<void> => {
     const progress = (ctx.progress ?? ((t) => createProgress(t, ctx.log)))('blocks');
     try {
-      await benchmarkSignatures(sigs, ctx.benchmark, {
+      await benchmarkSignatures(sigs, benchmark, {
         onProgress: (d, t, l) => progress.update(d, t, l),
         onSkip: (key, reason) => ctx.log(`skipping ${key}: ${reason}`),
         onChunk: async (rows) => {
@@ -290,7 +300,7 @@ export async function runPass(ctx: AgentContext): Promise<PassSummary> {
     try {
       await benchmarkArchitectures(
         items,
-        { ...ctx.benchmark, chunkSize: Math.min(ctx.benchmark.chunkSize, ARCHITECTURE_CHUNK) },
+        { ...benchmark, chunkSize: Math.min(benchmark.chunkSize, ARCHITECTURE_CHUNK) },
         {
           onProgress: (d, t, l) => progress.update(d, t, l),
           onChunk: async (rows) => {

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { AgentConfig, ConfigError, Env, agentConfig } from '@edgenas/config';
+import { DEFAULT_PRECISION, DEVICE_PRECISIONS, DevicePrecision } from '@edgenas/contracts';
 import { spaceSignatures } from '@edgenas/latency-predictor';
 import { ApiClient, ApiError, ApiUnreachableError, DEFAULT_RETRY, RetryOptions } from './api-client';
 import { AgentContext, AgentUsageError, describePass, ensureDevice, runLoop, runPass } from './agent';
@@ -41,8 +42,15 @@ function clockOption(value: string): BenchmarkClock {
   return value;
 }
 
+function precisionOption(value: string): DevicePrecision {
+  const known = DEVICE_PRECISIONS.find((p) => p === value);
+  if (!known) throw new InvalidArgumentError(`--precision must be ${DEVICE_PRECISIONS.join(' or ')}`);
+  return known;
+}
+
 interface CommonFlags {
   retries: number;
+  precision?: DevicePrecision;
   api?: string;
   apiKey?: string;
   name?: string;
@@ -68,6 +76,12 @@ function addCommon(cmd: Command): Command {
     .option('--api-key <key>', 'user API key, needed once to register the device (default $EDGENAS_API_KEY)')
     .option('--name <name>', 'device name (default <hostname>-cpu-t<threads>)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', intOption('--threads', 1, 256), 1)
+    .option(
+      '--precision <precision>',
+      'fp32, or int8: every block and network is quantized (static QDQ) before timing; another precision is ' +
+        'another device (default $EDGENAS_AGENT_PRECISION or fp32)',
+      precisionOption,
+    )
     .option('--state-dir <dir>', 'local state directory (default $EDGENAS_DATA_DIR/agent-<name>)')
     .option(
       '--retries <n>',
@@ -119,15 +133,20 @@ function benchOptions(f: CommonFlags & BenchFlags, config: AgentConfig): Benchma
     chunkSize: f.chunk,
     minRoundMs: f.roundMs,
     clock,
+    precision: precision(f, config),
   };
+}
+
+function precision(f: CommonFlags, config: AgentConfig): DevicePrecision {
+  return f.precision ?? config.precision ?? DEFAULT_PRECISION;
 }
 
 function retry(f: CommonFlags): RetryOptions {
   return { ...DEFAULT_RETRY, attempts: f.retries };
 }
 
-function deviceName(f: CommonFlags): string {
-  return f.name ?? defaultDeviceName(f.threads);
+function deviceName(f: CommonFlags, config: AgentConfig): string {
+  return f.name ?? defaultDeviceName(f.threads, precision(f, config));
 }
 
 function stateDir(f: CommonFlags, config: AgentConfig, name: string): string {
@@ -141,7 +160,7 @@ function stateDir(f: CommonFlags, config: AgentConfig, name: string): string {
  * the data dir when the default name has none (`npm start`'s agent is "local-cpu", not the host name).
  */
 function statusStateDir(f: CommonFlags, config: AgentConfig): string {
-  const named = stateDir(f, config, deviceName(f));
+  const named = stateDir(f, config, deviceName(f, config));
   if (f.stateDir || f.name || fs.existsSync(path.join(named, 'agent.db'))) return named;
   const dataDir = path.resolve(config.dataDir);
   const found = fs.existsSync(dataDir)
@@ -194,12 +213,12 @@ export function buildCli(io: CliIo, env: AgentConfig): Command {
         .option('--interval <seconds>', 'pause between passes', intOption('--interval', 1, 86400), 60),
     ),
   ).action(async (f: RunFlags) => {
-    const name = deviceName(f);
+    const name = deviceName(f, env);
     const store = AgentStore.open(stateDir(f, env, name));
     try {
       const ctx: AgentContext = {
         store,
-        profile: describeDevice(name, f.threads),
+        profile: describeDevice(name, f.threads, precision(f, env)),
         apiUrl: apiUrl(f, env),
         apiKey: f.apiKey ?? env.apiKey,
         spaces: resolveSpaces(f.space),
@@ -254,9 +273,11 @@ export function buildCli(io: CliIo, env: AgentConfig): Command {
       if (spaces.length !== 1) throw new AgentUsageError('profile takes exactly one --space');
       const config = spaces[0];
       const sigs = spaceSignatures(config);
-      const profile = describeDevice(deviceName(f), f.threads);
+      const profile = describeDevice(deviceName(f, env), f.threads, precision(f, env));
       const options = benchOptions(f, env);
-      io.err(`profiling ${sigs.length} signatures of ${config.name} with ${f.threads} thread(s)`);
+      io.err(
+        `profiling ${sigs.length} signatures of ${config.name} with ${f.threads} thread(s) at ${options.precision}`,
+      );
       const progress = createProgress('blocks', io.err);
       const blocks = await benchmarkSignatures(sigs, options, {
         onProgress: (d, t, l) => progress.update(d, t, l),

@@ -531,7 +531,7 @@ async function devicesPage() {
         h(
           'p',
           { class: 'muted' },
-          `${d.profile.name} · ${d.profile.hardware?.cpuModel ?? ''} · ${d.profile.runtime?.engine ?? ''} ${d.profile.runtime?.engineVersion ?? ''} ${d.profile.runtime?.executionProvider ?? ''} · ${d.profile.runtime?.threads ?? '?'} thread(s) · `,
+          `${d.profile.name} · ${d.profile.hardware?.cpuModel ?? ''} · ${d.profile.runtime?.engine ?? ''} ${d.profile.runtime?.engineVersion ?? ''} ${d.profile.runtime?.executionProvider ?? ''} · ${d.profile.runtime?.threads ?? '?'} thread(s) · ${d.precision ?? 'fp32'} · `,
           h('span', { class: 'mono' }, d.id),
         ),
         h(

@@ -258,6 +258,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--dataset <kind>', 'proxy dataset: fashion-mnist or synthetic')
     .option('--mode <mode>', 'evaluation mode: supernet or standalone')
     .option('--strategy <name>', 'nsga2, evolution or random')
+    .option(
+      '--precision <precision>',
+      'fp32 (default) or int8: price the front as deployed at that precision; the devices must be profiles of it',
+    )
     .option('--seed <n>', 'seed', integer('--seed'))
     .option('--generations <n>', "override the preset's generations", positiveInt('--generations'))
     .option('--population <n>', "override the preset's population", positiveInt('--population'))
@@ -454,7 +458,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (globals().json) return printJson(list);
       if (list.length === 0)
         return io.out('no devices yet: run a device agent (npm start runs one for this machine)');
-      const t = table(['name', 'id', 'profile', 'hardware', 'runtime', 'registered'], colour);
+      const t = table(['name', 'id', 'profile', 'hardware', 'runtime', 'precision', 'registered'], colour);
       for (const d of list)
         t.push([
           d.name,
@@ -462,6 +466,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           d.profile.name,
           `${d.profile.hardware?.cpuModel ?? '?'} (${d.profile.hardware?.cores ?? '?'} cores)`,
           `${d.profile.runtime?.engine ?? '?'} ${d.profile.runtime?.executionProvider ?? ''} ${d.profile.runtime?.threads ?? '?'}t`,
+          d.precision ?? 'fp32',
           d.createdAt.replace('T', ' ').slice(0, 19),
         ]);
       io.out(t.toString());

@@ -13,6 +13,7 @@ export interface JobFlags {
   readonly dataset?: string;
   readonly mode?: string;
   readonly strategy?: string;
+  readonly precision?: string;
   readonly seed?: number;
   readonly generations?: number;
   readonly population?: number;
@@ -71,6 +72,7 @@ export function buildJobRequest(file: JobRequest | undefined, flags: JobFlags): 
   }
   if (flags.preset !== undefined) body.preset = flags.preset;
   if (flags.strategy !== undefined) body.strategy = flags.strategy;
+  if (flags.precision !== undefined) body.precision = flags.precision;
   if (flags.seed !== undefined) body.seed = flags.seed;
   if (flags.dataset !== undefined) {
     const proxy = object(body.proxy);

@@ -34,6 +34,8 @@ export interface DeviceView {
       readonly threads?: number;
     };
   };
+  /** fp32 or int8 (older APIs do not say: fp32). */
+  readonly precision?: string;
   readonly createdAt: string;
 }
 

@@ -8,6 +8,7 @@ import {
   TEMPORAL_INSTALL_HELP,
   childEnv,
   findOnPath,
+  localAgents,
   parsePort,
   parseSwitch,
   planTemporal,
@@ -33,6 +34,7 @@ describe('resolveLaunchConfig', () => {
       enabled: true,
       name: 'local-cpu',
       spaces: ['fbnet-224@96x96x3-c10', 'proxy-28'],
+      precisions: ['fp32'],
     });
     expect(c.temporal).toMatchObject({
       kind: 'dev-server',
@@ -140,6 +142,9 @@ describe('resolveLaunchConfig', () => {
       /UI port must differ/,
     );
     expect(() => resolveLaunchConfig({ EDGENAS_AGENT_SPACES: ' , ' }, {}, p)).toThrow(/agent spaces/);
+    expect(() => resolveLaunchConfig({ EDGENAS_AGENT_PRECISIONS: 'int4' }, {}, p)).toThrow(
+      /agent precisions .* fp32 and\/or int8, got "int4"/,
+    );
     expect(() => parsePort('12.5', 'X', 1)).toThrow(LaunchConfigError);
     expect(parseSwitch('off', 'S')).toBe(false);
     expect(parseSwitch('', 'S')).toBe(true);
@@ -247,5 +252,18 @@ describe('ready banner', () => {
     const text = ready(c, keys, { colour: false, training: { name: 'wasm', reason } });
     expect(text).toContain(`Training backend  wasm (${reason})`);
     expect(ready(c, keys, { colour: false })).not.toContain('Training backend');
+  });
+});
+
+describe('localAgents', () => {
+  const p = probes(['/repo/.tools/bin/temporal']);
+  it('starts one agent per precision: fp32 keeps the name, int8 is another device', () => {
+    const both = resolveLaunchConfig({ EDGENAS_AGENT_PRECISIONS: 'fp32,int8' }, {}, p);
+    expect(localAgents(both.agent)).toEqual([
+      { child: 'agent', name: 'local-cpu', precision: 'fp32' },
+      { child: 'agent-int8', name: 'local-cpu-int8', precision: 'int8' },
+    ]);
+    const flag = resolveLaunchConfig({}, { agentPrecisions: 'int8', agentName: 'box' }, p);
+    expect(localAgents(flag.agent)).toEqual([{ child: 'agent-int8', name: 'box-int8', precision: 'int8' }]);
   });
 });

@@ -42,7 +42,41 @@ export interface LaunchConfig {
   readonly temporal: TemporalPlan;
   readonly api: { readonly enabled: boolean; readonly port: number; readonly databaseUrl: string };
   readonly worker: { readonly enabled: boolean };
-  readonly agent: { readonly enabled: boolean; readonly name: string; readonly spaces: readonly string[] };
+  readonly agent: {
+    readonly enabled: boolean;
+    readonly name: string;
+    readonly spaces: readonly string[];
+    /** One local agent per precision (each its own device profile); default fp32 only. */
+    readonly precisions: readonly AgentPrecision[];
+  };
+}
+
+export const AGENT_PRECISIONS = ['fp32', 'int8'] as const;
+export type AgentPrecision = (typeof AGENT_PRECISIONS)[number];
+
+/** A local agent to start: its child-process name, device name and precision. */
+export interface LocalAgent {
+  readonly child: string;
+  readonly name: string;
+  readonly precision: AgentPrecision;
+}
+
+/** The fp32 agent keeps the configured name (`local-cpu`); the int8 one is `<name>-int8`, another device. */
+export function localAgents(agent: LaunchConfig['agent']): LocalAgent[] {
+  return agent.precisions.map((precision) =>
+    precision === 'fp32'
+      ? { child: 'agent', name: agent.name, precision }
+      : { child: `agent-${precision}`, name: `${agent.name}-${precision}`, precision },
+  );
+}
+
+function parsePrecisions(value: string | undefined, name: string): AgentPrecision[] {
+  const items = parseList(value, name, ['fp32']);
+  return items.map((item) => {
+    const known = AGENT_PRECISIONS.find((p) => p === item);
+    if (!known) throw new LaunchConfigError(`${name} must list fp32 and/or int8, got "${item}"`);
+    return known;
+  });
 }
 
 /** Command-line flags (all optional; they win over the environment). */
@@ -56,6 +90,7 @@ export interface LaunchFlags {
   readonly agent?: boolean;
   readonly agentName?: string;
   readonly agentSpaces?: string;
+  readonly agentPrecisions?: string;
 }
 
 export interface LaunchProbes {
@@ -232,6 +267,10 @@ export function resolveLaunchConfig(env: Env, flags: LaunchFlags, probes: Launch
       enabled: agentEnabled,
       name: flags.agentName ?? (env.EDGENAS_AGENT_NAME?.trim() || DEFAULTS.agentName),
       spaces: parseList(flags.agentSpaces ?? env.EDGENAS_AGENT_SPACES, 'agent spaces', DEFAULTS.agentSpaces),
+      precisions: parsePrecisions(
+        flags.agentPrecisions ?? env.EDGENAS_AGENT_PRECISIONS,
+        'agent precisions (--agent-precisions, EDGENAS_AGENT_PRECISIONS)',
+      ),
     },
   };
 }

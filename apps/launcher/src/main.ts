@@ -9,7 +9,14 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { resolveApiKeys } from './api-key';
-import { LaunchConfig, LaunchConfigError, LaunchFlags, childEnv, resolveLaunchConfig } from './config';
+import {
+  LaunchConfig,
+  LaunchConfigError,
+  LaunchFlags,
+  childEnv,
+  localAgents,
+  resolveLaunchConfig,
+} from './config';
 import { useColour } from './output';
 import { TrainingBackendLine, ready } from './ready';
 import { probeTrainingBackend } from '@edgenas/proxy-trainer/child-process';
@@ -67,6 +74,11 @@ function parseFlags(argv: readonly string[]): LaunchFlags {
       'device name of the local agent (env EDGENAS_AGENT_NAME, default local-cpu)',
     )
     .option('--agent-spaces <list>', 'spaces the local agent profiles (env EDGENAS_AGENT_SPACES)')
+    .option(
+      '--agent-precisions <list>',
+      'one local agent per precision: fp32 (local-cpu), int8 (local-cpu-int8) or fp32,int8 ' +
+        '(env EDGENAS_AGENT_PRECISIONS, default fp32)',
+    )
     .addOption(new Option('--no-api', 'do not start the API (env EDGENAS_API=0)'))
     .addOption(new Option('--no-worker', 'do not start the worker (env EDGENAS_WORKER=0)'))
     .addOption(new Option('--no-agent', 'do not start the local device agent (env EDGENAS_AGENT=0)'))
@@ -82,6 +94,7 @@ function parseFlags(argv: readonly string[]): LaunchFlags {
     temporalUiPort: str('temporalUiPort'),
     agentName: str('agentName'),
     agentSpaces: str('agentSpaces'),
+    agentPrecisions: str('agentPrecisions'),
     api: bool('api'),
     worker: bool('worker'),
     agent: bool('agent'),
@@ -302,22 +315,26 @@ async function main(): Promise<number> {
       );
     }
     if (config.agent.enabled) {
-      startChild({
-        name: 'agent',
-        command: process.execPath,
-        args: [
-          appMain('agent'),
-          'run',
-          '--api',
-          base,
-          '--name',
-          config.agent.name,
-          '--space',
-          config.agent.spaces.join(','),
-        ],
-        env: { ...env, EDGENAS_API_KEY: keys.primary },
-        cwd: process.cwd(),
-      });
+      for (const agent of localAgents(config.agent)) {
+        startChild({
+          name: agent.child,
+          command: process.execPath,
+          args: [
+            appMain('agent'),
+            'run',
+            '--api',
+            base,
+            '--name',
+            agent.name,
+            '--precision',
+            agent.precision,
+            '--space',
+            config.agent.spaces.join(','),
+          ],
+          env: { ...env, EDGENAS_API_KEY: keys.primary },
+          cwd: process.cwd(),
+        });
+      }
     }
     if (!stopping.signal.aborted) out(ready(config, keys, { colour, training: await training }));
   } catch (err) {

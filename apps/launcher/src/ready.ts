@@ -1,5 +1,5 @@
 import { ApiKeys } from './api-key';
-import { FIRST_JOB_SPACE, LaunchConfig, apiBaseUrl } from './config';
+import { FIRST_JOB_SPACE, LaunchConfig, apiBaseUrl, localAgents } from './config';
 
 /**
  * A first job for the local CPU, with the CLI: wait (with progress) until the agent has measured the LUT and
@@ -8,13 +8,16 @@ import { FIRST_JOB_SPACE, LaunchConfig, apiBaseUrl } from './config';
  * front. Every step that cannot go on says why and exits non-zero.
  */
 export function firstJobCommands(config: LaunchConfig, apiKey: string): string {
-  const device = config.agent.name;
+  // the first local agent's device (fp32 unless only int8 is started); an int8 device takes an int8 job
+  const agent = localAgents(config.agent)[0];
+  const device = agent.name;
+  const precision = agent.precision === 'fp32' ? '' : ` --precision ${agent.precision}`;
   const space = FIRST_JOB_SPACE;
   return [
     `export EDGENAS_API_URL=${apiBaseUrl(config)} EDGENAS_API_KEY=${apiKey}`,
     `npx edgenas devices wait ${device} --space ${space}`,
     `npx edgenas devices latency-range ${device} --space ${space}`,
-    `npx edgenas jobs submit --device ${device} --space ${space} --budget-ms suggested \\`,
+    `npx edgenas jobs submit --device ${device} --space ${space}${precision} --budget-ms suggested \\`,
     `  --preset quick --dataset fashion-mnist --wait`,
   ].join('\n');
 }
@@ -56,7 +59,18 @@ export function ready(
       : `${keys.source === 'generated' ? 'new, ' : ''}kept in ${keys.file}`;
   lines.push(`  API key           ${keys.primary} (${keyNote})`);
   lines.push(
-    `  Parts             ${[config.api.enabled && 'api', config.worker.enabled && 'worker', config.agent.enabled && `agent "${config.agent.name}" (${config.agent.spaces.join(', ')})`].filter(Boolean).join(', ') || 'none'}`,
+    `  Parts             ${
+      [
+        config.api.enabled && 'api',
+        config.worker.enabled && 'worker',
+        config.agent.enabled &&
+          `${localAgents(config.agent)
+            .map((a) => `agent "${a.name}"${a.precision === 'fp32' ? '' : ` (${a.precision})`}`)
+            .join(', ')} (${config.agent.spaces.join(', ')})`,
+      ]
+        .filter(Boolean)
+        .join(', ') || 'none'
+    }`,
   );
   if (opts.training) lines.push(`  Training backend  ${opts.training.name} (${opts.training.reason})`);
   if (config.api.enabled && config.agent.enabled) {

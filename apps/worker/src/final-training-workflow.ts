@@ -23,7 +23,7 @@ export async function finalTraining(input: FinalTrainingInput): Promise<FinalTra
     const teacher = input.spec.distillation ? await longTraining.prepareTeacher(input) : undefined;
     const trained = await longTraining.trainFinalModel({ input, ...(teacher ? { teacher } : {}) });
 
-    // The deployment network's float latency on the job's devices; a LUT that cannot price it is a warning.
+    // The deployment network's latency on the job's devices, at their precision; a LUT that cannot price it warns.
     let predictedLatencyMs: Record<string, number> = {};
     let latencyWarning: string | undefined;
     try {

@@ -352,6 +352,7 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       hypervolume: hypervolumeOf(front, input.latencyBudgetMs),
       stoppedBy,
       evaluationMode: mode,
+      precision: input.precision ?? 'fp32',
       ...(searchFront ? { searchFront } : {}),
       ...(baselines ? { baselines } : {}),
       ...(supernet ? { supernet: supernetSummary(supernet), scored: trained } : {}),

@@ -55,6 +55,8 @@ describe('runtime configuration', () => {
     expect(c.apiKeys).toEqual(['a', 'b']);
     expect(c.calibrationRefreshMinutes).toBe(5);
     expect(agentConfig({ EDGENAS_AGENT_CLOCK: 'cpu' }).clock).toBe('cpu');
+    expect(agentConfig({ EDGENAS_AGENT_PRECISION: 'int8' }).precision).toBe('int8');
+    expect(agentConfig({}).precision).toBeUndefined();
   });
 
   it('stops on invalid values, naming each variable', () => {
@@ -79,6 +81,9 @@ describe('runtime configuration', () => {
     }
     expect(messageOf(() => agentConfig({ EDGENAS_AGENT_CLOCK: 'gpu' }))).toMatch(
       /EDGENAS_AGENT_CLOCK must be wall or cpu/,
+    );
+    expect(messageOf(() => agentConfig({ EDGENAS_AGENT_PRECISION: 'int4' }))).toMatch(
+      /EDGENAS_AGENT_PRECISION must be fp32 or int8/,
     );
     expect(messageOf(() => agentConfig({ EDGENAS_API_URL: 'ftp://x' }))).toMatch(
       /EDGENAS_API_URL must be an http/,

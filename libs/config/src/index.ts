@@ -83,6 +83,7 @@ export const ENV_SCHEMA = z.object({
   EDGENAS_API_URL: httpUrl.optional(),
   EDGENAS_API_KEY: text.optional(),
   EDGENAS_AGENT_CLOCK: z.enum(['wall', 'cpu'], { message: 'must be wall or cpu' }).optional(),
+  EDGENAS_AGENT_PRECISION: z.enum(['fp32', 'int8'], { message: 'must be fp32 or int8' }).optional(),
   EDGENAS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
       message: 'must be one of fatal, error, warn, info, debug, trace',
@@ -223,6 +224,8 @@ export interface AgentConfig {
   readonly apiKey?: string;
   readonly dataDir: string;
   readonly clock?: 'wall' | 'cpu';
+  /** The device profile's precision (EDGENAS_AGENT_PRECISION); unset: fp32. */
+  readonly precision?: 'fp32' | 'int8';
 }
 
 export function agentConfig(env: Env): AgentConfig {
@@ -232,12 +235,14 @@ export function agentConfig(env: Env): AgentConfig {
     'EDGENAS_API_KEY',
     'EDGENAS_DATA_DIR',
     'EDGENAS_AGENT_CLOCK',
+    'EDGENAS_AGENT_PRECISION',
   ]);
   return {
     apiUrl: v.EDGENAS_API_URL ?? `http://localhost:${v.PORT ?? CONFIG_DEFAULTS.port}`,
     apiKey: v.EDGENAS_API_KEY,
     dataDir: v.EDGENAS_DATA_DIR ?? CONFIG_DEFAULTS.dataDir,
     clock: v.EDGENAS_AGENT_CLOCK,
+    precision: v.EDGENAS_AGENT_PRECISION,
   };
 }
 

@@ -188,7 +188,10 @@ export interface ModelCard {
     readonly runtime: string;
   };
   readonly quantization: ModelCardQuantization | null;
-  /** Per device of the job: float latency of the architecture at the deployment geometry (LUT prediction). */
+  /**
+   * Per device of the job: latency of the architecture at the deployment geometry (LUT prediction) at the device's
+   * precision (float, or the INT8 network on an int8 device).
+   */
   readonly predictedLatencyMs: Readonly<Record<string, number>>;
   /** The files themselves measured on the job's devices; absent on cards made before devices measured them. */
   readonly measuredLatencyMs?: MeasuredFileLatency;

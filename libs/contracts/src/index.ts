@@ -4,6 +4,7 @@
  */
 
 import type { Geometry, ProxyDatasetSpec } from './geometry';
+import type { DevicePrecision } from './measurements';
 
 export type { Geometry, ProxyDatasetSpec } from './geometry';
 
@@ -159,6 +160,8 @@ export interface NasJobInput extends Geometry {
   readonly budget: SearchBudget;
   readonly strategy: SearchStrategy;
   readonly seed: number;
+  /** Precision the job deploys at: its devices are profiles of it, priced from their LUTs. Absent: fp32. */
+  readonly precision?: DevicePrecision;
   /** Absent: `standalone` (jobs started before evaluation modes existed). */
   readonly evaluation?: EvaluationSpec;
 }
@@ -233,6 +236,8 @@ export interface NasJobResult {
   readonly trained: number;
   readonly hypervolume: number;
   readonly evaluationMode?: EvaluationMode;
+  /** Precision the front was priced at (its devices' LUTs). Absent on results from before precisions: fp32. */
+  readonly precision?: DevicePrecision;
   /** Supernet mode: the search front scored by the supernet, before finalists were retrained. */
   readonly searchFront?: readonly CandidateSummary[];
   readonly baselines?: readonly BaselineSummary[];

@@ -8,6 +8,19 @@ import type { BlockSignature } from '@edgenas/search-space';
  * The runtime a device is profiled with. LUTs are per profile: the same CPU with 1 and 2 ORT threads are two
  * honest profiles.
  */
+/**
+ * The numeric precision a device profile deploys and measures at: float32 models, or static QDQ INT8 models
+ * (the float model quantized before timing). Part of the profile's identity, like threads: one LUT each.
+ */
+export const DEVICE_PRECISIONS = ['fp32', 'int8'] as const;
+export type DevicePrecision = (typeof DEVICE_PRECISIONS)[number];
+export const DEFAULT_PRECISION: DevicePrecision = 'fp32';
+
+/** A profile's precision; absent (profiles from before precisions) is fp32. */
+export function precisionOf(profile: Pick<DeviceProfile, 'precision'>): DevicePrecision {
+  return profile.precision ?? DEFAULT_PRECISION;
+}
+
 export interface DeviceProfile {
   readonly name: string;
   readonly hardware: {
@@ -25,6 +38,8 @@ export interface DeviceProfile {
     readonly executionProvider: string;
     readonly threads: number;
   };
+  /** Absent: fp32. */
+  readonly precision?: DevicePrecision;
 }
 
 /** Statistics of one benchmarked item, as an agent uploads it. Raw rows are kept, never overwritten. */

@@ -3,6 +3,7 @@
 export * from './interleaved';
 export * from './statistics';
 export * from './models';
+export * from './precision';
 export * from './ort-session';
 export * from './runner';
 export * from './device-profile';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ArchitectureUpload, FinalModelFile } from '@edgenas/contracts';
+import { ArchitectureUpload, DEFAULT_PRECISION, DevicePrecision, FinalModelFile } from '@edgenas/contracts';
 import { ArchitectureMeasurementPurpose, BlockMeasurement, LatencyStats } from '@edgenas/latency-predictor';
 import { Architecture, BlockSignature, MacroConfig, signatureKey } from '@edgenas/search-space';
 import { formatArchitecture } from '@edgenas/search-space';
@@ -21,6 +21,7 @@ import {
   signatureModel,
 } from './models';
 import { BoundSession, createBoundSession } from './ort-session';
+import { modelAtPrecision } from './precision';
 import { DRIFT_TOLERANCE, DriftMonitor } from './statistics';
 
 export interface BenchmarkOptions extends InterleavedOptions {
@@ -30,10 +31,16 @@ export interface BenchmarkOptions extends InterleavedOptions {
   readonly chunkSize: number;
   /** A chunk whose reference moved more than this against the first chunk is flagged. */
   readonly driftTolerance: number;
+  /**
+   * Precision of the device profile: int8 quantizes every block and network built here before timing it (a
+   * given model file, and the null models that measure input/output binding, are timed as they are).
+   */
+  readonly precision: DevicePrecision;
 }
 
 export const DEFAULT_BENCHMARK_OPTIONS: BenchmarkOptions = {
   ...DEFAULT_INTERLEAVED_OPTIONS,
+  precision: DEFAULT_PRECISION,
   threads: 1,
   chunkSize: 24,
   driftTolerance: DRIFT_TOLERANCE,
@@ -148,7 +155,8 @@ async function measureInChunks<I, R>(
   referenceModel: BenchmarkModel,
   plan: {
     readonly label: (item: I) => string;
-    readonly model: (item: I) => BenchmarkModel;
+    /** The model timed for an item, at the options' precision. */
+    readonly model: (item: I) => Promise<BenchmarkModel>;
     /** Measure each item's null model of the same input/output size beside it (its `overhead`). */
     readonly withNullModels: boolean;
     readonly row: (
@@ -168,9 +176,11 @@ async function measureInChunks<I, R>(
   let done = 0;
   for (const chunk of chunks(items, opts.chunkSize)) {
     onProgress?.(done, items.length, plan.label(chunk[0]));
-    const res = await measureChunk(referenceModel, chunk.map(plan.model), plan.withNullModels, opts);
+    const models: BenchmarkModel[] = [];
+    for (const item of chunk) models.push(await plan.model(item));
+    const res = await measureChunk(referenceModel, models, plan.withNullModels, opts);
     const stamp: ChunkStamp = {
-      agentVersion: measurementAgentVersion(opts.clock),
+      agentVersion: measurementAgentVersion(opts.clock, opts.precision),
       measuredAt: new Date().toISOString(),
       driftFlagged: drift.observe(res.reference.estimateMs),
     };
@@ -207,10 +217,11 @@ export async function benchmarkSignatures(
     }
   });
   if (sigs.length === 0) return [];
-  const reference = signatureModel(hooks.reference ?? pickReference(sigs));
+  const model = (sig: BlockSignature) => modelAtPrecision(signatureModel(sig), opts.precision);
+  const reference = await model(hooks.reference ?? pickReference(sigs));
   const plan = {
     label: signatureKey,
-    model: signatureModel,
+    model,
     withNullModels: true,
     row: (
       signature: BlockSignature,
@@ -237,6 +248,8 @@ export interface ArchitectureToMeasure {
   readonly purpose?: ArchitectureMeasurementPurpose;
   /** A final model's file to measure as it is (instead of the architecture built here), and which file it is. */
   readonly modelFile?: { readonly file: FinalModelFile; readonly onnx: Uint8Array };
+  /** The precision to build it at instead of the options' (a bench interleaves both in the same rounds). */
+  readonly precision?: DevicePrecision;
 }
 
 /** Whole networks per chunk by default: fbnet-224 models are tens of MB each. */
@@ -255,10 +268,13 @@ export async function benchmarkArchitectures(
   if (archs.length === 0) return [];
   const label = (a: ArchitectureToMeasure) =>
     `${a.modelFile ? `${a.modelFile.file} file ` : ''}${a.config.name}:${formatArchitecture(a.architecture)}`;
-  const model = (a: ArchitectureToMeasure) =>
+  const model = async (a: ArchitectureToMeasure) =>
     a.modelFile
       ? modelFileModel(label(a), a.modelFile.onnx, a.architecture, a.config)
-      : architectureModel(label(a), a.architecture, a.config);
+      : modelAtPrecision(
+          architectureModel(label(a), a.architecture, a.config),
+          a.precision ?? opts.precision,
+        );
   const plan = {
     label,
     model,
@@ -274,10 +290,15 @@ export async function benchmarkArchitectures(
       architecture: formatArchitecture(a.architecture),
       ...latencyStats(stats),
       ...stamp,
+      // a given file is timed as it is, whatever the precision
+      agentVersion: measurementAgentVersion(
+        opts.clock,
+        a.modelFile ? 'fp32' : (a.precision ?? opts.precision),
+      ),
       ...(a.verificationId ? { verificationId: a.verificationId } : {}),
       ...(a.purpose ? { purpose: a.purpose } : {}),
       ...(a.modelFile ? { modelFile: a.modelFile.file } : {}),
     }),
   };
-  return measureInChunks(archs, model(archs[0]), plan, opts, hooks);
+  return measureInChunks(archs, await model(archs[0]), plan, opts, hooks);
 }

@@ -248,6 +248,15 @@ export function buildMigrations(dialect: SqlDialectName): Record<string, Migrati
           .execute();
       },
     },
+    // A device profile's precision (fp32 or int8) is part of its identity; devices registered before are fp32.
+    '0010_device_precision': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('devices')
+          .addColumn('precision', 'text', (c) => c.notNull().defaultTo('fp32'))
+          .execute();
+      },
+    },
   };
 }
 

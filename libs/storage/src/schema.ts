@@ -11,6 +11,8 @@ export interface DevicesTable {
   token_hash: string;
   /** Digest of the user API key that registered it; null for devices registered before owners were kept. */
   owner: string | null;
+  /** fp32 or int8 (DevicePrecision); the column has a default, so inserts may leave it out. */
+  precision: ColumnType<string, string | undefined, string>;
   created_at: string;
 }
 

@@ -122,10 +122,26 @@ describe.each(targets)('storage on %s', (_name, scratch) => {
 
   it('stores devices with their profile and finds them by token hash', async () => {
     await storage.devices.create({ id: 'dev-a', name: 'bench box', profile: PROFILE, tokenHash: 'hash-a' });
-    expect((await storage.devices.get('dev-a'))?.profile).toEqual(PROFILE);
+    // a profile without a precision is fp32, and the record says so
+    expect((await storage.devices.get('dev-a'))?.profile).toEqual({ ...PROFILE, precision: 'fp32' });
+    expect((await storage.devices.get('dev-a'))?.precision).toBe('fp32');
     expect(await storage.devices.findIdByTokenHash('hash-a')).toBe('dev-a');
     expect(await storage.devices.findIdByTokenHash('nope')).toBeUndefined();
     expect(await storage.devices.get('missing')).toBeUndefined();
+  });
+
+  it('keeps an int8 profile as its own precision', async () => {
+    const int8 = { ...PROFILE, precision: 'int8' as const };
+    await storage.devices.create({
+      id: 'dev-i8',
+      name: 'bench box int8',
+      profile: int8,
+      tokenHash: 'hash-i8',
+    });
+    const stored = await storage.devices.get('dev-i8');
+    expect(stored?.precision).toBe('int8');
+    expect(stored?.profile).toEqual(int8);
+    expect((await storage.devices.getMany(['dev-i8'])).map((d) => d.precision)).toEqual(['int8']);
   });
 
   it('keeps API keys by hash per owner; a revocation keeps its first time and only the owner may revoke', async () => {
@@ -617,6 +633,8 @@ describe('migrations', () => {
         expect((await upgraded.jobs.get('old-job'))?.input.jobId).toBe('old-job');
         expect(await upgraded.standaloneTrainings.listForJob('old-job')).toEqual([]);
         expect((await upgraded.devices.list()).map((d) => d.id)).toEqual(['old-1', 'old-2']);
+        // devices from before precisions are fp32 profiles
+        expect((await upgraded.devices.list()).map((d) => d.precision)).toEqual(['fp32', 'fp32']);
         await upgraded.devices.create({
           id: 'new-1',
           name: 'local-cpu',
@@ -691,7 +709,7 @@ describe('loadDeviceRows', () => {
       ],
     });
     const rows = await loadDeviceRows(storage, 'dev');
-    expect(rows?.profile).toEqual(PROFILE);
+    expect(rows?.profile).toEqual({ ...PROFILE, precision: 'fp32' });
     expect(rows?.blocks.map((r) => [r.id, r.estimateMs])).toEqual([
       ['r1', 1],
       ['r2', 3],

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsNotEmpty, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DEVICE_PRECISIONS, DevicePrecision } from '@edgenas/contracts';
 import { NestedObject } from '../common/nested';
 
 export class DeviceHardwareDto {
@@ -74,6 +75,17 @@ export class DeviceProfileDto {
   @ApiProperty({ type: DeviceRuntimeDto })
   @NestedObject(() => DeviceRuntimeDto, 'engine, engineVersion, executionProvider, threads')
   runtime!: DeviceRuntimeDto;
+
+  @ApiPropertyOptional({
+    enum: DEVICE_PRECISIONS,
+    example: 'fp32',
+    description:
+      'Precision the device deploys and measures at (default fp32): int8 devices time static QDQ INT8 models. ' +
+      'Part of the profile, like threads: one LUT per precision',
+  })
+  @IsOptional()
+  @IsIn(DEVICE_PRECISIONS)
+  precision?: DevicePrecision;
 }
 
 export class RegisterDeviceDto {
@@ -92,6 +104,8 @@ export class DeviceResponse {
   @ApiProperty() id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ type: DeviceProfileDto }) profile!: DeviceProfileDto;
+  @ApiProperty({ enum: DEVICE_PRECISIONS, description: "The profile's precision (fp32 when it named none)" })
+  precision!: DevicePrecision;
   @ApiProperty() createdAt!: string;
 }
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { DEFAULT_PRECISION } from '@edgenas/contracts';
 import { Repositories } from '@edgenas/storage';
 import { notFound } from '../common/api-error';
 import { ErrorResponse } from '../common/responses';
@@ -24,7 +25,8 @@ export class JobsController {
     description:
       'Fills the preset (quick, standard, thorough; default quick) under the explicit fields, validates them ' +
       '(400: unknown evaluation.mode, fewer than 2 finalist seeds, a score subset larger than the validation ' +
-      'set, a training set smaller than a batch), devices (404), geometry (400), LUT coverage of the space on ' +
+      'set, a training set smaller than a batch), devices (404; 400 for a device whose precision is not the ' +
+      "job's), geometry (400), LUT coverage of the space on " +
       'every device (409, naming the missing signatures) and the latency budget against the fastest ' +
       'achievable latency (422), then starts the job workflow with the resolved input.',
   })
@@ -32,7 +34,8 @@ export class JobsController {
   @ApiResponse({
     status: 400,
     type: ErrorResponse,
-    description: 'Invalid or inconsistent fields, each named',
+    description:
+      "Invalid or inconsistent fields, each named (deviceIds.N: a device of another precision than the job's)",
   })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown device' })
   @ApiResponse({ status: 409, type: ErrorResponse, description: 'A device LUT cannot price the space' })
@@ -55,6 +58,7 @@ export class JobsController {
       status: j.status,
       space: j.input.space,
       deviceIds: j.input.deviceIds,
+      precision: j.input.precision ?? DEFAULT_PRECISION,
       latencyBudgetMs: j.input.latencyBudgetMs,
       error: j.error,
       createdAt: j.createdAt,

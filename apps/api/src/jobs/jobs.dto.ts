@@ -18,6 +18,8 @@ import {
   ValidateIf,
 } from 'class-validator';
 import {
+  DEVICE_PRECISIONS,
+  DevicePrecision,
   EVALUATION_MODES,
   EvaluationMode,
   JOB_PRESETS,
@@ -316,6 +318,17 @@ export class CreateJobDto extends DeploymentGeometryDto {
   @IsOptional()
   @IsIn(STRATEGIES)
   strategy?: SearchStrategy;
+
+  @ApiPropertyOptional({
+    enum: DEVICE_PRECISIONS,
+    example: 'fp32',
+    description:
+      'Precision the front deploys at (default fp32): every device of deviceIds must be a profile of it, and ' +
+      "candidates are priced from those devices' LUTs (int8: latencies of the quantized networks)",
+  })
+  @IsOptional()
+  @IsIn(DEVICE_PRECISIONS)
+  precision?: DevicePrecision;
 
   @ApiPropertyOptional({
     enum: PRESET_NAMES,

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  DEVICE_PRECISIONS,
+  DevicePrecision,
   EVALUATION_MODES,
   EvaluationMode,
   JobStatus,
@@ -105,6 +107,12 @@ export class JobResultResponse {
   @ApiProperty() hypervolume!: number;
   @ApiPropertyOptional({ enum: EVALUATION_MODES }) evaluationMode?: EvaluationMode;
   @ApiPropertyOptional({
+    enum: DEVICE_PRECISIONS,
+    description:
+      "Precision the front was priced at (its devices' LUTs); absent on results from before precisions",
+  })
+  precision?: DevicePrecision;
+  @ApiPropertyOptional({
     type: [CandidateSummaryResponse],
     description: 'Supernet mode: the search front scored by the supernet, before retraining',
   })
@@ -156,6 +164,12 @@ export class JobInputResponse {
   budget!: object;
   @ApiProperty({ enum: ['nsga2', 'evolution', 'random'] }) strategy!: string;
   @ApiProperty() seed!: number;
+  @ApiPropertyOptional({
+    enum: DEVICE_PRECISIONS,
+    description:
+      'Precision the job deploys at, its devices are profiles of; absent on jobs from before: fp32',
+  })
+  precision?: DevicePrecision;
   @ApiPropertyOptional({
     type: EvaluationSpecResponse,
     description: 'Resolved from the preset and the request; absent on jobs created before evaluation modes',

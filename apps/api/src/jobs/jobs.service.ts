@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
-import { CandidateSummary, JobStatus, NasJobInput, NasJobProgress } from '@edgenas/contracts';
+import {
+  CandidateSummary,
+  DEFAULT_PRECISION,
+  JobStatus,
+  NasJobInput,
+  NasJobProgress,
+} from '@edgenas/contracts';
 import { fastestAchievableLatency, missingSignatures } from '@edgenas/latency-predictor';
 import { MacroConfig, baseSpaceName } from '@edgenas/search-space';
 import { JobRecord, Repositories, TERMINAL_JOB_STATUSES } from '@edgenas/storage';
@@ -42,7 +48,7 @@ export class JobsService {
   /**
    * Resolves the preset under the request (400 naming fields that cannot work together), checks it against
    * the stored devices and their LUTs, then records the job and starts its workflow. 400 an image folder
-   * outside the dataset roots; 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the
+   * outside the dataset roots, or a device of another precision than the job's; 404 unknown device; 409 LUT cannot price the geometry; 422 budget below the
    * fastest achievable latency; 503 Temporal unreachable (the job row is then removed again).
    */
   async create(body: CreateJobDto): Promise<JobRecord> {
@@ -55,6 +61,21 @@ export class JobsService {
       .map(({ id, i }) => ({ field: `deviceIds.${i}`, reason: `unknown device "${id}"` }));
     if (unknown.length > 0) {
       throw new ApiError(404, unknown.map((u) => u.reason).join('; '), unknown);
+    }
+    // A job is priced from its devices' LUTs: they must have been measured at the precision it deploys at.
+    const precision = body.precision ?? DEFAULT_PRECISION;
+    const precisionById = new Map(devices.map((d) => [d.id, d.precision]));
+    const otherPrecision: FieldError[] = body.deviceIds
+      .map((id, i) => ({ id, i, has: precisionById.get(id) }))
+      .filter(({ has }) => has !== precision)
+      .map(({ id, i, has }) => ({
+        field: `deviceIds.${i}`,
+        reason:
+          `device "${id}" is a ${has} profile, but the job's precision is ${precision}: ` +
+          `its LUT does not price ${precision} models (use a ${precision} device, or set precision to ${has})`,
+      }));
+    if (otherPrecision.length > 0) {
+      throw new ApiError(400, otherPrecision.map((u) => u.reason).join('; '), otherPrecision);
     }
     if (body.proxy?.dataset?.kind !== 'image-folder' && body.proxy?.dataset?.path !== undefined) {
       throw new ApiError(400, 'proxy.dataset.path: only for kind image-folder', [
@@ -94,6 +115,7 @@ export class JobsService {
       budget,
       strategy: body.strategy ?? JOB_DEFAULTS.strategy,
       seed: body.seed ?? randomInt(0, 2 ** 31 - 1),
+      precision,
       evaluation,
     };
     const job = await this.repos.jobs.create(input, 'queued');

@@ -1,4 +1,4 @@
-import { DeviceProfile } from '@edgenas/contracts';
+import { DEVICE_PRECISIONS, DevicePrecision, DeviceProfile, precisionOf } from '@edgenas/contracts';
 import { Db } from '../database';
 import { DevicesTable } from '../schema';
 import { fromJson, nowIso, toJson } from './json';
@@ -6,7 +6,9 @@ import { fromJson, nowIso, toJson } from './json';
 export interface DeviceRecord {
   readonly id: string;
   readonly name: string;
+  /** `profile.precision` is always set here (the column's value). */
   readonly profile: DeviceProfile;
+  readonly precision: DevicePrecision;
   readonly createdAt: string;
 }
 
@@ -28,16 +30,27 @@ export class DeviceNameTakenError extends Error {
   }
 }
 
-function toRecord(row: Pick<DevicesTable, 'id' | 'name' | 'profile_json' | 'created_at'>): DeviceRecord {
+function storedPrecision(value: string): DevicePrecision {
+  const known = DEVICE_PRECISIONS.find((p) => p === value);
+  if (!known)
+    throw new Error(`stored device precision "${value}" is not one of ${DEVICE_PRECISIONS.join(', ')}`);
+  return known;
+}
+
+function toRecord(
+  row: Pick<DevicesTable, 'id' | 'name' | 'profile_json' | 'created_at'> & { precision: string },
+): DeviceRecord {
+  const precision = storedPrecision(row.precision);
   return {
     id: row.id,
     name: row.name,
-    profile: fromJson<DeviceProfile>(row.profile_json),
+    profile: { ...fromJson<DeviceProfile>(row.profile_json), precision },
+    precision,
     createdAt: row.created_at,
   };
 }
 
-const PUBLIC_COLUMNS = ['id', 'name', 'profile_json', 'created_at'] as const;
+const PUBLIC_COLUMNS = ['id', 'name', 'profile_json', 'precision', 'created_at'] as const;
 
 export class DeviceRepository {
   constructor(private readonly db: Db) {}
@@ -48,6 +61,7 @@ export class DeviceRepository {
       id: device.id,
       name: device.name,
       profile_json: toJson(device.profile),
+      precision: precisionOf(device.profile),
       token_hash: device.tokenHash,
       owner: device.owner ?? null,
       created_at: nowIso(),
