@@ -213,7 +213,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     pareto.front.forEach((c, i) =>
       front.push([
         String(i + 1),
-        c.architectureId + (c.tiedWith && c.tiedWith.length > 0 ? ` (tied ${c.tiedWith.length})` : ''),
+        c.architectureId +
+          (c.baseline ? ` (${c.baseline})` : '') +
+          (c.tiedWith && c.tiedWith.length > 0 ? ` (tied ${c.tiedWith.length})` : ''),
         formatAccuracy(c),
         ...latencies(c),
         formatCount(c.macs),

@@ -22,10 +22,12 @@ import {
 } from '@edgenas/contracts';
 import {
   architectureId,
+  baselineArchitectures,
   countCost,
   createRng,
   formatArchitecture,
   parseArchitecture,
+  proxyConfigFor,
   resolveSpace,
   sampleArchitecture,
 } from '@edgenas/search-space';
@@ -497,7 +499,7 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     for (const c of front) {
       expect(c.accuracySource).toBe('retrained');
       expect(c.seedAccuracies).toHaveLength(2);
-      expect(c.supernetAccuracy).toBeCloseTo(accuracyOf(c.architecture));
+      if (c.baseline === undefined) expect(c.supernetAccuracy).toBeCloseTo(accuracyOf(c.architecture));
     }
     // seed spread (0.05) dwarfs the differences between networks: front members tie with each other
     for (const c of front) expect(c.tiedWith?.length).toBe(front.length - 1);
@@ -507,6 +509,48 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     expect(new Set(baselines.map((b) => b.baseline))).toEqual(new Set(baselineRuns.map((s) => s.baseline)));
     for (const b of baselines) expect(typeof b.coveredByFront).toBe('boolean');
     expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
+  });
+
+  it('supernet mode: a baseline within the budget that no finalist dominates joins the front; one over it never does', async () => {
+    const calls = newCalls();
+    const prices = baselineArchitectures(SPACE, [proxyConfigFor(SPACE)])
+      .map((b) => ({ name: b.name, latencyMs: latencyOf(formatArchitecture(b.architecture, SPACE)) }))
+      .sort((a, b) => a.latencyMs - b.latencyMs);
+    const [fastest, , , slowest] = prices;
+    // the budget admits every baseline but the slowest
+    const latencyBudgetMs = (prices[prices.length - 2].latencyMs + slowest.latencyMs) / 2;
+    const input = jobInput({
+      latencyBudgetMs,
+      budget: { generations: 1, population: 8, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+      evaluation: {
+        mode: 'supernet',
+        supernet: { steps: 250, batchSize: 8, sampling: 'uniform', recalibrationBatches: 1, scoreImages: 16 },
+        finalists: { count: 2, seeds: 2, steps: 10, batchSize: 8 },
+        baselines: true,
+      },
+    });
+    const activities = stubActivities(calls, {
+      // hand-designed networks far more accurate than anything the search found, as at short budgets
+      async trainStandalone(req) {
+        calls.standalone.push({ architecture: req.architecture, seed: req.seed, purpose: req.purpose });
+        return { accuracy: req.purpose === 'baseline' ? 0.95 + (req.seed % 2) * 0.01 : 0.6, reused: false };
+      },
+    });
+    const { result, error } = await runJob(activities, input);
+    expect(error).toBeUndefined();
+    const front = result?.front ?? [];
+    const onFront = front.filter((c) => c.baseline !== undefined).map((c) => c.baseline);
+    // equally accurate baselines: only the fastest is not dominated
+    expect(onFront).toEqual([fastest.name]);
+    expect(front.every((c) => c.predictedLatencyMs <= latencyBudgetMs)).toBe(true);
+    expect(front.map((c) => c.baseline)).not.toContain(slowest.name);
+    // every finalist slower than the fastest baseline is dominated by it
+    for (const c of front) {
+      if (c.baseline === undefined) expect(c.predictedLatencyMs).toBeLessThan(fastest.latencyMs);
+    }
+    // what the search bought is still judged against the finalists alone
+    expect((result?.baselines ?? []).map((b) => b.coveredByFront)).toEqual([false, false, false, false]);
+    expect(result?.hypervolume).toBeGreaterThan(0);
   });
 });
 

@@ -404,8 +404,8 @@ function supernetSummary(a: SupernetArtifact): SupernetArtifactSummary {
 
 /**
  * The supernet front's finalists (spread by crowding) and the hand-designed baselines, each trained
- * stand-alone from scratch over the finalists' seeds; the job's front is the finalists' Pareto front by mean
- * accuracy, with ties (differences within the seed spread) named.
+ * stand-alone from scratch over the finalists' seeds; the job's front is the Pareto front by mean accuracy of
+ * the finalists and the baselines within the budget, with ties (differences within the seed spread) named.
  */
 async function retrainFinalistsAndBaselines(
   input: NasJobInput,
@@ -490,22 +490,31 @@ async function retrainFinalistsAndBaselines(
     const first = results.find((r) => r.status === 'rejected');
     throw first && first.status === 'rejected' ? first.reason : new Error('no finalist could be trained');
   }
-  const front = frontOf(finalistResults);
-  const ties = markTies(
-    front.map((c) => ({ id: c.architectureId, seeds: c.seedAccuracies ?? [c.accuracy] })),
-  );
-  const tiedFront = front.map((c) => {
-    const tiedWith = ties.get(c.architectureId) ?? [];
-    return tiedWith.length > 0 ? { ...c, tiedWith } : c;
-  });
-  if (!withBaselines) return { front: tiedFront };
+  const finalistFront = frontOf(finalistResults);
+  if (!withBaselines) return { front: withTies(finalistFront) };
   const baselines: BaselineSummary[] = baselineSummaries.flatMap((b, i) => {
     const accuracies = accuraciesOf(finalists.length + i);
     if (accuracies.length === 0) return [];
     const r = retrained(b.summary, accuracies);
-    return [{ ...r, baseline: b.name, coveredByFront: coveredByFront(r, tiedFront) }];
+    return [{ ...r, baseline: b.name, coveredByFront: coveredByFront(r, finalistFront) }];
   });
-  return { front: tiedFront, baselines };
+  // A baseline within the budget that the finalists do not dominate belongs on the front: the user gets the best
+  // of everything trained at the finalists' budget, and `coveredByFront` still says what the search bought.
+  const entrants: CandidateSummary[] = baselines
+    .filter((b) => b.predictedLatencyMs <= input.latencyBudgetMs)
+    .map(({ coveredByFront: _covered, ...b }) => b);
+  return { front: withTies(frontOf([...finalistResults, ...entrants])), baselines };
+}
+
+/** The front with its ties named: members whose accuracies differ by less than the seed spread. */
+function withTies(front: readonly CandidateSummary[]): CandidateSummary[] {
+  const ties = markTies(
+    front.map((c) => ({ id: c.architectureId, seeds: c.seedAccuracies ?? [c.accuracy] })),
+  );
+  return front.map((c) => {
+    const tiedWith = ties.get(c.architectureId) ?? [];
+    return tiedWith.length > 0 ? { ...c, tiedWith } : c;
+  });
 }
 
 /** A baseline is covered when a front member is as fast and as accurate, up to the larger seed range. */

@@ -193,13 +193,21 @@ export interface CandidateSummary {
   readonly seedAccuracies?: readonly number[];
   /** Front members whose accuracy differs from this one's by less than the seed spread. */
   readonly tiedWith?: readonly string[];
+  /**
+   * Supernet mode: a hand-designed baseline (e.g. `mobilenetv2-like`) that fits the budget and that no finalist
+   * dominates is a member of the job's front, named here, so the front is the best of everything trained.
+   */
+  readonly baseline?: string;
 }
 
 /** A hand-designed network laid on the job's space, trained and priced like the finalists. */
 export interface BaselineSummary extends CandidateSummary {
   /** e.g. `mobilenetv2-like`. */
   readonly baseline: string;
-  /** Dominated by, or matched within the seed spread by, a front member. */
+  /**
+   * Dominated by, or matched within the seed spread by, one of the search's finalists: what the search bought
+   * over this baseline. An uncovered baseline within the budget is itself a member of the front.
+   */
   readonly coveredByFront: boolean;
 }
 

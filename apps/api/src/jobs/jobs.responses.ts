@@ -52,6 +52,12 @@ export class CandidateSummaryResponse {
       'Architecture ids whose mean accuracy differs from this one by less than the larger seed range',
   })
   tiedWith?: readonly string[];
+  @ApiPropertyOptional({
+    description:
+      'Supernet mode: the hand-designed baseline this front member is (e.g. mobilenetv2-like): one within the ' +
+      'budget that no finalist dominates joins the front',
+  })
+  baseline?: string;
 }
 
 export class ParetoMemberResponse extends CandidateSummaryResponse {
@@ -60,13 +66,16 @@ export class ParetoMemberResponse extends CandidateSummaryResponse {
 }
 
 export class BaselineMemberResponse extends ParetoMemberResponse {
-  @ApiProperty({ example: 'mobilenetv2-like' }) baseline!: string;
-  @ApiProperty({ description: 'Dominated by, or matched within the seed spread by, a front member' })
+  @ApiProperty({ example: 'mobilenetv2-like' }) declare baseline: string;
+  @ApiProperty({
+    description:
+      "Dominated by, or matched within the seed spread by, one of the search's finalists (what the search bought)",
+  })
   coveredByFront!: boolean;
 }
 
 export class BaselineSummaryResponse extends CandidateSummaryResponse {
-  @ApiProperty({ example: 'mobilenetv2-like' }) baseline!: string;
+  @ApiProperty({ example: 'mobilenetv2-like' }) declare baseline: string;
   @ApiProperty() coveredByFront!: boolean;
 }
 
