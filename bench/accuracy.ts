@@ -14,7 +14,6 @@
  *
  *   npm run bench:accuracy -- [--archs 24] [--gt-steps 300] [--samplings uniform,fair,sandwich] [--supernet-steps 3000] …
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -30,15 +29,14 @@ import {
   withGeometry,
 } from '@edgenas/search-space';
 import {
-  ProxyTrainingResult,
   SubnetScoringResult,
   SupernetSampling,
   SupernetTrainingResult,
   scoreSubnetsInChildProcess,
-  trainInChildProcess,
   trainSupernetInChildProcess,
 } from '@edgenas/proxy-trainer';
 import { kendallTau } from '@edgenas/latency-predictor';
+import { Cache, hashKey, pool, standaloneTraining } from './training-cache';
 
 interface Options {
   archs: number;
@@ -63,51 +61,6 @@ interface Options {
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const minutes = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
-
-function hashKey(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 24);
-}
-
-/** Runs `tasks` with at most `limit` at once, in order of submission. */
-async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]();
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
-class Cache {
-  constructor(
-    private readonly dir: string,
-    /** Report on what is cached; never compute (an interrupted run's figures so far). */
-    private readonly cachedOnly = false,
-  ) {
-    fs.mkdirSync(dir, { recursive: true });
-  }
-
-  file(name: string): string {
-    return path.join(this.dir, name);
-  }
-
-  async json<T extends object>(
-    key: unknown,
-    compute: () => Promise<T>,
-  ): Promise<(T & { cached?: boolean }) | undefined> {
-    const file = this.file(`${hashKey(key)}.json`);
-    if (fs.existsSync(file)) return { ...(JSON.parse(fs.readFileSync(file, 'utf8')) as T), cached: true };
-    if (this.cachedOnly) return undefined;
-    const value: T = await compute();
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(value));
-    fs.renameSync(`${file}.tmp`, file);
-    return { ...value, cached: false };
-  }
-}
 
 /** `count` architectures of proxy-28 (valid on fbnet-224), one per equal-width bin of fbnet-224 MACs. */
 function stratifiedArchitectures(count: number, seed: number): { architecture: string; macs: number }[] {
@@ -237,28 +190,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const cpuStart = process.cpuUsage();
 
   const standalone = (architecture: string, seed: number, steps: number) =>
-    cache.json({ kind: 'standalone', architecture, seed, steps, batch: o.batchSize, dataset }, async () => {
-      const r: ProxyTrainingResult = await trainInChildProcess({
-        architecture,
-        space: PROXY_28.name,
-        dataset,
-        epochs: 1,
-        steps,
-        batchSize: o.batchSize,
-        resolution: 28,
-        seed,
-      });
-      process.stdout.write(
-        `  trained ${architecture.slice(0, 40)}… seed ${seed}, ${steps} steps: ${pct(r.valAccuracy)} in ${(r.wallTimeMs / 1000).toFixed(0)} s (${r.backend.name})\n`,
-      );
-      return {
-        accuracy: r.valAccuracy,
-        wallTimeMs: r.wallTimeMs,
-        imagesPerSecond: r.imagesPerSecond,
-        backend: r.backend.name,
-        peakRssBytes: r.peakRssBytes,
-      };
-    });
+    standaloneTraining(cache, architecture, seed, { steps, batchSize: o.batchSize, dataset });
 
   // 1. Curves of the baselines.
   if (!skip.has('curves')) {
