@@ -45,16 +45,17 @@ import {
   SupernetSpec,
   TASK_QUEUES,
 } from '@edgenas/contracts';
-import { buildDevicePredictor, predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
+import { spaceSignatures } from '@edgenas/latency-predictor';
 import { normalizedHypervolume, selectFinalists, summarizeSeeds } from '@edgenas/search';
-import { createRng, getMacroConfig, sampleArchitecture, withGeometry } from '@edgenas/search-space';
-import { Storage, loadDeviceRows, openStorage } from '@edgenas/storage';
+import { getMacroConfig, withGeometry } from '@edgenas/search-space';
+import { Storage, openStorage } from '@edgenas/storage';
 import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
 import { createActivities } from '../apps/worker/src/activities';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
 import { TemporalDevServer, startTemporalDevServer } from '../test/support/temporal-server';
 import { int } from './options';
 import { Cache, FashionMnistSubset, pool, standaloneTraining } from './training-cache';
+import { budgetFromLut } from './lut-budget';
 
 const MODES = ['supernet', 'random', 'nsga2'] as const;
 type Mode = (typeof MODES)[number];
@@ -123,11 +124,6 @@ const WALL_TOLERANCE = 1.25;
 
 const minutesOf = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-
-function quantile(sorted: readonly number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
-  return sorted[i];
-}
 
 function meanSd(xs: readonly number[]): { mean: number; sd: number } {
   if (xs.length === 0) return { mean: NaN, sd: NaN };
@@ -305,22 +301,12 @@ async function main(): Promise<void> {
       tokenHash: randomUUID(),
     });
     await storage.measurements.insertBatch(deviceId, { blocks: lut.rows });
-    const deviceRows = await loadDeviceRows(storage, deviceId);
-    if (!deviceRows) throw new Error('device vanished');
-    const predictor = buildDevicePredictor(deviceRows, config, { now: new Date() });
-    const rng = createRng(12345);
-    const latencies = Array.from(
-      { length: 200 },
-      () =>
-        predictLatency(sampleArchitecture(config, rng), config, predictor.lut, predictor.calibration)
-          .latencyMs,
-    ).sort((a, b) => a - b);
-    const budgetMs = quantile(latencies, o.budgetQuantile);
+    const { budgetMs, minMs, maxMs } = await budgetFromLut(storage, deviceId, config, o.budgetQuantile);
     parts.lut = Date.now() - t0;
     console.log(
       `1. LUT: ${lut.rows.length} signatures of ${config.name}, ${lut.cached ? `measured ${lut.measuredAt} (cached)` : 'measured now'}; ` +
         `budget ${budgetMs.toFixed(3)} ms (q${o.budgetQuantile} of 200 random architectures, ` +
-        `${latencies[0].toFixed(3)}–${latencies[latencies.length - 1].toFixed(3)} ms)  (${minutesOf(parts.lut)})`,
+        `${minMs.toFixed(3)}–${maxMs.toFixed(3)} ms)  (${minutesOf(parts.lut)})`,
     );
 
     // 2. The jobs, interleaved per seed.

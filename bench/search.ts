@@ -15,12 +15,13 @@ import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { NAS_JOB_WORKFLOW, NasJobInput, NasJobResult, SearchStrategy, TASK_QUEUES } from '@edgenas/contracts';
-import { buildDevicePredictor, predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
-import { createRng, getMacroConfig, sampleArchitecture, withGeometry } from '@edgenas/search-space';
-import { loadDeviceRows, openStorage } from '@edgenas/storage';
+import { spaceSignatures } from '@edgenas/latency-predictor';
+import { getMacroConfig, withGeometry } from '@edgenas/search-space';
+import { openStorage } from '@edgenas/storage';
 import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
 import { startTemporalDevServer } from '../test/support/temporal-server';
+import { budgetFromLut } from './lut-budget';
 
 interface Options {
   candidates: number;
@@ -35,11 +36,6 @@ interface Options {
   budgetQuantile: number;
   trainingConcurrency: number;
   temporalPort: number;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
-  return sorted[i];
 }
 
 async function main(): Promise<void> {
@@ -82,20 +78,10 @@ async function main(): Promise<void> {
       `LUT: ${rows.length} signatures of ${config.name} benchmarked in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
 
-    const deviceRows = await loadDeviceRows(storage, deviceId);
-    if (!deviceRows) throw new Error('device vanished');
-    const predictor = buildDevicePredictor(deviceRows, config, { now: new Date() });
-    const rng = createRng(12345);
-    const latencies = Array.from(
-      { length: 200 },
-      () =>
-        predictLatency(sampleArchitecture(config, rng), config, predictor.lut, predictor.calibration)
-          .latencyMs,
-    ).sort((a, b) => a - b);
-    const budgetMs = quantile(latencies, opts.budgetQuantile);
+    const { budgetMs, minMs, maxMs } = await budgetFromLut(storage, deviceId, config, opts.budgetQuantile);
     console.log(
       `latency budget ${budgetMs.toFixed(3)} ms (q${opts.budgetQuantile} of 200 random architectures; ` +
-        `min ${latencies[0].toFixed(3)}, max ${latencies[latencies.length - 1].toFixed(3)})`,
+        `min ${minMs.toFixed(3)}, max ${maxMs.toFixed(3)})`,
     );
 
     const connection = await NativeConnection.connect({ address: temporal.address });

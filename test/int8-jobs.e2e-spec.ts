@@ -16,7 +16,14 @@ import {
 } from '@edgenas/latency-predictor';
 import { PROXY_28, parseArchitecture, signatureKey } from '@edgenas/search-space';
 import { Storage, loadDeviceRows, openStorage } from '@edgenas/storage';
-import { JobsStack, TestAgent, createTestAgent, startJobsStack, waitFor } from './support/jobs-stack';
+import {
+  JobsStack,
+  TestAgent,
+  createTestAgent,
+  startJobsStack,
+  waitFor,
+  whileAgentRuns,
+} from './support/jobs-stack';
 
 jest.setTimeout(420_000);
 
@@ -176,27 +183,16 @@ test('an int8 job is priced from the int8 LUT and calibration, and its result sa
   const id = created.body.id;
 
   // The int8 agent keeps running: it measures the front (quantized) on the job's verification requests.
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      await int8Agent.pass();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  let done: JobView;
-  try {
-    done = await waitFor(
+  const done = await whileAgentRuns(int8Agent, () =>
+    waitFor(
       `job ${id} to finish`,
       async () => {
         const res = await stack.http<JobView>('GET', `/v1/jobs/${id}`);
         return ['completed', 'failed', 'cancelled'].includes(res.body.status) ? res.body : undefined;
       },
       300_000,
-    );
-  } finally {
-    running = false;
-    await loop;
-  }
+    ),
+  );
   expect(done.error ?? null).toBeNull();
   expect(done.status).toBe('completed');
   expect(done.input.precision).toBe('int8');

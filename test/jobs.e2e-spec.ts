@@ -27,6 +27,7 @@ import {
   medianPredictedLatency,
   startJobsStack,
   waitFor,
+  whileAgentRuns,
   waitForExit,
 } from './support/jobs-stack';
 import { childPids, workerLogLines } from './support/jobs-worker-process';
@@ -130,16 +131,8 @@ test('a small job over HTTP returns a non-dominated front within budget; the ONN
   completedJobId = id;
   const progressSeen: NasJobProgress[] = [];
   // The device agent keeps running: it answers the job's verification requests with end-to-end measurements.
-  let agentRunning = true;
-  const agentLoop = (async () => {
-    while (agentRunning) {
-      await agent.pass();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  let done: JobView;
-  try {
-    done = await waitFor(
+  const done = await whileAgentRuns(agent, () =>
+    waitFor(
       `job ${id} to finish`,
       async () => {
         const j = await job(id);
@@ -147,11 +140,8 @@ test('a small job over HTTP returns a non-dominated front within budget; the ONN
         return ['completed', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
       },
       240_000,
-    );
-  } finally {
-    agentRunning = false;
-    await agentLoop;
-  }
+    ),
+  );
   expect(done.error ?? null).toBeNull();
   expect(done.status).toBe('completed');
   expect(progressSeen.some((p) => p.generation >= 1 && p.trained > 0)).toBe(true);

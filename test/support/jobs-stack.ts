@@ -175,6 +175,26 @@ export function createTestAgent(
   return { stateDir, pass: () => runPass(ctx), close: () => store.close() };
 }
 
+/**
+ * Runs `work` while the agent keeps making passes (as a running agent would: it answers verification
+ * requests), then stops the agent after its current pass.
+ */
+export async function whileAgentRuns<T>(agent: TestAgent, work: () => Promise<T>): Promise<T> {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await agent.pass();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return await work();
+  } finally {
+    running = false;
+    await loop;
+  }
+}
+
 /** Polls until `check` returns a value (not undefined) or the timeout passes. */
 export async function waitFor<T>(
   what: string,
