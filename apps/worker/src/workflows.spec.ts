@@ -529,7 +529,11 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
         baselines: true,
       },
     });
+    const recorded: { architectureId: string; status: string; accuracy?: number }[] = [];
     const activities = stubActivities(calls, {
+      async recordCandidates(req) {
+        recorded.push(...req.candidates);
+      },
       // hand-designed networks far more accurate than anything the search found, as at short budgets
       async trainStandalone(req) {
         calls.standalone.push({ architecture: req.architecture, seed: req.seed, purpose: req.purpose });
@@ -542,6 +546,12 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     const onFront = front.filter((c) => c.baseline !== undefined).map((c) => c.baseline);
     // equally accurate baselines: only the fastest is not dominated
     expect(onFront).toEqual([fastest.name]);
+    // and it is recorded as a trained candidate of the job, so its model and verification find it
+    const member = front.find((c) => c.baseline === fastest.name) as CandidateSummary;
+    expect(recorded.filter((r) => r.architectureId === member.architectureId)).toEqual([
+      expect.objectContaining({ status: 'trained', accuracy: member.accuracy }),
+    ]);
+    expect(calls.exported).toContain(member.architecture);
     expect(front.every((c) => c.predictedLatencyMs <= latencyBudgetMs)).toBe(true);
     expect(front.map((c) => c.baseline)).not.toContain(slowest.name);
     // every finalist slower than the fastest baseline is dominated by it

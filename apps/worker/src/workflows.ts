@@ -342,6 +342,16 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
       });
       front = retrained.front;
       baselines = retrained.baselines;
+      // A baseline on the front becomes a candidate of the job, so its model, verification and final training
+      // find it as they find the finalists.
+      const entrants = front.filter((c) => c.baseline !== undefined);
+      if (entrants.length > 0) {
+        await light.recordCandidates({
+          jobId: input.jobId,
+          generation,
+          candidates: entrants.map((c) => ({ ...c, status: 'trained' as const })),
+        });
+      }
     }
 
     activity = 'exporting and verifying the front';
