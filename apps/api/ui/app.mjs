@@ -227,7 +227,8 @@ function describe(d) {
 
 function paretoChart(pareto, candidates, selected, onPick) {
   const budget = pareto.latencyBudgetMs;
-  const front = pareto.front.map((c) => pointOf(c, KINDS[0][0]));
+  // a baseline that no finalist dominates is on the front too: keep its name
+  const front = pareto.front.map((c) => pointOf(c, KINDS[0][0], { name: c.baseline }));
   const search = (pareto.searchFront ?? []).map((c) => pointOf(c, KINDS[1][0]));
   const baselines = pareto.baselines.map((c) => pointOf(c, KINDS[2][0], { name: c.baseline }));
   const onFront = new Set([...front, ...search].map((p) => p.id));
