@@ -3,6 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   BaselineSummary,
   CandidateSummary,
+  DEFAULT_SUPERNET_SEED,
   JOB_PRESETS,
   NAS_JOB_WORKFLOW,
   NasJobInput,
@@ -114,6 +115,8 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
       { evaluation: { supernet: { sampling: 'greedy' } } },
       'evaluation.supernet.sampling',
     ],
+    ['a negative supernet seed', { evaluation: { supernet: { seed: -1 } } }, 'evaluation.supernet.seed'],
+    ['a fractional supernet seed', { evaluation: { supernet: { seed: 1.5 } } }, 'evaluation.supernet.seed'],
     ['baselines that are not a boolean', { evaluation: { baselines: 'yes' } }, 'evaluation.baselines'],
     [
       'supernet settings in standalone mode',
@@ -368,8 +371,12 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
       resolution: 28,
     });
     expect(quick.budget).toEqual(JOB_PRESETS.quick.budget);
-    expect(quick.evaluation).toEqual(JOB_PRESETS.quick.evaluation);
+    // The supernet's seed is not the job's: jobs that differ only in it share one supernet.
+    const quickSupernet = { ...JOB_PRESETS.quick.evaluation.supernet, seed: DEFAULT_SUPERNET_SEED };
+    expect(quick.evaluation).toEqual({ ...JOB_PRESETS.quick.evaluation, supernet: quickSupernet });
     expect(quick.evaluation?.mode).toBe('supernet');
+    const ownSupernet = await create({ seed: 3, evaluation: { supernet: { seed: 11 } } });
+    expect(ownSupernet.evaluation?.supernet).toEqual({ ...quickSupernet, seed: 11 });
 
     // Another preset; explicit fields win one by one; the preset's score subset is capped at the validation set.
     const standard = JOB_PRESETS.standard;
@@ -383,7 +390,13 @@ describe('API: jobs on a real Temporal dev server, no worker (the workflow stays
     expect(mixed.budget).toEqual({ ...standard.budget, generations: 3 });
     expect(mixed.evaluation).toEqual({
       mode: 'supernet',
-      supernet: { ...standard.evaluation.supernet, steps: 50, sampling: 'fair', scoreImages: 100 },
+      supernet: {
+        ...standard.evaluation.supernet,
+        steps: 50,
+        sampling: 'fair',
+        scoreImages: 100,
+        seed: DEFAULT_SUPERNET_SEED,
+      },
       finalists: { ...standard.evaluation.finalists, seeds: 3 },
       baselines: false,
     });

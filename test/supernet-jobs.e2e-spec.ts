@@ -8,7 +8,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BaselineSummary, CandidateSummary, NasJobResult, SupernetArtifactSummary } from '@edgenas/contracts';
+import {
+  BaselineSummary,
+  CandidateSummary,
+  NasJobInput,
+  NasJobResult,
+  SupernetArtifactSummary,
+} from '@edgenas/contracts';
 import { PROXY_28 } from '@edgenas/search-space';
 import { dominates } from '@edgenas/search';
 import { openStorage, Storage } from '@edgenas/storage';
@@ -36,6 +42,7 @@ interface JobView {
   readonly id: string;
   readonly status: string;
   readonly error?: string | null;
+  readonly input: NasJobInput;
   readonly result?: NasJobResult | null;
 }
 
@@ -199,16 +206,33 @@ test('a supernet job scores subnets, retrains its finalists over seeds and retur
     front.length * SEEDS,
   );
 
-  // A later job with the same supernet key reuses the artifact instead of training it again.
-  const again = await submit({
-    ...jobBody(12, 3, false),
+  // A later job with the same supernet key reuses the artifact instead of training it again, though it
+  // searches with another seed: the supernet's seed is its own (default 0), not the job's.
+  const smallJob = (body: Record<string, unknown>) => ({
+    ...body,
     budget: { generations: 1, population: 3, maxTrainedCandidates: 3, wallClockSeconds: 600 },
   });
+  const again = await submit(smallJob(jobBody(12, 5, false)));
   const second = await waitForStatus(again, ['completed', 'failed', 'cancelled'], 600_000);
   expect(second.error ?? null).toBeNull();
+  expect(second.input.seed).toBe(5);
   const secondPareto = await stack.http<ParetoView>('GET', `/v1/jobs/${again}/pareto`);
   expect(secondPareto.body.supernet?.reused).toBe(true);
   expect(secondPareto.body.supernet?.sha256).toBe(supernet?.sha256);
+
+  // A job that names another supernet seed gets an independent supernet.
+  const own = jobBody(12, 5, false) as { evaluation: { supernet: Record<string, unknown> } };
+  const independent = await submit(
+    smallJob({
+      ...own,
+      evaluation: { ...own.evaluation, supernet: { ...own.evaluation.supernet, seed: 9 } },
+    }),
+  );
+  const third = await waitForStatus(independent, ['completed', 'failed', 'cancelled'], 600_000);
+  expect(third.error ?? null).toBeNull();
+  expect(third.result?.supernet?.reused).toBe(false);
+  expect(third.result?.supernet?.key).not.toBe(supernet?.key);
+  expect(third.result?.supernet?.sha256).not.toBe(supernet?.sha256);
 });
 
 test('a damaged local copy is restored from the database; a corrupt stored supernet is trained again, never used', async () => {

@@ -511,6 +511,45 @@ describe('nasJob (time-skipping test server, stub activities)', () => {
     expect(calls.statuses.map((s) => s.status)).toEqual(['running', 'completed']);
   });
 
+  it("supernet mode: the supernet trains with its own seed, or with the job's for a job stored before it had one", async () => {
+    const supernet = {
+      steps: 10,
+      batchSize: 8,
+      sampling: 'uniform',
+      recalibrationBatches: 1,
+      scoreImages: 16,
+    } as const;
+    const seedsTrainedWith = async (supernetSeed: number | undefined): Promise<number[]> => {
+      const calls = newCalls();
+      const seeds: number[] = [];
+      const stubs = stubActivities(calls);
+      const input = jobInput({
+        seed: 23,
+        budget: { generations: 1, population: 4, maxTrainedCandidates: 1000, wallClockSeconds: 3600 },
+        evaluation: {
+          mode: 'supernet',
+          supernet: supernetSeed === undefined ? supernet : { ...supernet, seed: supernetSeed },
+          finalists: { count: 1, seeds: 2, steps: 1, batchSize: 8 },
+          baselines: false,
+        },
+      });
+      const { error } = await runJob(
+        {
+          ...stubs,
+          trainSupernet: (req) => {
+            seeds.push(req.seed);
+            return stubs.trainSupernet(req);
+          },
+        },
+        input,
+      );
+      expect(error).toBeUndefined();
+      return seeds;
+    };
+    expect(await seedsTrainedWith(7)).toEqual([7]);
+    expect(await seedsTrainedWith(undefined)).toEqual([23]);
+  });
+
   it('supernet mode: a baseline within the budget that no finalist dominates joins the front; one over it never does', async () => {
     const calls = newCalls();
     const prices = baselineArchitectures(SPACE, [proxyConfigFor(SPACE)])

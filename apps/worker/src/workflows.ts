@@ -155,7 +155,8 @@ export async function nasJob(input: NasJobInput, options: NasJobRunOptions = {})
           space: input.space,
           proxy: input.proxy,
           supernet: supernetSpec,
-          seed: input.seed,
+          // Jobs stored before supernets had their own seed trained theirs with the job's.
+          seed: supernetSpec.seed ?? input.seed,
           untilStep: Math.min(supernetSpec.steps, done + segment),
         });
       } while (!supernet.complete);

@@ -62,7 +62,15 @@ export interface SupernetSpec {
   readonly recalibrationBatches: number;
   /** Validation images every subnet is scored on (the first ones of the validation split). */
   readonly scoreImages: number;
+  /**
+   * Seed of the supernet's training, apart from the job's: jobs on the same data for other devices, budgets
+   * or search seeds then reuse one supernet. Absent (jobs stored before it existed): the job's seed.
+   */
+  readonly seed?: number;
 }
+
+/** The supernet seed a job gets when its request names none, so that jobs share supernets by default. */
+export const DEFAULT_SUPERNET_SEED = 0;
 
 export interface FinalistSpec {
   /** Search-front members retrained stand-alone (spread by crowding distance). */

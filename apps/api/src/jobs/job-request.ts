@@ -1,4 +1,5 @@
 import {
+  DEFAULT_SUPERNET_SEED,
   EvaluationSpec,
   FinalistSpec,
   JOB_PRESETS,
@@ -89,6 +90,7 @@ function supernetSpec(
     sampling: s?.sampling ?? d.sampling,
     recalibrationBatches: s?.recalibrationBatches ?? d.recalibrationBatches,
     scoreImages: s?.scoreImages ?? Math.min(d.scoreImages, valSize ?? d.scoreImages),
+    seed: s?.seed ?? DEFAULT_SUPERNET_SEED,
   };
 }
 

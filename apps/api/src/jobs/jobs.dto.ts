@@ -18,6 +18,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import {
+  DEFAULT_SUPERNET_SEED,
   DEVICE_PRECISIONS,
   DevicePrecision,
   EVALUATION_MODES,
@@ -207,6 +208,18 @@ export class SupernetDto {
   @Min(1)
   @Max(100_000)
   scoreImages?: number;
+
+  @ApiPropertyOptional({
+    example: DEFAULT_SUPERNET_SEED,
+    description:
+      `Seed of the supernet's training, apart from the job's seed (default ${DEFAULT_SUPERNET_SEED}): jobs on the ` +
+      'same data for other devices, budgets or seeds reuse one supernet; give another to train an independent one',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(2 ** 31 - 1)
+  seed?: number;
 }
 
 export class FinalistsDto {
