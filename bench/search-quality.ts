@@ -23,7 +23,7 @@
  * Job results, the LUT and the budget are cached (.edgenas/bench-search-quality), trainings in
  * .edgenas/bench-accuracy: an interrupted run resumes.
  *
- *   npm run bench:search-quality -- [--minutes 10] [--seeds 1,2,3] [--max-front 4] [--gt-steps 300] …
+ *   npm run bench:search-quality -- [--minutes 8] [--seeds 1,2,3] [--max-front 3] [--gt-steps 300] …
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -202,7 +202,7 @@ class JobStack {
 async function main(): Promise<void> {
   const o = new Command()
     .name('bench-search-quality')
-    .option('--minutes <n>', 'wall clock per job, supernet training and finalists included', Number, 10)
+    .option('--minutes <n>', 'wall clock per job, supernet training and finalists included', Number, 8)
     .option('--seeds <list>', 'comma-separated seeds (each mode runs once per seed)', '1,2,3')
     .option('--modes <list>', 'modes, in the order each seed runs them', MODES.join(','))
     .option('--space <name>', 'deployment space (macro config at its own geometry)', 'proxy-28')
@@ -219,15 +219,15 @@ async function main(): Promise<void> {
     )
     .option(
       '--supernet-steps <n>',
-      'supernet training steps (default: 20 per minute of --minutes)',
+      'supernet training steps (default: 62.5 per minute of --minutes)',
       int(1, 1000000),
     )
     .option('--supernet-sampling <name>', 'supernet path sampling', 'uniform')
     .option('--recalibration-batches <n>', 'BN recalibration batches when scoring', int(1, 1000), 8)
     .option('--score-images <n>', 'validation images each subnet is scored on', int(1, 10000), 1000)
-    .option('--finalists <n>', 'supernet mode: front members retrained', int(1, 100), 2)
+    .option('--finalists <n>', 'supernet mode: front members retrained', int(1, 100), 3)
     .option('--finalist-seeds <n>', 'supernet mode: seeds per finalist', int(2, 10), 2)
-    .option('--finalist-steps <n>', 'supernet mode: steps per finalist training', int(1, 100000), 100)
+    .option('--finalist-steps <n>', 'supernet mode: steps per finalist training', int(1, 100000), 150)
     .option(
       '--supernet-tail <seconds>',
       "supernet mode, first seed: expected time past the search's budget (finalists); later seeds use the measured one",
@@ -312,8 +312,8 @@ async function main(): Promise<void> {
     // 2. The jobs, interleaved per seed.
     t0 = Date.now();
     const dataset: FashionMnistSubset = { kind: 'fashion-mnist', trainSize: o.train, valSize: o.val };
-    // About a third of the minutes at the ~1 s a step (batch 64) a supernet took on this loaded 2-core VM.
-    const supernetSteps = o.supernetSteps ?? Math.max(1, Math.round(20 * o.minutes));
+    // About a quarter of the minutes at the ~0.26 s a step (batch 64) a supernet took on this 2-core VM at load 2.
+    const supernetSteps = o.supernetSteps ?? Math.max(1, Math.round(62.5 * o.minutes));
     const supernetSpec: SupernetSpec = {
       steps: supernetSteps,
       batchSize: o.proxyBatchSize,
@@ -322,10 +322,10 @@ async function main(): Promise<void> {
       scoreImages: Math.min(o.scoreImages, o.val),
     };
     const finalistRounds = Math.ceil((o.finalists * o.finalistSeeds) / o.trainingConcurrency);
-    // A training's start (process, dataset) takes about 30 s on this loaded 2-core VM, a step of batch 64 about
-    // 0.3 s; later seeds use the time measured on earlier ones.
+    // The finalists ran past the search's budget 56 s in 3 rounds of 150 steps (batch 64) on this 2-core VM at
+    // load 2, about 4 s a round plus 0.1 s a step; later seeds use the time measured on earlier ones.
     const firstTail = (m: Mode) =>
-      m === 'supernet' ? (o.supernetTail ?? finalistRounds * (30 + o.finalistSteps * 0.3)) : 0;
+      m === 'supernet' ? (o.supernetTail ?? finalistRounds * (4 + o.finalistSteps * 0.1)) : 0;
     const jobTemplate = (mode: Mode, seed: number) => {
       const evaluation: EvaluationSpec =
         mode === 'supernet'
