@@ -1,7 +1,33 @@
-/** The latency budget the search benches give their jobs: a quantile of random architectures on the device's LUT. */
-import { buildDevicePredictor, predictLatency } from '@edgenas/latency-predictor';
+/**
+ * The search benches' device: this machine's LUT (one thread), measured and stored as a registered device, and
+ * the latency budget they give their jobs: a quantile of random architectures on that LUT.
+ */
+import { randomUUID } from 'node:crypto';
+import { BlockMeasurement } from '@edgenas/contracts';
+import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
+import { buildDevicePredictor, predictLatency, spaceSignatures } from '@edgenas/latency-predictor';
 import { MacroConfig, createRng, sampleArchitecture } from '@edgenas/search-space';
 import { Storage, loadDeviceRows } from '@edgenas/storage';
+
+const BENCH_DEVICE = 'bench-cpu-t1';
+
+/** Every block signature of the space, measured on this machine with one thread. */
+export function measureLut(config: MacroConfig): Promise<BlockMeasurement[]> {
+  return benchmarkSignatures(spaceSignatures(config), { ...DEFAULT_BENCHMARK_OPTIONS, threads: 1 });
+}
+
+/** Registers the bench device with `rows` as its LUT; returns its id. */
+export async function registerBenchDevice(storage: Storage, rows: BlockMeasurement[]): Promise<string> {
+  const deviceId = randomUUID();
+  await storage.devices.create({
+    id: deviceId,
+    name: BENCH_DEVICE,
+    profile: describeDevice(BENCH_DEVICE, 1),
+    tokenHash: randomUUID(),
+  });
+  await storage.measurements.insertBatch(deviceId, { blocks: rows });
+  return deviceId;
+}
 
 export function quantile(sorted: readonly number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));

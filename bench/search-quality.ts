@@ -35,7 +35,6 @@ import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import {
-  BlockMeasurement,
   CandidateSummary,
   EvaluationSpec,
   NAS_JOB_WORKFLOW,
@@ -45,17 +44,15 @@ import {
   SupernetSpec,
   TASK_QUEUES,
 } from '@edgenas/contracts';
-import { spaceSignatures } from '@edgenas/latency-predictor';
 import { normalizedHypervolume, selectFinalists, summarizeSeeds } from '@edgenas/search';
 import { getMacroConfig, withGeometry } from '@edgenas/search-space';
 import { Storage, openStorage } from '@edgenas/storage';
-import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
 import { createActivities } from '../apps/worker/src/activities';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
 import { TemporalDevServer, startTemporalDevServer } from '../test/support/temporal-server';
 import { int } from './options';
 import { Cache, FashionMnistSubset, pool, standaloneTraining } from './training-cache';
-import { budgetFromLut } from './lut-budget';
+import { budgetFromLut, measureLut, registerBenchDevice } from './lut-budget';
 
 const MODES = ['supernet', 'random', 'nsga2'] as const;
 type Mode = (typeof MODES)[number];
@@ -285,22 +282,12 @@ async function main(): Promise<void> {
     const lut = await jobCache.json(
       { kind: 'lut', space: config.name, budgetQuantile: o.budgetQuantile },
       async () => {
-        const rows: BlockMeasurement[] = await benchmarkSignatures(spaceSignatures(config), {
-          ...DEFAULT_BENCHMARK_OPTIONS,
-          threads: 1,
-        });
+        const rows = await measureLut(config);
         return { rows, measuredAt: new Date().toISOString(), loadAverage: loadavg()[0] };
       },
     );
     if (!lut) throw new Error('--cached-only: no LUT cached yet');
-    const deviceId = randomUUID();
-    await storage.devices.create({
-      id: deviceId,
-      name: 'bench-cpu-t1',
-      profile: describeDevice('bench-cpu-t1', 1),
-      tokenHash: randomUUID(),
-    });
-    await storage.measurements.insertBatch(deviceId, { blocks: lut.rows });
+    const deviceId = await registerBenchDevice(storage, lut.rows);
     const { budgetMs, minMs, maxMs } = await budgetFromLut(storage, deviceId, config, o.budgetQuantile);
     parts.lut = Date.now() - t0;
     console.log(

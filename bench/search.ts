@@ -15,13 +15,11 @@ import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { NAS_JOB_WORKFLOW, NasJobInput, NasJobResult, SearchStrategy, TASK_QUEUES } from '@edgenas/contracts';
-import { spaceSignatures } from '@edgenas/latency-predictor';
 import { getMacroConfig, withGeometry } from '@edgenas/search-space';
 import { openStorage } from '@edgenas/storage';
-import { DEFAULT_BENCHMARK_OPTIONS, benchmarkSignatures, describeDevice } from '@edgenas/device-benchmark';
 import { createWorkers, runWorkers } from '../apps/worker/src/worker';
 import { startTemporalDevServer } from '../test/support/temporal-server';
-import { budgetFromLut } from './lut-budget';
+import { budgetFromLut, measureLut, registerBenchDevice } from './lut-budget';
 
 interface Options {
   candidates: number;
@@ -62,18 +60,9 @@ async function main(): Promise<void> {
   try {
     const base = getMacroConfig(opts.space);
     const config = withGeometry(base, {});
-    const deviceId = randomUUID();
-    await storage.devices.create({
-      id: deviceId,
-      name: 'bench-cpu-t1',
-      profile: describeDevice('bench-cpu-t1', 1),
-      tokenHash: randomUUID(),
-    });
-
     let t0 = Date.now();
-    const sigs = spaceSignatures(config);
-    const rows = await benchmarkSignatures(sigs, { ...DEFAULT_BENCHMARK_OPTIONS, threads: 1 });
-    await storage.measurements.insertBatch(deviceId, { blocks: rows });
+    const rows = await measureLut(config);
+    const deviceId = await registerBenchDevice(storage, rows);
     console.log(
       `LUT: ${rows.length} signatures of ${config.name} benchmarked in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
