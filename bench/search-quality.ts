@@ -370,6 +370,8 @@ async function main(): Promise<void> {
           const { generations, population, maxTrainedCandidates, ...rest } = template;
           const input0 = { jobId, deviceIds: [deviceId], ...rest };
           // The worker's own activity trains the supernet (and stores it by content key); the job reuses it.
+          // `supernetSpec` names no seed of its own, so the job trains with the job's seed, as this call does:
+          // each seed's job pays for a supernet of its own, as a first job on new data would.
           let supernetMs = 0;
           if (mode === 'supernet') {
             const s0 = Date.now();
